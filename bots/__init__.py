@@ -1,0 +1,1 @@
+"""Platform adapters (Slack, Discord, GitHub): event -> Question -> core -> platform message."""

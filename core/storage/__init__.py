@@ -1,0 +1,1 @@
+"""Object and interaction stores implementing the core storage ports."""

@@ -1,0 +1,176 @@
+"""Neutral domain types shared by every part of Leximind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class ChunkKind(StrEnum):
+    """Whether a chunk came from prose documentation or from source code."""
+
+    DOC = "doc"
+    CODE = "code"
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One indexed passage of a repository file.
+
+    `id` is derived from the content and location, so re-indexing an unchanged file yields
+    the same ids; lines are 1-based and inclusive.
+    """
+
+    id: str
+    kb: str
+    path: str
+    title: str
+    text: str
+    start_line: int
+    end_line: int
+    language: str
+    kind: ChunkKind
+    commit: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A retrieved passage as cited in an answer: a chunk plus its score and browsable URL."""
+
+    chunk: Chunk
+    score: float
+    url: str | None = None
+
+    @property
+    def path(self) -> str:
+        return self.chunk.path
+
+    @property
+    def title(self) -> str:
+        return self.chunk.title
+
+    def snippet(self, limit: int = 300) -> str:
+        """The start of the passage on one line, cut at `limit` characters."""
+        flat = " ".join(self.chunk.text.split())
+        return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """An earlier question and the answer it got, in the same conversation."""
+
+    question: str
+    answer: str
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """A question as any platform hands it to the core.
+
+    `kb` of None means the default knowledge base; `platform_refs` carries ids the platform
+    needs to find the conversation again (channel, thread, issue) and is stored, not interpreted.
+    """
+
+    text: str
+    kb: str | None = None
+    history: tuple[Turn, ...] = ()
+    platform: str = "api"
+    platform_refs: dict[str, str] = field(default_factory=dict)
+    user_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Timings:
+    """Seconds spent in each stage of answering."""
+
+    retrieval: float = 0.0
+    generation: float = 0.0
+    total: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the core returns for a question.
+
+    `extractive` is true when the text was assembled from the passages rather than generated;
+    `abstained` when the evidence was too weak to answer and the text says so.
+    """
+
+    text: str
+    sources: tuple[Source, ...]
+    confidence: float
+    abstained: bool
+    model: str
+    extractive: bool
+    timings: Timings
+    interaction_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Interaction:
+    """The durable record of one question and its answer."""
+
+    id: str
+    created_at: str
+    question: Question
+    answer: Answer
+
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-serialisable dict of the interaction."""
+        q, a = self.question, self.answer
+        return {
+            "id": self.id,
+            "created_at": self.created_at,
+            "question": {
+                "text": q.text,
+                "kb": q.kb,
+                "history": [{"question": t.question, "answer": t.answer} for t in q.history],
+                "platform": q.platform,
+                "platform_refs": dict(q.platform_refs),
+                "user_hash": q.user_hash,
+            },
+            "answer": {
+                "text": a.text,
+                "confidence": a.confidence,
+                "abstained": a.abstained,
+                "model": a.model,
+                "extractive": a.extractive,
+                "timings": {
+                    "retrieval": a.timings.retrieval,
+                    "generation": a.timings.generation,
+                    "total": a.timings.total,
+                },
+                "sources": [
+                    {
+                        "id": s.chunk.id,
+                        "kb": s.chunk.kb,
+                        "path": s.chunk.path,
+                        "title": s.chunk.title,
+                        "start_line": s.chunk.start_line,
+                        "end_line": s.chunk.end_line,
+                        "commit": s.chunk.commit,
+                        "url": s.url,
+                        "score": s.score,
+                        "text": s.chunk.text,
+                    }
+                    for s in a.sources
+                ],
+            },
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """One message of a chat-completion prompt."""
+
+    role: str
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A chat model's reply and the model that produced it."""
+
+    text: str
+    model: str

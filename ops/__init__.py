@@ -1,0 +1,1 @@
+"""Processes: settings, the composition root, the HTTP API and the CLI."""

@@ -1,0 +1,1 @@
+"""Split files into passages: documents along headings, code along its syntax."""

@@ -1,0 +1,78 @@
+"""Interfaces inside the retrieval layer: embedding models and vector stores."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from core.types import Chunk, ChunkKind
+
+Vectors = npt.NDArray[np.float32]
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised vectors."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        """One row per text, float32, unit length."""
+        ...
+
+
+class VectorStore(Protocol):
+    """Stores chunks with their vectors and searches them by vector or by keywords.
+
+    Every method that reaches the backing store raises StoreUnavailable when it fails.
+    """
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: Vectors) -> None:
+        """Inserts or replaces chunks by id; `vectors` has one row per chunk."""
+        ...
+
+    def delete_paths(self, kb: str, paths: Sequence[str]) -> None:
+        """Removes every chunk of these files from the knowledge base."""
+        ...
+
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        """Removes chunks by id."""
+        ...
+
+    def chunk_ids(self, kb: str) -> dict[str, str]:
+        """All chunk ids of the knowledge base, mapped to their file path."""
+        ...
+
+    def vectors(self, ids: Sequence[str]) -> dict[str, Vectors]:
+        """The stored vector of each id that exists."""
+        ...
+
+    def vector_search(
+        self, kb: str, vector: Vectors, *, k: int, kind: ChunkKind | None = None
+    ) -> list[tuple[Chunk, float]]:
+        """Nearest chunks by cosine similarity, best first, with the similarity."""
+        ...
+
+    def keyword_search(
+        self, kb: str, query: str, *, k: int, kind: ChunkKind | None = None
+    ) -> list[tuple[Chunk, float]]:
+        """Best BM25 matches, best first, with the BM25 score."""
+        ...
+
+    def count(self, kb: str | None = None) -> int:
+        """Number of chunks, in one knowledge base or in all."""
+        ...
+
+    def knowledge_bases(self) -> list[str]:
+        """Names of the knowledge bases with at least one chunk."""
+        ...
+
+    def check(self) -> None:
+        """Raises StoreUnavailable when the store cannot be read."""
+        ...

@@ -1,0 +1,1 @@
+"""Training-data ETL and the LoRA retraining loop."""
