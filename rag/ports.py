@@ -73,6 +73,10 @@ class VectorStore(Protocol):
         """Names of the knowledge bases with at least one chunk."""
         ...
 
+    def optimize(self) -> None:
+        """Makes a batch of recent writes fast to search (index maintenance)."""
+        ...
+
     def check(self) -> None:
         """Raises StoreUnavailable when the store cannot be read."""
         ...

@@ -1,0 +1,166 @@
+"""A ChatModel over any OpenAI-compatible chat-completions API (vLLM in production)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from core.errors import ModelUnavailable
+from core.types import ChatMessage, Completion
+
+_log = logging.getLogger(__name__)
+
+_BODY_EXCERPT_CHARS = 200
+
+
+class OpenAICompatibleChatModel:
+    """Calls `POST {base_url}/chat/completions`; every failure surfaces as ModelUnavailable.
+
+    `base_url` is the API root including its version, e.g. `http://127.0.0.1:8000/v1`. `model`
+    is the served model name; a LoRA adapter loaded into vLLM is addressed by its name the same
+    way. Pass `client` to share or fake the HTTP client (it is then not closed by `aclose`), or
+    `transport` to keep the owned client but swap what it sends through.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        max_tokens: int = 512,
+        temperature: float = 0.2,
+        client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if client is not None and transport is not None:
+            raise ValueError("pass either client or transport, not both")
+        self._base_url = base_url.rstrip("/")
+        self._model = model
+        self._max_tokens = max_tokens
+        self._temperature = temperature
+        self._api_key = api_key or None
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._timeout = httpx.Timeout(timeout)
+        self._owns_client = client is None
+        self._client = client or httpx.AsyncClient(timeout=self._timeout, transport=transport)
+
+    @property
+    def name(self) -> str:
+        return self._model
+
+    def __repr__(self) -> str:
+        # Spelled out so that the API key (in the headers) can never appear in a repr.
+        return f"OpenAICompatibleChatModel(base_url={self._base_url!r}, model={self._model!r})"
+
+    async def complete(self, messages: Sequence[ChatMessage]) -> Completion:
+        """The model's reply to `messages`; an empty reply is returned as is.
+
+        Raises ModelUnavailable on connection errors, timeouts, non-2xx answers and answers
+        that are not a chat completion.
+        """
+        payload = {
+            "model": self._model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "max_tokens": self._max_tokens,
+            "temperature": self._temperature,
+        }
+        body = await self._request("POST", "/chat/completions", json=payload)
+        try:
+            choice = body["choices"][0]
+            content = choice["message"]["content"]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise ModelUnavailable(
+                f"chat model {self._model!r} answered without a choice: {self._excerpt(body)}"
+            ) from exc
+        if content is not None and not isinstance(content, str):
+            raise ModelUnavailable(f"chat model {self._model!r} answered non-text content")
+        model = body.get("model")
+        return Completion(
+            text=content or "", model=model if isinstance(model, str) else self._model
+        )
+
+    async def check(self) -> None:
+        """Raises ModelUnavailable unless the server is up and lists the configured model."""
+        body = await self._request("GET", "/models")
+        try:
+            served = {entry["id"] for entry in body["data"]}
+        except (KeyError, TypeError) as exc:
+            raise ModelUnavailable(
+                f"model server at {self._base_url} answered /models without a list"
+            ) from exc
+        if self._model not in served:
+            raise ModelUnavailable(
+                f"model {self._model!r} is not served at {self._base_url}; "
+                f"served: {', '.join(sorted(map(str, served))) or 'none'}"
+            )
+
+    async def _request(
+        self, method: str, path: str, *, json: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        url = self._base_url + path
+        try:
+            response = await self._client.request(
+                method, url, json=json, headers=self._headers, timeout=self._timeout
+            )
+        except httpx.TimeoutException as exc:
+            raise ModelUnavailable(
+                f"model server at {self._base_url} timed out after "
+                f"{self._timeout.read} s ({method} {path})"
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise ModelUnavailable(
+                f"cannot reach model server at {self._base_url} ({method} {path}): "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        if not response.is_success:
+            _log.warning(
+                "model server answered %s %s with HTTP %d", method, path, response.status_code
+            )
+            raise ModelUnavailable(
+                f"model server answered {method} {path} with HTTP {response.status_code}: "
+                f"{self._excerpt(response.text)}"
+            )
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise ModelUnavailable(
+                f"model server answered {method} {path} with invalid JSON: "
+                f"{self._excerpt(response.text)}"
+            ) from exc
+        if not isinstance(body, dict):
+            raise ModelUnavailable(
+                f"model server answered {method} {path} with JSON that is not an object: "
+                f"{self._excerpt(body)}"
+            )
+        return body
+
+    def _excerpt(self, value: object) -> str:
+        """The start of a response body on one line, with the API key blanked should it echo."""
+        text = " ".join(str(value).split())
+        if self._api_key:
+            text = text.replace(self._api_key, "***")
+        if len(text) > _BODY_EXCERPT_CHARS:
+            return text[: _BODY_EXCERPT_CHARS - 1] + "…"
+        return text or "(empty body)"
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this model created it."""
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> OpenAICompatibleChatModel:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,229 @@
+"""The HTTP API: /ask, /search, /healthz and /metrics on FastAPI."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
+
+from core.errors import InvalidQuestion, LeximindError, ServiceUnavailable, UnknownKnowledgeBase
+from core.types import Answer, Question, Source, Turn
+from ops.metrics import Metrics
+from ops.settings import Settings
+from ops.wiring import Services, build_services
+
+_log = logging.getLogger(__name__)
+
+
+class TurnIn(BaseModel):
+    question: str
+    answer: str
+
+
+class AskRequest(BaseModel):
+    question: str = Field(description="the question, in plain language")
+    kb: str | None = Field(None, description="knowledge base; the default one when omitted")
+    history: list[TurnIn] = Field(default_factory=list, description="earlier turns, oldest first")
+
+
+class SearchRequest(BaseModel):
+    question: str
+    k: int = Field(5, ge=1, le=50)
+    kb: str | None = None
+
+
+class SourceOut(BaseModel):
+    path: str
+    title: str
+    url: str | None
+    score: float
+    start_line: int
+    end_line: int
+    commit: str
+    snippet: str
+
+
+class AskResponse(BaseModel):
+    answer: str
+    sources: list[SourceOut]
+    abstained: bool
+    confidence: float
+    model: str
+    extractive: bool
+    interaction_id: str
+    timings: dict[str, float]
+
+
+class SearchResponse(BaseModel):
+    sources: list[SourceOut]
+
+
+def source_out(source: Source) -> SourceOut:
+    c = source.chunk
+    return SourceOut(
+        path=c.path,
+        title=c.title,
+        url=source.url,
+        score=source.score,
+        start_line=c.start_line,
+        end_line=c.end_line,
+        commit=c.commit,
+        snippet=source.snippet(),
+    )
+
+
+def ask_response(answer: Answer) -> AskResponse:
+    t = answer.timings
+    return AskResponse(
+        answer=answer.text,
+        sources=[source_out(s) for s in answer.sources],
+        abstained=answer.abstained,
+        confidence=answer.confidence,
+        model=answer.model,
+        extractive=answer.extractive,
+        interaction_id=answer.interaction_id,
+        timings={"retrieval": t.retrieval, "generation": t.generation, "total": t.total},
+    )
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"detail": message})
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def invalid(_: Request, exc: Exception) -> JSONResponse:
+        return _error(422, str(exc))
+
+    async def unknown(_: Request, exc: Exception) -> JSONResponse:
+        return _error(404, str(exc))
+
+    async def unavailable(_: Request, exc: Exception) -> JSONResponse:
+        _log.error("service unavailable: %s", exc)
+        return _error(503, f"temporarily unavailable: {exc}")
+
+    async def other(_: Request, exc: Exception) -> JSONResponse:
+        _log.error("request failed: %s", exc)
+        return _error(500, "internal error")
+
+    async def malformed(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        problems = []
+        for err in exc.errors():
+            if err.get("type") == "json_invalid":
+                return _error(400, "the request body is not valid JSON")
+            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+            problems.append(f"{where or 'body'}: {err.get('msg', 'invalid')}")
+        return _error(422, "; ".join(problems))
+
+    app.add_exception_handler(InvalidQuestion, invalid)
+    app.add_exception_handler(UnknownKnowledgeBase, unknown)
+    app.add_exception_handler(ServiceUnavailable, unavailable)
+    app.add_exception_handler(LeximindError, other)
+    app.add_exception_handler(RequestValidationError, malformed)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    services_factory: Callable[[Settings], Services] = build_services,
+) -> FastAPI:
+    """The ASGI app; services are built at start-up, not at import."""
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from ops.wiring import load_settings
+
+        services = services_factory(settings or load_settings())
+        app.state.services = services
+        try:
+            yield
+        finally:
+            await services.aclose()
+
+    app = FastAPI(
+        title="Leximind",
+        summary="Answers questions about an open-source project, with citations.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.metrics = metrics
+    _install_error_handlers(app)
+
+    @app.middleware("http")
+    async def count(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        endpoint = getattr(route, "path", "unmatched")
+        metrics.requests.labels(endpoint, str(response.status_code)).inc()
+        metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
+        return response
+
+    def services(request: Request) -> Services:
+        found: Services = request.app.state.services
+        return found
+
+    @app.post("/ask", response_model=AskResponse)
+    async def ask(body: AskRequest, request: Request) -> AskResponse:
+        """Answers a question from a knowledge base, citing the passages it used."""
+        question = Question(
+            text=body.question,
+            kb=body.kb,
+            history=tuple(Turn(t.question, t.answer) for t in body.history),
+            platform="api",
+        )
+        answer = await services(request).answers.answer(question)
+        metrics.retrieval.observe(answer.timings.retrieval)
+        metrics.generation.observe(answer.timings.generation)
+        metrics.answers.labels(answer.model, str(answer.extractive).lower()).inc()
+        if answer.abstained:
+            metrics.abstentions.inc()
+        return ask_response(answer)
+
+    @app.post("/search", response_model=SearchResponse)
+    async def search(body: SearchRequest, request: Request) -> SearchResponse:
+        """The best passages for a question, without an answer."""
+        started = time.perf_counter()
+        found = await services(request).answers.search(body.question, kb=body.kb, k=body.k)
+        metrics.retrieval.observe(time.perf_counter() - started)
+        return SearchResponse(sources=[source_out(s) for s in found])
+
+    @app.get("/healthz")
+    async def healthz(request: Request) -> JSONResponse:
+        """Whether the store answers and the model server (if any) is reachable."""
+        svc = services(request)
+        report: dict[str, Any] = {"status": "ok", "knowledge_bases": svc.catalog.names()}
+        try:
+            svc.store.check()
+            report["store"] = "ok"
+        except ServiceUnavailable as exc:
+            report.update(status="unavailable", store=str(exc))
+        if svc.chat_model is None:
+            report["model"] = "extractive (no model configured)"
+        else:
+            try:
+                await svc.chat_model.check()
+                report["model"] = f"ok ({svc.chat_model.name})"
+            except ServiceUnavailable as exc:
+                report["model"] = f"unreachable, answering extractively: {exc}"
+                if report["status"] == "ok":
+                    report["status"] = "degraded"
+        return JSONResponse(report, status_code=503 if report["status"] == "unavailable" else 200)
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        """Prometheus metrics."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

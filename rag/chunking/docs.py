@@ -1,0 +1,252 @@
+"""Chunk prose documents along their headings, in pieces an embedding model can take whole."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from core.types import Chunk, ChunkKind
+from rag.chunking.lines import make_chunk, split_lines, trim_blank, window_ranges
+from rag.chunking.outline import Outline, markdown_outline, rst_outline
+
+MAX_CHARS = 1_500
+MIN_CHARS = 150
+TITLE_SEPARATOR = " > "
+
+
+@dataclass(frozen=True, slots=True)
+class _Section:
+    """Lines [start, end) under one heading, its text from `body`; `path` is () before any."""
+
+    path: tuple[str, ...]
+    start: int
+    body: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """Lines [start, end) that stay together: a paragraph, a fenced block, a list."""
+
+    start: int
+    end: int
+    section: int
+
+
+class _Text:
+    """The visible text of a document: its lines minus hidden ones, measured in O(1)."""
+
+    def __init__(self, lines: Sequence[str], hidden: set[int]) -> None:
+        self.lines = lines
+        self.hidden = hidden
+        self._offsets = [0]
+        for index, line in enumerate(lines):
+            width = 0 if index in hidden else len(line) + 1
+            self._offsets.append(self._offsets[-1] + width)
+
+    def size(self, start: int, end: int) -> int:
+        """Characters of the visible text of lines [start, end), newlines between them included."""
+        return max(self._offsets[end] - self._offsets[start] - 1, 0)
+
+    def join(self, start: int, end: int) -> str:
+        return "\n".join(self.lines[i] for i in range(start, end) if i not in self.hidden)
+
+    def blank(self, index: int) -> bool:
+        return index in self.hidden or not self.lines[index].strip()
+
+    def empty(self, start: int, end: int) -> bool:
+        return all(self.blank(index) for index in range(start, end))
+
+
+def chunk_document(
+    *,
+    kb: str,
+    path: str,
+    text: str,
+    language: str,
+    commit: str = "",
+    max_chars: int = MAX_CHARS,
+    min_chars: int = MIN_CHARS,
+) -> list[Chunk]:
+    """Doc chunks of a markdown, rst or plain-text file, one or more per section.
+
+    A chunk is titled with its heading path ("Guide > Install > Linux"), or the file name
+    before the first heading. Sections over `max_chars` are cut between paragraphs (inside
+    a fenced block only when that block alone is too long); sections under `min_chars`
+    join the next section of the same parent, or else the previous one.
+    """
+    lines = split_lines(text)
+    if language == "markdown":
+        outline = markdown_outline(lines)
+    elif language == "rst":
+        outline = rst_outline(lines)
+    else:
+        outline = Outline()
+    visible = _Text(lines, outline.hidden)
+    sections = _sections(outline, len(lines))
+    name = PurePosixPath(path).name
+    chunks: list[Chunk] = []
+    for group in _groups(sections, visible, min_chars):
+        for start, end, title_path in _pieces(group, sections, outline, visible, max_chars):
+            chunks.append(
+                make_chunk(
+                    kb=kb,
+                    path=path,
+                    title=TITLE_SEPARATOR.join(title_path) or name,
+                    text=visible.join(start, end),
+                    start=start,
+                    end=end,
+                    language=language,
+                    kind=ChunkKind.DOC,
+                    commit=commit,
+                )
+            )
+    return chunks
+
+
+def _sections(outline: Outline, line_count: int) -> list[_Section]:
+    """The document cut at each heading, with heading paths rooted at the first H1."""
+    headings = outline.headings
+    first_heading = headings[0].line if headings else line_count
+    sections = [_Section((), outline.first, outline.first, first_heading)]
+    has_root = False
+    stack: list[tuple[int, str]] = []
+    for index, heading in enumerate(headings):
+        level = heading.level
+        if has_root and level <= 1:
+            level = 2  # a later H1 sits under the document title rather than replacing it
+        has_root = has_root or level == 1
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        stack.append((level, heading.title))
+        end = headings[index + 1].line if index + 1 < len(headings) else line_count
+        path = tuple(title for _, title in stack)
+        sections.append(_Section(path, heading.line, min(heading.body, end), end))
+    return sections
+
+
+def _groups(sections: Sequence[_Section], visible: _Text, min_chars: int) -> list[list[int]]:
+    """Sections merged so that none under `min_chars` stands alone.
+
+    A small section joins the sections that follow while they share its parent; at a
+    parent's end it joins the previous group if that group is under the same parent.
+    A lone heading with nothing to join is dropped.
+    """
+    groups: list[list[int]] = []
+    pending: list[int] = []
+    for index, section in enumerate(sections):
+        if visible.empty(section.start, section.end):
+            continue
+        if pending and not _within(section.path, sections[pending[0]].path[:-1]):
+            _flush(pending, groups, sections, visible)
+            pending = []
+        pending.append(index)
+        size = sum(visible.size(sections[i].start, sections[i].end) for i in pending)
+        if size >= min_chars and not _headings_only(pending, sections, visible):
+            groups.append(pending)
+            pending = []
+    if pending:
+        _flush(pending, groups, sections, visible)
+    return groups
+
+
+def _flush(
+    pending: list[int], groups: list[list[int]], sections: Sequence[_Section], visible: _Text
+) -> None:
+    """Places a small run of sections that found no following sibling."""
+    parent = sections[pending[0]].path[:-1]
+    if groups and _within(sections[groups[-1][-1]].path, parent):
+        groups[-1].extend(pending)
+    elif not _headings_only(pending, sections, visible):
+        groups.append(list(pending))
+
+
+def _headings_only(indices: Sequence[int], sections: Sequence[_Section], visible: _Text) -> bool:
+    return all(visible.empty(sections[i].body, sections[i].end) for i in indices)
+
+
+def _within(path: tuple[str, ...], parent: tuple[str, ...]) -> bool:
+    return path[: len(parent)] == parent
+
+
+def _pieces(
+    group: Sequence[int],
+    sections: Sequence[_Section],
+    outline: Outline,
+    visible: _Text,
+    max_chars: int,
+) -> list[tuple[int, int, tuple[str, ...]]]:
+    """The group's blocks packed into balanced pieces of at most `max_chars`.
+
+    Each piece is (start, end, heading path); a merged group is titled by its last
+    section, the one the small ones were merged into.
+    """
+    blocks = [b for i in group for b in _blocks(sections[i], i, outline, visible)]
+    blocks = [part for b in blocks for part in _split_block(b, visible, max_chars)]
+    if not blocks:
+        return []
+    total = visible.size(blocks[0].start, blocks[-1].end)
+    target = total / max(math.ceil(total / max_chars), 1)
+    packed: list[list[_Block]] = [[blocks[0]]]
+    for block in blocks[1:]:
+        current = packed[-1]
+        before = visible.size(current[0].start, current[-1].end)
+        after = visible.size(current[0].start, block.end)
+        if after > max_chars or (after + before) / 2 > target:
+            packed.append([block])
+        else:
+            current.append(block)
+    main = group[-1]
+    pieces = []
+    for piece in packed:
+        owners = {b.section for b in piece}
+        owner = main if main in owners else max(owners, key=lambda s: _share(piece, s, visible))
+        pieces.append((piece[0].start, piece[-1].end, sections[owner].path))
+    return pieces
+
+
+def _share(piece: Sequence[_Block], section: int, visible: _Text) -> int:
+    return sum(visible.size(b.start, b.end) for b in piece if b.section == section)
+
+
+def _blocks(section: _Section, index: int, outline: Outline, visible: _Text) -> list[_Block]:
+    """Paragraphs of a section; the heading sticks to the first, fenced code stays whole.
+
+    A blank line ends a paragraph unless the next text is indented (a list item's
+    continuation, an rst literal block).
+    """
+    atomic = dict(outline.atomic)
+    blocks: list[_Block] = []
+    start = end = -1
+    line = section.start
+    while line < section.end:
+        if visible.blank(line):
+            line += 1
+            continue
+        if start < 0:
+            start = line
+        elif end != line and not visible.lines[line][0].isspace() and end > section.body:
+            blocks.append(_Block(start, end, index))
+            start = line
+        end = min(atomic.get(line, line + 1), section.end)
+        line = end
+    if start >= 0:
+        blocks.append(_Block(start, end, index))
+    return blocks
+
+
+def _split_block(block: _Block, visible: _Text, max_chars: int) -> list[_Block]:
+    """The block itself, or line windows of it when it alone exceeds `max_chars`."""
+    if visible.size(block.start, block.end) <= max_chars:
+        return [block]
+    windows = window_ranges(
+        visible.lines,
+        block.start,
+        block.end,
+        max_lines=block.end - block.start,
+        max_chars=max_chars,
+    )
+    parts = [trim_blank(visible.lines, start, end) for start, end in windows]
+    return [_Block(start, end, block.section) for start, end in parts if start < end]

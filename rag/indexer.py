@@ -1,0 +1,177 @@
+"""Incremental indexing: only new or changed passages are embedded; deleted files vanish."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+import numpy as np
+
+from core.types import Chunk
+from rag.catalog import Catalog, KnowledgeBase
+from rag.chunking import chunk_file
+from rag.ports import Embedder, Vectors, VectorStore
+from rag.sources import SourceTree
+
+_log = logging.getLogger(__name__)
+
+
+class IndexProgress(Protocol):
+    """Receives progress while indexing; the CLI draws bars from it."""
+
+    def files(self, total: int) -> None: ...
+    def file_done(self) -> None: ...
+    def chunks(self, total: int) -> None: ...
+    def chunks_done(self, count: int) -> None: ...
+
+
+class SilentProgress:
+    """Progress that goes nowhere."""
+
+    def files(self, total: int) -> None:
+        pass
+
+    def file_done(self) -> None:
+        pass
+
+    def chunks(self, total: int) -> None:
+        pass
+
+    def chunks_done(self, count: int) -> None:
+        pass
+
+
+@dataclass(slots=True)
+class IndexReport:
+    """What one indexing run did."""
+
+    kb: str
+    files_indexed: int = 0
+    files_changed: int = 0
+    files_unchanged: int = 0
+    files_deleted: int = 0
+    chunks_total: int = 0
+    chunks_embedded: int = 0
+    chunks_reused: int = 0
+    chunks_removed: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.files_changed or self.files_deleted)
+
+
+class Indexer:
+    """Chunks a source tree, embeds what is new and keeps the store in step with the files."""
+
+    def __init__(
+        self,
+        *,
+        store: VectorStore,
+        embedder: Embedder,
+        catalog: Catalog,
+        batch_size: int = 256,
+    ) -> None:
+        self._store = store
+        self._embedder = embedder
+        self._catalog = catalog
+        self._batch_size = batch_size
+
+    def index(
+        self,
+        tree: SourceTree,
+        *,
+        kb: str,
+        source: str,
+        progress: IndexProgress | None = None,
+    ) -> IndexReport:
+        """Brings knowledge base `kb` in line with `tree` and records it in the catalog."""
+        started = time.perf_counter()
+        progress = progress or SilentProgress()
+        report = IndexReport(kb=kb, skipped=dict(tree.skip_counts()))
+        previous = self._catalog.get(kb)
+        known = previous.files if previous else {}
+        stored_ids = self._store.chunk_ids(kb)
+        stored_paths = set(stored_ids.values())
+
+        current = {f.path: f.sha256 for f in tree.files}
+        deleted = sorted((set(known) | stored_paths) - set(current))
+        if deleted:
+            self._store.delete_paths(kb, deleted)
+            report.files_deleted = sum(1 for p in deleted if p in known)
+            report.chunks_removed += sum(1 for p in stored_ids.values() if p in set(deleted))
+
+        progress.files(len(tree.files))
+        fresh: list[Chunk] = []
+        changed_paths: list[str] = []
+        for f in tree.files:
+            progress.file_done()
+            if known.get(f.path) == f.sha256 and f.path in stored_paths:
+                report.files_unchanged += 1
+                continue
+            changed_paths.append(f.path)
+            fresh.extend(chunk_file(kb=kb, path=f.path, text=f.text, commit=tree.commit))
+        report.files_changed = len(changed_paths)
+        report.files_indexed = len(tree.files)
+
+        if changed_paths:
+            self._replace(kb, changed_paths, fresh, stored_ids, report, progress)
+        if report.changed:
+            self._store.optimize()
+        report.chunks_total = self._store.count(kb)
+        self._catalog.save(
+            KnowledgeBase(
+                name=kb,
+                source=source,
+                root=str(tree.root),
+                web_url=tree.web_url,
+                web_prefix=tree.web_prefix,
+                commit=tree.commit,
+                indexed_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                files=current,
+            )
+        )
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _replace(
+        self,
+        kb: str,
+        paths: list[str],
+        chunks: list[Chunk],
+        stored_ids: dict[str, str],
+        report: IndexReport,
+        progress: IndexProgress,
+    ) -> None:
+        """Writes the chunks of changed files, embedding only ids the store lacks."""
+        unique = list({c.id: c for c in chunks}.values())
+        wanted = {c.id for c in unique}
+        reusable = [c.id for c in unique if c.id in stored_ids]
+        reused = self._store.vectors(reusable)
+        to_embed = [c for c in unique if c.id not in reused]
+        report.chunks_reused = len(reused)
+        progress.chunks(len(to_embed))
+        vectors: dict[str, Vectors] = dict(reused)
+        for start in range(0, len(to_embed), self._batch_size):
+            batch = to_embed[start : start + self._batch_size]
+            embedded = self._embedder.embed([embedding_text(c) for c in batch])
+            vectors.update(zip((c.id for c in batch), embedded, strict=True))
+            report.chunks_embedded += len(batch)
+            progress.chunks_done(len(batch))
+        path_set = set(paths)
+        stale = [i for i, p in stored_ids.items() if p in path_set and i not in wanted]
+        self._store.delete_ids(stale)
+        report.chunks_removed += len(stale)
+        for start in range(0, len(unique), self._batch_size):
+            batch = unique[start : start + self._batch_size]
+            self._store.upsert(batch, np.stack([vectors[c.id] for c in batch]))
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """What the embedding model sees: the title gives a passage its context."""
+    return f"{chunk.title}\n{chunk.text}"
+

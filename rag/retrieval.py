@@ -1,0 +1,130 @@
+"""Hybrid retrieval: BM25 and dense search fused by reciprocal rank, one page per slot."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.citations import source_url
+from core.errors import UnknownKnowledgeBase
+from core.types import Chunk, ChunkKind, Source
+from rag.catalog import Catalog
+from rag.ports import Embedder, Vectors, VectorStore
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class FusionWeights:
+    """How much each ranking counts in reciprocal rank fusion."""
+
+    dense: float = 1.0
+    keyword: float = 1.0
+    rrf_k: int = 60
+
+
+def reciprocal_rank_fusion(
+    rankings: list[tuple[list[str], float]], *, rrf_k: int = 60
+) -> list[tuple[str, float]]:
+    """Fuses ranked id lists: score(id) = sum of weight / (rrf_k + rank), best first.
+
+    Ties keep the order in which ids first appeared, so the result is deterministic.
+    """
+    scores: dict[str, float] = defaultdict(float)
+    for ids, weight in rankings:
+        for rank, chunk_id in enumerate(ids, start=1):
+            scores[chunk_id] += weight / (rrf_k + rank)
+    return sorted(scores.items(), key=lambda item: -item[1])
+
+
+def diversify(ids: list[str], pages: dict[str, str], *, per_page: int, k: int) -> list[str]:
+    """The first `k` ids, taking at most `per_page` from any one page (file path)."""
+    taken: dict[str, int] = defaultdict(int)
+    chosen: list[str] = []
+    for chunk_id in ids:
+        page = pages[chunk_id]
+        if taken[page] < per_page:
+            taken[page] += 1
+            chosen.append(chunk_id)
+            if len(chosen) == k:
+                break
+    return chosen
+
+
+class HybridRetriever:
+    """Implements core.ports.Retriever over a VectorStore and an Embedder.
+
+    A Source's score is the cosine similarity between question and passage, an absolute
+    measure the answering service can threshold; the order is the fused ranking.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: VectorStore,
+        embedder: Embedder,
+        catalog: Catalog,
+        candidates: int = 40,
+        per_page: int = 1,
+        weights: FusionWeights | None = None,
+    ) -> None:
+        self._store = store
+        self._embedder = embedder
+        self._catalog = catalog
+        self._candidates = candidates
+        self._per_page = per_page
+        self._weights = weights or FusionWeights()
+
+    def knowledge_bases(self) -> list[str]:
+        return self._catalog.names()
+
+    async def search(
+        self, query: str, *, kb: str, k: int, kind: ChunkKind | None = None
+    ) -> list[Source]:
+        if self._catalog.get(kb) is None:
+            raise UnknownKnowledgeBase(f"unknown knowledge base {kb!r}")
+        return await asyncio.to_thread(self._search, query, kb, k, kind)
+
+    def _search(self, query: str, kb: str, k: int, kind: ChunkKind | None) -> list[Source]:
+        vector = self._embedder.embed([query])[0]
+        n = max(self._candidates, k)
+        dense = self._store.vector_search(kb, vector, k=n, kind=kind)
+        keyword = self._store.keyword_search(kb, query, k=n, kind=kind)
+        chunks: dict[str, Chunk] = {c.id: c for c, _ in [*keyword, *dense]}
+        similarity = {c.id: s for c, s in dense}
+        w = self._weights
+        fused = reciprocal_rank_fusion(
+            [([c.id for c, _ in dense], w.dense), ([c.id for c, _ in keyword], w.keyword)],
+            rrf_k=w.rrf_k,
+        )
+        order = diversify(
+            [i for i, _ in fused],
+            {i: c.path for i, c in chunks.items()},
+            per_page=self._per_page,
+            k=k,
+        )
+        missing = [i for i in order if i not in similarity]
+        if missing:
+            similarity.update(_cosines(vector, self._store.vectors(missing)))
+        return [self._source(chunks[i], similarity.get(i, 0.0)) for i in order]
+
+    def _source(self, chunk: Chunk, score: float) -> Source:
+        kb = self._catalog.get(chunk.kb)
+        url = None
+        if kb is not None and kb.web_url:
+            url = source_url(
+                kb.web_url,
+                commit=chunk.commit,
+                path=kb.web_prefix + chunk.path,
+                start_line=chunk.start_line,
+                end_line=chunk.end_line,
+            )
+        return Source(chunk=chunk, score=round(float(score), 4), url=url)
+
+
+def _cosines(query: Vectors, vectors: dict[str, Vectors]) -> dict[str, float]:
+    return {i: float(np.dot(query, v)) for i, v in vectors.items()}

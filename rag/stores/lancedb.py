@@ -1,0 +1,260 @@
+"""The embedded default vector store: LanceDB in a local folder, with native full-text search."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import lancedb
+import numpy as np
+import pyarrow as pa
+
+from core.errors import StoreUnavailable
+from core.types import Chunk, ChunkKind
+from rag.keywords import keyword_text
+from rag.ports import Vectors
+
+_log = logging.getLogger(__name__)
+
+TABLE = "chunks"
+_CONTROL = re.compile(r"[\x00-\x1f]")
+_COLUMNS = [
+    "id",
+    "kb",
+    "path",
+    "title",
+    "text",
+    "start_line",
+    "end_line",
+    "language",
+    "kind",
+    "commit",
+]
+
+
+def _schema(dimension: int) -> pa.Schema:
+    return pa.schema(
+        [
+            ("id", pa.string()),
+            ("kb", pa.string()),
+            ("path", pa.string()),
+            ("title", pa.string()),
+            ("text", pa.string()),
+            ("start_line", pa.int32()),
+            ("end_line", pa.int32()),
+            ("language", pa.string()),
+            ("kind", pa.string()),
+            ("commit", pa.string()),
+            ("search_text", pa.string()),
+            ("vector", pa.list_(pa.float32(), dimension)),
+        ]
+    )
+
+
+def _literal(value: str) -> str:
+    """A SQL string literal for a filter, quotes doubled; control characters are refused."""
+    if _CONTROL.search(value):
+        raise ValueError(f"control characters in filter value {value!r}")
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _where(kb: str, kind: ChunkKind | None) -> str:
+    clause = f"kb = {_literal(kb)}"
+    if kind is not None:
+        clause += f" AND kind = {_literal(kind.value)}"
+    return clause
+
+
+def _chunk(row: dict[str, Any]) -> Chunk:
+    return Chunk(
+        id=row["id"],
+        kb=row["kb"],
+        path=row["path"],
+        title=row["title"],
+        text=row["text"],
+        start_line=int(row["start_line"]),
+        end_line=int(row["end_line"]),
+        language=row["language"],
+        kind=ChunkKind(row["kind"]),
+        commit=row["commit"],
+    )
+
+
+@contextmanager
+def _translated(action: str) -> Iterator[None]:
+    """Turns LanceDB and file-system failures into StoreUnavailable."""
+    try:
+        yield
+    except (OSError, RuntimeError, pa.ArrowException) as exc:
+        raise StoreUnavailable(f"vector store failed to {action}: {exc}") from exc
+
+
+class LanceDBStore:
+    """Chunks and their vectors in one LanceDB table, searched by cosine or BM25.
+
+    The table is created on the first upsert with the embedder's dimension; reading an
+    empty store returns nothing rather than failing.
+    """
+
+    def __init__(self, path: Path, *, dimension: int) -> None:
+        self._path = path
+        self._dimension = dimension
+        self._db: Any = None
+        self._table: Any = None
+        self._fts_ready = False
+
+    def _connect(self) -> Any:
+        if self._db is None:
+            with _translated("open"):
+                self._path.mkdir(parents=True, exist_ok=True)
+                self._db = lancedb.connect(str(self._path))
+        return self._db
+
+    def _open(self, *, create: bool) -> Any:
+        if self._table is not None:
+            return self._table
+        db = self._connect()
+        with _translated("open the table"):
+            if TABLE in db.list_tables().tables:
+                self._table = db.open_table(TABLE)
+                self._fts_ready = any(i.index_type == "FTS" for i in self._table.list_indices())
+            elif create:
+                self._table = db.create_table(TABLE, schema=_schema(self._dimension))
+        return self._table
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: Vectors) -> None:
+        if len(chunks) != len(vectors):
+            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+        if not chunks:
+            return
+        rows = [
+            {
+                **{name: getattr(c, name) for name in _COLUMNS if name != "kind"},
+                "kind": c.kind.value,
+                "search_text": keyword_text(c),
+                "vector": np.asarray(v, dtype=np.float32),
+            }
+            for c, v in zip(chunks, vectors, strict=True)
+        ]
+        table = self._open(create=True)
+        with _translated("write chunks"):
+            (
+                table.merge_insert("id")
+                .when_matched_update_all()
+                .when_not_matched_insert_all()
+                .execute(pa.Table.from_pylist(rows, schema=_schema(self._dimension)))
+            )
+
+    def delete_paths(self, kb: str, paths: Sequence[str]) -> None:
+        table = self._open(create=False)
+        if table is None or not paths:
+            return
+        listed = ", ".join(_literal(p) for p in paths)
+        with _translated("delete chunks"):
+            table.delete(f"kb = {_literal(kb)} AND path IN ({listed})")
+
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        table = self._open(create=False)
+        if table is None or not ids:
+            return
+        with _translated("delete chunks"):
+            for start in range(0, len(ids), 500):
+                listed = ", ".join(_literal(i) for i in ids[start : start + 500])
+                table.delete(f"id IN ({listed})")
+
+    def chunk_ids(self, kb: str) -> dict[str, str]:
+        table = self._open(create=False)
+        if table is None:
+            return {}
+        with _translated("list chunks"):
+            data = (
+                table.search().where(f"kb = {_literal(kb)}").select(["id", "path"]).limit(None).to_arrow()
+            )
+        return dict(zip(data["id"].to_pylist(), data["path"].to_pylist(), strict=True))
+
+    def vectors(self, ids: Sequence[str]) -> dict[str, Vectors]:
+        table = self._open(create=False)
+        if table is None or not ids:
+            return {}
+        found: dict[str, Vectors] = {}
+        with _translated("read vectors"):
+            for start in range(0, len(ids), 500):
+                listed = ", ".join(_literal(i) for i in ids[start : start + 500])
+                data = table.search().where(f"id IN ({listed})").select(["id", "vector"]).limit(None)
+                for row in data.to_list():
+                    found[row["id"]] = np.asarray(row["vector"], dtype=np.float32)
+        return found
+
+    def vector_search(
+        self, kb: str, vector: Vectors, *, k: int, kind: ChunkKind | None = None
+    ) -> list[tuple[Chunk, float]]:
+        table = self._open(create=False)
+        if table is None:
+            return []
+        with _translated("search vectors"):
+            rows = (
+                table.search(np.asarray(vector, dtype=np.float32), vector_column_name="vector")
+                .metric("cosine")
+                .where(_where(kb, kind), prefilter=True)
+                .select([*_COLUMNS, "_distance"])
+                .limit(k)
+                .to_list()
+            )
+        return [(_chunk(r), 1.0 - float(r["_distance"])) for r in rows]
+
+    def keyword_search(
+        self, kb: str, query: str, *, k: int, kind: ChunkKind | None = None
+    ) -> list[tuple[Chunk, float]]:
+        table = self._open(create=False)
+        if table is None or not query.strip():
+            return []
+        if not self._fts_ready:
+            self.optimize()
+        with _translated("search keywords"):
+            rows = (
+                table.search(query, query_type="fts", fts_columns="search_text")
+                .where(_where(kb, kind), prefilter=True)
+                .select([*_COLUMNS, "_score"])
+                .limit(k)
+                .to_list()
+            )
+        return [(_chunk(r), float(r["_score"])) for r in rows]
+
+    def count(self, kb: str | None = None) -> int:
+        table = self._open(create=False)
+        if table is None:
+            return 0
+        with _translated("count chunks"):
+            return int(table.count_rows(None if kb is None else f"kb = {_literal(kb)}"))
+
+    def knowledge_bases(self) -> list[str]:
+        table = self._open(create=False)
+        if table is None:
+            return []
+        with _translated("list knowledge bases"):
+            kbs = table.search().select(["kb"]).limit(None).to_arrow()["kb"]
+        return sorted(set(kbs.to_pylist()))
+
+    def optimize(self) -> None:
+        """Rebuilds the keyword index and compacts the table after a batch of writes."""
+        table = self._open(create=False)
+        if table is None:
+            return
+        with _translated("build the keyword index"):
+            table.create_fts_index(
+                "search_text", use_tantivy=False, replace=True, stem=True, remove_stop_words=True
+            )
+            table.optimize()
+        self._fts_ready = True
+
+    def check(self) -> None:
+        table = self._open(create=False)
+        if table is not None:
+            with _translated("read"):
+                table.count_rows()
+        elif not self._path.parent.exists():
+            raise StoreUnavailable(f"vector store folder {self._path.parent} does not exist")

@@ -1,0 +1,91 @@
+"""Small, real, in-process implementations of the core ports for tests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from core.errors import ModelUnavailable, UnknownKnowledgeBase
+from core.types import (
+    ChatMessage,
+    Chunk,
+    ChunkKind,
+    Completion,
+    Interaction,
+    Source,
+)
+
+
+def chunk(
+    path: str,
+    text: str,
+    *,
+    title: str = "Title",
+    kb: str = "default",
+    kind: ChunkKind = ChunkKind.DOC,
+    lines: tuple[int, int] = (1, 5),
+) -> Chunk:
+    return Chunk(
+        id=f"{kb}:{path}:{lines[0]}",
+        kb=kb,
+        path=path,
+        title=title,
+        text=text,
+        start_line=lines[0],
+        end_line=lines[1],
+        language="python" if kind is ChunkKind.CODE else "markdown",
+        kind=kind,
+        commit="c0ffee",
+    )
+
+
+class ListRetriever:
+    """Returns fixed sources for a knowledge base and records the queries it saw."""
+
+    def __init__(self, sources_by_kb: dict[str, list[Source]]) -> None:
+        self._sources = sources_by_kb
+        self.queries: list[str] = []
+
+    def knowledge_bases(self) -> list[str]:
+        return sorted(self._sources)
+
+    async def search(
+        self, query: str, *, kb: str, k: int, kind: ChunkKind | None = None
+    ) -> list[Source]:
+        if kb not in self._sources:
+            raise UnknownKnowledgeBase(f"unknown knowledge base {kb!r}")
+        self.queries.append(query)
+        return self._sources[kb][:k]
+
+
+class ScriptedChatModel:
+    """Replies with scripted texts in order; an exception in the script is raised instead."""
+
+    def __init__(self, replies: Sequence[str | Exception], name: str = "scripted") -> None:
+        self._replies = list(replies)
+        self._name = name
+        self.prompts: list[list[ChatMessage]] = []
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def complete(self, messages: Sequence[ChatMessage]) -> Completion:
+        self.prompts.append(list(messages))
+        reply = self._replies.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        return Completion(text=reply, model=self._name)
+
+    async def check(self) -> None:
+        if self._replies and isinstance(self._replies[0], ModelUnavailable):
+            raise self._replies[0]
+
+
+class MemoryInteractionLog:
+    """Keeps interactions in a dict keyed by id."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, Interaction] = {}
+
+    async def record(self, interaction: Interaction) -> None:
+        self.records[interaction.id] = interaction

@@ -1,0 +1,56 @@
+"""The LanceDB store passes the vector store contract, also across processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rag.stores.lancedb import LanceDBStore
+from tests.rag.store_contract import (
+    CORPUS,
+    DIM,
+    StoreFactory,
+    VectorStoreContract,
+    make_chunk,
+    vectors_for,
+)
+
+
+class TestLanceDBContract(VectorStoreContract):
+    @pytest.fixture
+    def open_store(self, tmp_path: Path) -> StoreFactory:
+        return lambda: LanceDBStore(tmp_path / "lancedb", dimension=DIM)
+
+
+def test_data_survives_process_restart(tmp_path: Path) -> None:
+    """Chunks written by one process are searchable by a fresh process."""
+    store = LanceDBStore(tmp_path / "lancedb", dimension=DIM)
+    store.upsert(CORPUS, vectors_for(CORPUS))
+    store.optimize()
+    code = (
+        "import sys; from pathlib import Path; from rag.stores.lancedb import LanceDBStore;"
+        f"s = LanceDBStore(Path(sys.argv[1]), dimension={DIM});"
+        "print(s.count('alpha'), s.keyword_search('alpha', 'pip install', k=1)[0][0].path)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "lancedb")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.split() == ["3", "docs/install.md"]
+
+
+def test_filter_values_are_quoted_not_interpolated(tmp_path: Path) -> None:
+    """A name that tries to inject SQL matches nothing; paths with quotes are deletable."""
+    store = LanceDBStore(tmp_path / "lancedb", dimension=DIM)
+    odd = make_chunk("alpha", "docs/it's (new), [draft].md", "Odd file name.")
+    store.upsert([*CORPUS, odd], vectors_for([*CORPUS, odd]))
+    assert store.count("alpha' OR kb != '") == 0
+    store.delete_paths("alpha", [odd.path])
+    assert store.count("alpha") == 3
+    with pytest.raises(ValueError, match="control characters"):
+        store.count("alpha\x00")
