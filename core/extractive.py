@@ -11,9 +11,11 @@ EXTRACTIVE_MODEL = "extractive"
 _WORD = re.compile(r"[a-z0-9_]+")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z`*\[(])")
 _STOP = frozenset(
-    "a an and are as at be by can do does for from how i if in into is it its me my of on "
-    "or so that the their then there these this to was what when where which who why will "
-    "with you your we our use using".split()
+    (
+        "a an and are as at be by can do does for from how i if in into is it its me my of on "
+        "or so that the their then there these this to was what when where which who why will "
+        "with you your we our use using"
+    ).split()
 )
 _FENCE = re.compile(r"(?ms)^[ \t]*(```|~~~).*?^[ \t]*\1[^\n]*$")
 _MARKUP = re.compile(r"^\s*(#+\s*|[*-]\s+|\d+\.\s+|>\s*)")

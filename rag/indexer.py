@@ -174,4 +174,3 @@ class Indexer:
 def embedding_text(chunk: Chunk) -> str:
     """What the embedding model sees: the title gives a passage its context."""
     return f"{chunk.title}\n{chunk.text}"
-

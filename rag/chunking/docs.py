@@ -1,4 +1,4 @@
-"""Chunk prose documents along their headings, in pieces an embedding model can take whole."""
+"""Chunk prose documents along their headings into coherent, bounded passages."""
 
 from __future__ import annotations
 
@@ -24,6 +24,14 @@ class _Section:
     start: int
     body: int
     end: int
+
+
+@dataclass(slots=True)
+class _Group:
+    """Sections chunked together; `main` is the one the others were merged into."""
+
+    members: list[int]
+    main: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,14 +135,14 @@ def _sections(outline: Outline, line_count: int) -> list[_Section]:
     return sections
 
 
-def _groups(sections: Sequence[_Section], visible: _Text, min_chars: int) -> list[list[int]]:
+def _groups(sections: Sequence[_Section], visible: _Text, min_chars: int) -> list[_Group]:
     """Sections merged so that none under `min_chars` stands alone.
 
     A small section joins the sections that follow while they share its parent; at a
     parent's end it joins the previous group if that group is under the same parent.
     A lone heading with nothing to join is dropped.
     """
-    groups: list[list[int]] = []
+    groups: list[_Group] = []
     pending: list[int] = []
     for index, section in enumerate(sections):
         if visible.empty(section.start, section.end):
@@ -143,9 +151,12 @@ def _groups(sections: Sequence[_Section], visible: _Text, min_chars: int) -> lis
             _flush(pending, groups, sections, visible)
             pending = []
         pending.append(index)
-        size = sum(visible.size(sections[i].start, sections[i].end) for i in pending)
+        size = sum(
+            visible.size(*trim_blank(visible.lines, sections[i].start, sections[i].end))
+            for i in pending
+        )
         if size >= min_chars and not _headings_only(pending, sections, visible):
-            groups.append(pending)
+            groups.append(_Group(pending, index))
             pending = []
     if pending:
         _flush(pending, groups, sections, visible)
@@ -153,14 +164,14 @@ def _groups(sections: Sequence[_Section], visible: _Text, min_chars: int) -> lis
 
 
 def _flush(
-    pending: list[int], groups: list[list[int]], sections: Sequence[_Section], visible: _Text
+    pending: list[int], groups: list[_Group], sections: Sequence[_Section], visible: _Text
 ) -> None:
     """Places a small run of sections that found no following sibling."""
     parent = sections[pending[0]].path[:-1]
-    if groups and _within(sections[groups[-1][-1]].path, parent):
-        groups[-1].extend(pending)
+    if groups and _within(sections[groups[-1].members[-1]].path, parent):
+        groups[-1].members.extend(pending)
     elif not _headings_only(pending, sections, visible):
-        groups.append(list(pending))
+        groups.append(_Group(list(pending), pending[-1]))
 
 
 def _headings_only(indices: Sequence[int], sections: Sequence[_Section], visible: _Text) -> bool:
@@ -172,7 +183,7 @@ def _within(path: tuple[str, ...], parent: tuple[str, ...]) -> bool:
 
 
 def _pieces(
-    group: Sequence[int],
+    group: _Group,
     sections: Sequence[_Section],
     outline: Outline,
     visible: _Text,
@@ -180,31 +191,46 @@ def _pieces(
 ) -> list[tuple[int, int, tuple[str, ...]]]:
     """The group's blocks packed into balanced pieces of at most `max_chars`.
 
-    Each piece is (start, end, heading path); a merged group is titled by its last
-    section, the one the small ones were merged into.
+    Each piece is (start, end, heading path), titled by the group's main section where
+    the piece holds part of it, else by the section it holds most of.
     """
-    blocks = [b for i in group for b in _blocks(sections[i], i, outline, visible)]
+    blocks = [b for i in group.members for b in _blocks(sections[i], i, outline, visible)]
     blocks = [part for b in blocks for part in _split_block(b, visible, max_chars)]
     if not blocks:
         return []
-    total = visible.size(blocks[0].start, blocks[-1].end)
-    target = total / max(math.ceil(total / max_chars), 1)
-    packed: list[list[_Block]] = [[blocks[0]]]
-    for block in blocks[1:]:
-        current = packed[-1]
-        before = visible.size(current[0].start, current[-1].end)
-        after = visible.size(current[0].start, block.end)
-        if after > max_chars or (after + before) / 2 > target:
-            packed.append([block])
-        else:
-            current.append(block)
-    main = group[-1]
+    packed = _pack(blocks, visible, max_chars)
+    main = group.main
     pieces = []
     for piece in packed:
         owners = {b.section for b in piece}
         owner = main if main in owners else max(owners, key=lambda s: _share(piece, s, visible))
         pieces.append((piece[0].start, piece[-1].end, sections[owner].path))
     return pieces
+
+
+def _pack(blocks: Sequence[_Block], visible: _Text, max_chars: int) -> list[list[_Block]]:
+    """Consecutive blocks grouped into the fewest, most even pieces of at most `max_chars`.
+
+    Minimises the summed squared room left in each piece (dynamic programming over the
+    cut points), which keeps greedy packing from leaving a small last piece.
+    """
+    count = len(blocks)
+    best: list[float] = [0.0] + [math.inf] * count
+    cut = [0] * (count + 1)
+    for end in range(1, count + 1):
+        for start in range(end - 1, -1, -1):
+            size = visible.size(blocks[start].start, blocks[end - 1].end)
+            if size > max_chars and start < end - 1:
+                break
+            cost = best[start] + max(max_chars - size, 0) ** 2
+            if cost < best[end]:
+                best[end], cut[end] = cost, start
+    pieces: list[list[_Block]] = []
+    end = count
+    while end > 0:
+        pieces.append(list(blocks[cut[end] : end]))
+        end = cut[end]
+    return pieces[::-1]
 
 
 def _share(piece: Sequence[_Block], section: int, visible: _Text) -> int:

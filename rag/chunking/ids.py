@@ -68,7 +68,6 @@ _TEXT_NAMES = frozenset(
         "security",
         "code_of_conduct",
         "maintainers",
-        "codeowners",
     }
 )
 
@@ -96,6 +95,7 @@ def language_for(path: str) -> str | None:
     suffix = PurePosixPath(lowered).suffix
     if suffix in _BY_SUFFIX:
         return _BY_SUFFIX[suffix]
-    if not suffix and lowered.lstrip(".") in _TEXT_NAMES:
+    stem = lowered.replace("-", "_")
+    if not suffix and (stem in _TEXT_NAMES or stem.split("_")[0] in _TEXT_NAMES):
         return "text"
     return None

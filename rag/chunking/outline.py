@@ -13,7 +13,8 @@ _FENCE = re.compile(r"^\s*(`{3,}|~{3,})(.*)$")
 _BLOCK_OPEN = re.compile(r"^(/{3,})[ \t]*\S")
 _ATTRIBUTES = re.compile(r"\s*\{\s*[#.:][^}]*\}\s*$")
 _RST_ADORNMENT = re.compile(r"^([!-/:-@\[-`{-~])\1{2,}[ \t]*$")
-_NOT_A_TITLE = re.compile(r"^\s*(?:[-*+>|<]|\d+[.)])(?:\s|$)")
+# List items, quotes, table rows and HTML do not become setext headings here.
+_NOT_A_TITLE = re.compile(r"^\s*(?:<|[-*+>|](?:\s|$)|\d+[.)](?:\s|$))")
 
 
 @dataclass(frozen=True, slots=True)

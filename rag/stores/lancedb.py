@@ -172,7 +172,11 @@ class LanceDBStore:
             return {}
         with _translated("list chunks"):
             data = (
-                table.search().where(f"kb = {_literal(kb)}").select(["id", "path"]).limit(None).to_arrow()
+                table.search()
+                .where(f"kb = {_literal(kb)}")
+                .select(["id", "path"])
+                .limit(None)
+                .to_arrow()
             )
         return dict(zip(data["id"].to_pylist(), data["path"].to_pylist(), strict=True))
 
@@ -184,7 +188,9 @@ class LanceDBStore:
         with _translated("read vectors"):
             for start in range(0, len(ids), 500):
                 listed = ", ".join(_literal(i) for i in ids[start : start + 500])
-                data = table.search().where(f"id IN ({listed})").select(["id", "vector"]).limit(None)
+                data = (
+                    table.search().where(f"id IN ({listed})").select(["id", "vector"]).limit(None)
+                )
                 for row in data.to_list():
                     found[row["id"]] = np.asarray(row["vector"], dtype=np.float32)
         return found

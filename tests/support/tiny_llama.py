@@ -84,7 +84,7 @@ def _train_tokenizer(target_dir: Path) -> int:
         lines = ["hello world"]
     bpe.train_from_iterator(lines, trainer=trainer)
 
-    tokenizer = PreTrainedTokenizerFast(
+    tokenizer = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
         tokenizer_object=bpe,
         eos_token=IM_END,
         pad_token=PAD,
@@ -132,8 +132,7 @@ def _build_model(target_dir: Path, *, vocab_size: int, pad_id: int, eos_id: int)
         dtype="float32",
     )
     model = LlamaForCausalLM(config)
-    model.eval()
-    model.generation_config = GenerationConfig(
+    model.generation_config = GenerationConfig(  # type: ignore[no-untyped-call]
         eos_token_id=eos_id,
         pad_token_id=pad_id,
         do_sample=False,

@@ -1,0 +1,157 @@
+"""The HTTP API over a real index of FastAPI docs: answers, search, errors, health, metrics."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ops.api import create_app
+from ops.settings import EmbeddingSettings, Settings
+from ops.wiring import build_services
+from rag.sources import read_tree
+from tests.support.corpus import git, make_fastapi_repo
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Settings:
+    """Settings whose data dir holds an index of the FastAPI docs slice as `default`."""
+    repo = make_fastapi_repo(tmp_path_factory.mktemp("repo"))
+    settings = Settings(
+        _env_file=None,
+        data_dir=tmp_path_factory.mktemp("data"),
+        embedding=EmbeddingSettings(cache_dir=model_cache),
+    )
+    services = build_services(settings)
+    tree = read_tree(repo, max_bytes=1_000_000)
+    services.indexer.index(tree, kb="default", source=str(repo))
+    return settings
+
+
+@pytest.fixture
+def client(indexed: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(indexed)) as c:
+        yield c
+
+
+def test_search_finds_the_page_with_lines_and_permalink(client: TestClient) -> None:
+    """/search ranks the page that answers first, with relative path, lines and a GitHub URL."""
+    r = client.post("/search", json={"question": "How to pass a list in query parameters?"})
+    assert r.status_code == 200
+    sources = r.json()["sources"]
+    assert len(sources) == 5
+    assert sources[0]["path"] == "docs/en/docs/tutorial/query-params-str-validations.md"
+    first = sources[0]
+    assert first["url"].startswith("https://github.com/fastapi/fastapi/blob/")
+    assert first["url"].endswith(f"{first['path']}#L{first['start_line']}-L{first['end_line']}")
+    assert first["snippet"] and first["title"]
+    assert len({s["path"] for s in sources}) == 5, "one passage per page"
+
+
+def test_search_k_and_unknown_kb(client: TestClient) -> None:
+    """`k` limits the results; an unknown knowledge base is a 404 with a message."""
+    assert len(client.post("/search", json={"question": "CORS", "k": 2}).json()["sources"]) == 2
+    r = client.post("/search", json={"question": "CORS", "kb": "elsewhere"})
+    assert r.status_code == 404 and "elsewhere" in r.json()["detail"]
+
+
+def test_ask_answers_extractively_with_sources_and_records(
+    client: TestClient, indexed: Settings
+) -> None:
+    """/ask without a model answers from the passages, cites them, and records the interaction."""
+    r = client.post("/ask", json={"question": "How do I enable CORS in my FastAPI app?"})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["model"] == "extractive" and body["extractive"] and not body["abstained"]
+    assert "[1]" in body["answer"]
+    assert body["sources"][0]["path"] == "docs/en/docs/tutorial/cors.md"
+    assert 0 < body["confidence"] <= 1
+    recorded = list(indexed.data_dir.glob(f"interactions/*/*/*/{body['interaction_id']}.json"))
+    assert len(recorded) == 1
+
+
+def test_ask_abstains_off_topic(client: TestClient) -> None:
+    """A question the docs cannot answer gets an abstention listing the closest sources."""
+    r = client.post("/ask", json={"question": "What is a good recipe for sourdough bread?"})
+    body = r.json()
+    assert r.status_code == 200 and body["abstained"]
+    assert "don't know" in body["answer"]
+
+
+def test_ask_follow_up_uses_history(client: TestClient) -> None:
+    """A terse follow-up is understood through the earlier turn."""
+    history = [{"question": "How do I run background tasks?", "answer": "Use BackgroundTasks."}]
+    r = client.post("/ask", json={"question": "Can they be async?", "history": history})
+    assert r.status_code == 200
+    assert r.json()["sources"][0]["path"] == "docs/en/docs/tutorial/background-tasks.md"
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "message"),
+    [
+        ({"question": ""}, 422, "empty"),
+        ({"question": "   \n "}, 422, "empty"),
+        ({"question": "why? " * 1000}, 422, "limit"),
+        ({}, 422, "question"),
+        ({"question": 42}, 422, "question"),
+        ({"question": "hi", "k": 0}, 422, "k"),
+    ],
+)
+def test_bad_input_is_a_clear_4xx(
+    client: TestClient, payload: dict[str, object], status: int, message: str
+) -> None:
+    """Invalid questions and bodies get a 4xx whose detail says what is wrong."""
+    endpoint = "/search" if "k" in payload else "/ask"
+    r = client.post(endpoint, json=payload)
+    assert r.status_code == status
+    assert message in r.json()["detail"]
+
+
+def test_malformed_json_is_400(client: TestClient) -> None:
+    """A body that is not JSON is a 400, not a stack trace."""
+    r = client.post("/ask", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 400
+    assert r.json() == {"detail": "the request body is not valid JSON"}
+
+
+def test_health_metrics_and_docs(client: TestClient) -> None:
+    """/healthz reports the store and model, /metrics counts requests, /docs is served."""
+    health = client.get("/healthz")
+    assert health.status_code == 200
+    assert health.json()["store"] == "ok"
+    assert health.json()["model"].startswith("extractive")
+    client.post("/search", json={"question": "Docker"})
+    metrics = client.get("/metrics").text
+    assert 'leximind_requests_total{endpoint="/search",status="200"}' in metrics
+    assert "leximind_retrieval_seconds_bucket" in metrics
+    assert client.get("/docs").status_code == 200
+
+
+def test_store_failure_is_503_and_server_keeps_serving(
+    tmp_path: Path, indexed: Settings, model_cache: Path
+) -> None:
+    """With the index destroyed under it, /ask answers 503 with a message; /metrics still works."""
+    data = tmp_path / "data"
+    shutil.copytree(indexed.data_dir, data)
+    settings = indexed.model_copy(update={"data_dir": data})
+    with TestClient(create_app(settings)) as c:
+        assert c.post("/search", json={"question": "CORS"}).status_code == 200
+        shutil.rmtree(data / "lancedb")
+        r = c.post("/ask", json={"question": "How do I enable CORS?"})
+        assert r.status_code == 503
+        assert "unavailable" in r.json()["detail"]
+        assert c.get("/healthz").status_code == 503
+        assert c.get("/metrics").status_code == 200
+
+
+def test_git_metadata_recorded(indexed: Settings, tmp_path: Path) -> None:
+    """Ignored and binary files are skipped and reported; the commit is recorded."""
+    repo = make_fastapi_repo(tmp_path / "repo", files=["README.md"])
+    tree = read_tree(repo, max_bytes=1_000_000)
+    assert [f.path for f in tree.files] == ["README.md"]
+    assert tree.skipped == {"binary": ["logo.png"], "unsupported type": [".gitignore"]}
+    assert tree.commit == git(repo, "rev-parse", "HEAD")
+    assert tree.web_url == "https://github.com/fastapi/fastapi"

@@ -1,0 +1,70 @@
+"""Settings come from LEXIMIND_* variables, refuse bad values, and are all documented."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from ops.settings import Settings
+from tests.conftest import REPO_ROOT
+
+
+def env_names(model: type[BaseModel], prefix: str = "LEXIMIND_") -> set[str]:
+    names: set[str] = set()
+    for name, field in model.model_fields.items():
+        kind = field.annotation
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            names |= env_names(kind, f"{prefix}{name.upper()}__")
+        else:
+            names.add(f"{prefix}{name.upper()}")
+    return names
+
+
+def test_every_setting_is_in_env_example() -> None:
+    """.env.example mentions every setting, and nothing that is not one."""
+    text = (REPO_ROOT / ".env.example").read_text()
+    documented = set(re.findall(r"^#?\s*(LEXIMIND_[A-Z_]+)=", text, flags=re.M))
+    assert documented == env_names(Settings)
+
+
+def test_nested_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """LEXIMIND_LLM__BASE_URL style variables fill nested sections."""
+    monkeypatch.setenv("LEXIMIND_LLM__BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("LEXIMIND_LLM__MODEL", "lora-7")
+    monkeypatch.setenv("LEXIMIND_RETRIEVAL__TOP_K", "7")
+    monkeypatch.setenv("LEXIMIND_DATA_DIR", "/tmp/lexi")
+    s = Settings(_env_file=None)
+    assert (s.llm.base_url, s.llm.model, s.retrieval.top_k) == (
+        "http://127.0.0.1:9/v1",
+        "lora-7",
+        7,
+    )
+    assert str(s.data_dir) == "/tmp/lexi"
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"LEXIMIND_LLM__BASE_URL": "http://x/v1"},
+        {"LEXIMIND_LLM__API_KEY": "changeme"},
+        {"LEXIMIND_DEFAULT_KB": "no spaces allowed"},
+        {"LEXIMIND_RETRIEVAL__TOP_K": "0"},
+    ],
+)
+def test_bad_settings_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str]
+) -> None:
+    """A model URL without a model, a placeholder key, a bad kb name or top_k 0 fail fast."""
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None)
+
+
+def test_api_key_is_not_printed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API key is a secret: repr and dumps hide it."""
+    monkeypatch.setenv("LEXIMIND_LLM__API_KEY", "sk-real-key-123")
+    s = Settings(_env_file=None)
+    assert "sk-real-key-123" not in repr(s) and "sk-real-key-123" not in s.model_dump_json()
