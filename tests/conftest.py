@@ -8,6 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.vllm_server import (
+    VllmServer,
+    require_vllm_python,
+    start_vllm,
+    tiny_llama_dir,
+)
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
@@ -26,3 +33,43 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One folder for the exported embedding model, shared by every test of the session."""
     return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def vllm_python() -> Path:
+    """The vllm venv's python; read at session scope, before the per-test env cleaning."""
+    return require_vllm_python()
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory: pytest.TempPathFactory, vllm_python: Path) -> Path:
+    """The tiny Llama checkpoint, built once per session."""
+    return tiny_llama_dir(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def vllm_server(
+    tmp_path_factory: pytest.TempPathFactory, vllm_python: Path, tiny_llama: Path
+) -> Iterator[VllmServer]:
+    """A vLLM server shared by the session, serving the tiny Llama as `tiny-llama`."""
+    with start_vllm(
+        vllm_python,
+        tiny_llama,
+        served_name="tiny-llama",
+        work_dir=tmp_path_factory.mktemp("vllm"),
+    ) as server:
+        yield server
+
+
+@pytest.fixture
+def own_vllm_server(
+    tmp_path_factory: pytest.TempPathFactory, vllm_python: Path, tiny_llama: Path
+) -> Iterator[VllmServer]:
+    """A server for one test only, which the test may stop."""
+    with start_vllm(
+        vllm_python,
+        tiny_llama,
+        served_name="tiny-llama-own",
+        work_dir=tmp_path_factory.mktemp("vllm-own"),
+    ) as server:
+        yield server

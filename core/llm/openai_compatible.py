@@ -48,7 +48,11 @@ class OpenAICompatibleChatModel:
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._timeout = httpx.Timeout(timeout)
         self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(timeout=self._timeout, transport=transport)
+        self._client = (
+            client
+            if client is not None
+            else httpx.AsyncClient(timeout=self._timeout, transport=transport)
+        )
 
     @property
     def name(self) -> str:
