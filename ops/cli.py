@@ -178,3 +178,5 @@ def serve(
     uvicorn.run(
         "ops.api:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
     )
+if __name__ == "__main__":
+    app()

@@ -90,7 +90,8 @@ def _translated(action: str) -> Iterator[None]:
     try:
         yield
     except (OSError, RuntimeError, pa.ArrowException) as exc:
-        raise StoreUnavailable(f"vector store failed to {action}: {exc}") from exc
+        _log.error("LanceDB failed to %s: %s", action, exc)
+        raise StoreUnavailable(f"the vector store failed to {action}") from exc
 
 
 class LanceDBStore:
@@ -261,6 +262,6 @@ class LanceDBStore:
         table = self._open(create=False)
         if table is not None:
             with _translated("read"):
-                table.count_rows()
+                table.search().select(["id"]).limit(1).to_list()
         elif not self._path.parent.exists():
             raise StoreUnavailable(f"vector store folder {self._path.parent} does not exist")

@@ -1,0 +1,100 @@
+"""Indexing speed: full index of the corpora, an unchanged re-run, and a one-file re-index.
+
+    python -m benchmarks.indexing
+
+Also measures the embedder alone on the same passages against sentence-transformers on torch
+(the original prototype's embedder). The corpora are copied to a scratch folder first.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import BENCH_DIR, CORPORA, services_at
+from ops.wiring import default_model_path
+from rag.chunking import chunk_file
+from rag.embedding import SentenceTransformerEmbedder
+from rag.indexer import embedding_text
+from rag.sources import read_tree
+
+KB = "corpora"
+CHANGED = "fastapi/docs/en/docs/tutorial/cors.md"
+
+
+def cli_index(copy: Path, data: Path) -> float:
+    """Wall time of `leximind index` as a user runs it, interpreter start-up included."""
+    env = {
+        **os.environ,
+        "LEXIMIND_DATA_DIR": str(data),
+        "LEXIMIND_EMBEDDING__CACHE_DIR": str(BENCH_DIR / "models"),
+    }
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "ops.cli", "index", str(copy), "--kb", KB],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return time.perf_counter() - started
+
+
+def embedder_throughput(services_embedder: object, texts: list[str]) -> None:
+    embed = services_embedder.embed  # type: ignore[attr-defined]
+    embed(texts[:64])
+    started = time.perf_counter()
+    embed(texts)
+    onnx_rate = len(texts) / (time.perf_counter() - started)
+    torch_embedder = SentenceTransformerEmbedder(model_dir=default_model_path())
+    torch_embedder.embed(texts[:64])
+    started = time.perf_counter()
+    torch_embedder.embed(texts)
+    torch_rate = len(texts) / (time.perf_counter() - started)
+    print(f"embedder alone on {len(texts)} passages:")
+    print(f"  int8 ONNX (Leximind)          {onnx_rate:7.1f} passages/s")
+    print(f"  sentence-transformers, torch  {torch_rate:7.1f} passages/s")
+    print(f"  speed-up                      {onnx_rate / torch_rate:7.2f}x")
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="leximind-bench-") as scratch:
+        copy = Path(scratch) / "corpora"
+        shutil.copytree(CORPORA, copy)
+        data = Path(scratch) / "data"
+        services = services_at(data)
+        services.embedder.embed(["warm up"])  # exports the ONNX model once, outside the timing
+
+        tree = read_tree(copy, max_bytes=10**6)
+        full = services.indexer.index(tree, kb=KB, source=str(copy))
+        print(f"full index: {full.files_indexed} files, {full.chunks_total} chunks")
+        print(f"  {full.seconds:.1f} s, {full.chunks_embedded / full.seconds:.1f} passages/s overall")
+
+        again = services.indexer.index(read_tree(copy, max_bytes=10**6), kb=KB, source=str(copy))
+        print(f"unchanged re-run: {again.seconds:.2f} s, {again.chunks_embedded} embedded")
+
+        page = copy / CHANGED
+        page.write_text(page.read_text() + "\n\n## Note\n\nA paragraph added for the benchmark.\n")
+        one = services.indexer.index(read_tree(copy, max_bytes=10**6), kb=KB, source=str(copy))
+        print(
+            f"one file changed: {one.seconds:.2f} s in-process ({one.chunks_embedded} embedded, "
+            f"{one.chunks_reused} reused), {full.seconds / one.seconds:.0f}x faster than full"
+        )
+        page.write_text(page.read_text() + "\nAnd one more line.\n")
+        wall = cli_index(copy, data)
+        print(f"one file changed, `leximind index` wall time incl. start-up: {wall:.2f} s")
+
+        texts = [
+            embedding_text(c)
+            for f in tree.files
+            for c in chunk_file(kb=KB, path=f.path, text=f.text)
+        ]
+        embedder_throughput(services.embedder, texts[:1000])
+
+
+if __name__ == "__main__":
+    main()
