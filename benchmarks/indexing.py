@@ -72,7 +72,9 @@ def main() -> None:
         tree = read_tree(copy, max_bytes=10**6)
         full = services.indexer.index(tree, kb=KB, source=str(copy))
         print(f"full index: {full.files_indexed} files, {full.chunks_total} chunks")
-        print(f"  {full.seconds:.1f} s, {full.chunks_embedded / full.seconds:.1f} passages/s overall")
+        print(
+            f"  {full.seconds:.1f} s, {full.chunks_embedded / full.seconds:.1f} passages/s overall"
+        )
 
         again = services.indexer.index(read_tree(copy, max_bytes=10**6), kb=KB, source=str(copy))
         print(f"unchanged re-run: {again.seconds:.2f} s, {again.chunks_embedded} embedded")

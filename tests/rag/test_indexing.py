@@ -56,7 +56,9 @@ def test_edit_reembeds_only_changed_chunks(setup: tuple[Services, Path]) -> None
     assert second.files_changed == 1 and second.files_unchanged == 2
     assert 1 <= second.chunks_embedded <= 2
     assert second.chunks_reused >= 1
-    assert second.chunks_total == first.chunks_total - second.chunks_removed + second.chunks_embedded
+    assert (
+        second.chunks_total == first.chunks_total - second.chunks_removed + second.chunks_embedded
+    )
     hits = services.store.keyword_search("default", "zebra striped", k=1)
     assert hits[0][0].path == FILES[1] and "Zebra" in hits[0][0].text
 
