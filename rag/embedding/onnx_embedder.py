@@ -24,7 +24,7 @@ _log = logging.getLogger(__name__)
 class OnnxEmbedder:
     """A sentence-transformers model (BERT family) run by onnxruntime, int8 by default.
 
-    The first use exports the model into `cache_dir` (about 20 s, needs torch); every later
+    The first use exports the model into `cache_dir` (about 10 s, needs torch); every later
     process loads that export and never imports torch. Texts are sorted by token count before
     batching so that a batch pads little. Safe to call from several threads.
     """

@@ -15,7 +15,7 @@ from rag.ports import Vectors
 class SentenceTransformerEmbedder:
     """sentence-transformers on torch (CPU): the reference that the ONNX embedder is measured by.
 
-    About 3x slower than OnnxEmbedder on two cores; kept for benchmarks and quality checks.
+    About 2.4x slower than OnnxEmbedder on two cores; kept for benchmarks and quality checks.
     """
 
     def __init__(self, *, model_dir: Path, batch_size: int = 32, device: str = "cpu") -> None:

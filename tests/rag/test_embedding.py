@@ -52,7 +52,6 @@ def onnx_embedder(model_cache: Path) -> OnnxEmbedder:
 
 @pytest.fixture(scope="module")
 def torch_embedder() -> SentenceTransformerEmbedder:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     return SentenceTransformerEmbedder(model_dir=MODEL_DIR)
 
 
