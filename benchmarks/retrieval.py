@@ -86,7 +86,7 @@ def leximind_variants(services_dir: Path, dev: list[QA]) -> dict[str, tuple[floa
     variants = {
         "Leximind hybrid (default)": FusionWeights(),
         "  ablation: dense only": FusionWeights(keyword=0.0),
-        "  ablation: best chunk per page, changelogs equal": None,
+        "  ablation: best chunk per page, all pages equal": None,
         "  ablation: BM25 only": FusionWeights(dense=0.0),
     }
     results = {}
@@ -97,7 +97,7 @@ def leximind_variants(services_dir: Path, dev: list[QA]) -> dict[str, tuple[floa
             catalog=services.catalog,
             weights=weights or FusionWeights(),
             page_decay=0.0 if weights is None else 0.3,
-            changelog_weight=1.0 if weights is None else 0.5,
+            secondary_weight=1.0 if weights is None else 0.5,
         )
         rankings = [
             [s.path for s in asyncio.run(retriever.search(q.question, kb=KB, k=10))] for q in dev

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from core.types import ChunkKind, Source
 
@@ -18,50 +19,90 @@ _STOP = frozenset(
     ).split()
 )
 _FENCE = re.compile(r"(?ms)^[ \t]*(```|~~~).*?^[ \t]*\1[^\n]*$")
+_CODE_LINES = 12
 _MARKUP = re.compile(r"^\s*(#+\s*|[*-]\s+|\d+\.\s+|>\s*)")
 
 
 def _terms(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 1}
+    """Content words, lower-cased, with a plural "s" dropped so "tests" meets "test"."""
+    words = (w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 1)
+    return {w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words}
 
 
-def _units(text: str) -> list[str]:
-    """Prose split into sentences, leaving out code blocks, directives, tables and headings."""
-    prose = _FENCE.sub("\n", text)
-    units: list[str] = []
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    """A quotable piece of a passage: one prose sentence, or one fenced code block."""
+
+    text: str
+    code_language: str | None = None
+
+    def render(self, number: int) -> str:
+        if self.code_language is None:
+            return f"> {self.text} [{number}]"
+        return f"[{number}]\n```{self.code_language}\n{self.text}\n```"
+
+
+def _units(text: str) -> list[_Unit]:
+    """Sentences of the prose and its fenced code blocks, in order; headings, tables,
+    HTML and include directives are left out."""
+    units: list[_Unit] = []
+    position = 0
+    for fence in _FENCE.finditer(text):
+        units.extend(_sentences(text[position : fence.start()]))
+        lines = fence.group().strip().splitlines()
+        info = lines[0].strip().lstrip("`~").strip()
+        body = "\n".join(lines[1:-1][:_CODE_LINES])
+        if body.strip():
+            units.append(_Unit(body, code_language=info.split()[0] if info else ""))
+        position = fence.end()
+    units.extend(_sentences(text[position:]))
+    return units
+
+
+def _sentences(prose: str) -> list[_Unit]:
+    found: list[_Unit] = []
     for paragraph in re.split(r"\n\s*\n", prose):
         stripped = paragraph.strip()
         if not stripped or stripped.startswith(("#", "{*", "<", "|", "///", "```", "~~~")):
             continue
         flat = " ".join(_MARKUP.sub("", line) for line in stripped.splitlines())
-        units.extend(s.strip() for s in _SENTENCE.split(flat) if len(s.strip()) > 20)
-    return units
+        found.extend(_Unit(s.strip()) for s in _SENTENCE.split(flat) if len(s.strip()) > 20)
+    return found
 
 
-def _code_excerpt(source: Source, lines: int = 12) -> str:
-    body = source.chunk.text.splitlines()[:lines]
-    more = "\n…" if len(source.chunk.text.splitlines()) > lines else ""
-    return f"```{source.chunk.language}\n" + "\n".join(body) + more + "\n```"
+def _code_excerpt(source: Source) -> str:
+    lines = source.chunk.text.splitlines()
+    more = "\n…" if len(lines) > _CODE_LINES else ""
+    return f"```{source.chunk.language}\n" + "\n".join(lines[:_CODE_LINES]) + more + "\n```"
 
 
-def extractive_answer(question: str, sources: Sequence[Source], *, max_sentences: int = 4) -> str:
+def extractive_answer(question: str, sources: Sequence[Source], *, max_units: int = 4) -> str:
     """An answer quoted from the passages, each quote citing its passage number.
 
-    Sentences are chosen by the question words they share, with earlier (better ranked)
-    passages preferred; code passages are shown as a short excerpt instead.
+    Sentences and code blocks of documents are chosen by the question words they share,
+    better-ranked passages first; at most one code block is quoted. When a source-code
+    passage ranks first, its definition is shown as an excerpt.
     """
     wanted = _terms(question)
-    scored: list[tuple[float, int, int, str]] = []
+    scored: list[tuple[float, int, int, _Unit]] = []
     for number, source in enumerate(sources, start=1):
         if source.chunk.kind is ChunkKind.CODE:
             continue
-        for position, sentence in enumerate(_units(source.chunk.text)):
-            overlap = len(wanted & _terms(sentence))
-            score = overlap / (1 + 0.35 * (number - 1)) - 0.01 * position
-            scored.append((score, number, position, sentence))
-    best = sorted(scored, key=lambda s: -s[0])[:max_sentences]
+        for position, unit in enumerate(_units(source.chunk.text)):
+            overlap = len(wanted & _terms(unit.text))
+            if overlap:
+                score = overlap / (1 + 0.35 * (number - 1)) - 0.01 * position
+                scored.append((score, number, position, unit))
+    best: list[tuple[float, int, int, _Unit]] = []
+    for item in sorted(scored, key=lambda s: -s[0]):
+        is_code = item[3].code_language is not None
+        if is_code and any(b[3].code_language is not None for b in best):
+            continue
+        best.append(item)
+        if len(best) == max_units:
+            break
     best.sort(key=lambda s: (s[1], s[2]))
-    parts = [f"> {sentence} [{number}]" for _, number, _, sentence in best]
+    parts = [unit.render(number) for _, number, _, unit in best]
     code = [(n, s) for n, s in enumerate(sources, start=1) if s.chunk.kind is ChunkKind.CODE]
     if code and (not parts or code[0][0] == 1):
         number, source = code[0]

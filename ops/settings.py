@@ -65,8 +65,8 @@ class RetrievalSettings(BaseModel):
     page_decay: float = Field(
         0.3, ge=0, le=1, description="weight of a page's 2nd, 3rd... chunk in its page score"
     )
-    changelog_weight: float = Field(
-        0.5, ge=0, le=1, description="scale of release notes / changelog pages in the ranking"
+    secondary_weight: float = Field(
+        0.5, ge=0, le=1, description="scale of release notes, changelogs and tests in the ranking"
     )
     dense_weight: float = Field(1.0, ge=0)
     keyword_weight: float = Field(1.0, ge=0)

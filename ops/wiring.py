@@ -93,7 +93,7 @@ def build_services(settings: Settings) -> Services:
         candidates=r.candidates,
         per_page=r.per_page,
         page_decay=r.page_decay,
-        changelog_weight=r.changelog_weight,
+        secondary_weight=r.secondary_weight,
         weights=FusionWeights(dense=r.dense_weight, keyword=r.keyword_weight, rrf_k=r.rrf_k),
     )
     chat_model = build_chat_model(settings)

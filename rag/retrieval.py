@@ -43,8 +43,10 @@ def reciprocal_rank_fusion(
     return sorted(scores.items(), key=lambda item: -item[1])
 
 
-CHANGELOG = re.compile(
-    r"(^|/)(release[-_ ]?notes|change[-_ ]?log|changes|history|news)[^/]*$", re.IGNORECASE
+SECONDARY_PAGES = re.compile(
+    r"(^|/)(release[-_ ]?notes|change[-_ ]?log|changes|history|news)[^/]*$"
+    r"|(^|/)(tests?|__tests__|spec)/|(^|/)test_[^/]*\.py$|_test\.(py|go)$|\.(test|spec)\.[jt]sx?$",
+    re.IGNORECASE,
 )
 
 
@@ -59,7 +61,7 @@ def rank_pages(
 
     A page scores sum(score_i * decay**i) over its chunks in descending order: the best
     passage counts most, and a page that several good passages come from beats a page with
-    one lucky hit. `page_weight` scales whole pages (changelogs, by default, count half).
+    one lucky hit. `page_weight` scales whole pages (secondary pages count less).
     """
     chunks_of: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for chunk_id, score in fused:
@@ -73,9 +75,13 @@ def rank_pages(
     return [(page, ids) for _, page, ids in ranked]
 
 
-def changelog_page_weight(weight: float) -> Callable[[str], float]:
-    """A page weight that scales release notes and changelogs by `weight`, others by 1."""
-    return lambda path: weight if CHANGELOG.search(path) else 1.0
+def secondary_page_weight(weight: float) -> Callable[[str], float]:
+    """A page weight that scales secondary pages by `weight`, others by 1.
+
+    Release notes, changelogs and tests mention everything yet rarely explain how to do
+    something; they still answer when nothing better matches.
+    """
+    return lambda path: weight if SECONDARY_PAGES.search(path) else 1.0
 
 
 class HybridRetriever:
@@ -97,7 +103,7 @@ class HybridRetriever:
         candidates: int = 100,
         per_page: int = 1,
         page_decay: float = 0.3,
-        changelog_weight: float = 0.5,
+        secondary_weight: float = 0.5,
         weights: FusionWeights | None = None,
     ) -> None:
         self._store = store
@@ -106,7 +112,7 @@ class HybridRetriever:
         self._candidates = candidates
         self._per_page = per_page
         self._page_decay = page_decay
-        self._page_weight = changelog_page_weight(changelog_weight)
+        self._page_weight = secondary_page_weight(secondary_weight)
         self._weights = weights or FusionWeights()
 
     def knowledge_bases(self) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rag.keywords import split_identifiers
-from rag.retrieval import changelog_page_weight, rank_pages, reciprocal_rank_fusion
+from rag.retrieval import secondary_page_weight, rank_pages, reciprocal_rank_fusion
 
 
 def test_rrf_prefers_ids_ranked_well_by_both() -> None:
@@ -29,15 +29,18 @@ def test_pages_ranked_by_decayed_sum_of_their_chunks() -> None:
     assert [p for p, _ in only_best] == ["b.md", "a.md", "c.md"]
 
 
-def test_changelogs_weigh_less() -> None:
-    """Release notes and changelogs are scaled down; other pages are not."""
-    weight = changelog_page_weight(0.5)
+def test_secondary_pages_weigh_less() -> None:
+    """Release notes, changelogs and tests are scaled down; other pages are not."""
+    weight = secondary_page_weight(0.5)
     assert [weight(p) for p in ("docs/release-notes.md", "CHANGELOG.rst", "HISTORY.md")] == [
         0.5,
         0.5,
         0.5,
     ]
     assert weight("docs/tutorial/history-of-x/intro.md") == 1.0
+    tests = ("tests/test_api.py", "pkg/server_test.go", "src/app.spec.ts", "src/test_utils.py")
+    assert [weight(p) for p in tests] == [0.5] * 4
+    assert weight("src/testing.py") == weight("docs/tutorial/testing.md") == 1.0
     fused = [("r", 0.03), ("d", 0.02)]
     ranked = rank_pages(
         fused, {"r": "release-notes.md", "d": "d.md"}, decay=0.3, page_weight=weight
