@@ -1,0 +1,63 @@
+"""The leximind command indexes a git URL, answers and searches, and reports errors plainly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ops.cli import app
+from tests.support.corpus import git, make_fastapi_repo
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path, model_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    data = tmp_path / "data"
+    monkeypatch.setenv("LEXIMIND_DATA_DIR", str(data))
+    monkeypatch.setenv("LEXIMIND_EMBEDDING__CACHE_DIR", str(model_cache))
+    return data
+
+
+def test_index_git_url_then_ask_and_search(env: Path, tmp_path: Path) -> None:
+    """A git URL is cloned into the data dir and indexed; ask and search print JSON."""
+    repo = make_fastapi_repo(tmp_path / "repo", files=["docs/en/docs/tutorial/cors.md"])
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "clone", "--quiet", "--bare", str(repo), str(bare))
+    url = bare.as_uri()
+
+    result = runner.invoke(app, ["index", url, "--kb", "web"])
+    assert result.exit_code == 0, result.output
+    assert "1 files (1 changed" in result.output
+    assert any((env / "repos").iterdir())
+
+    again = runner.invoke(app, ["index", url, "--kb", "web"])
+    assert "Nothing changed: no passage needed embedding." in again.output
+
+    asked = runner.invoke(app, ["ask", "How do I allow CORS origins?", "--kb", "web", "--json"])
+    body = json.loads(asked.output)
+    assert body["sources"][0]["path"] == "docs/en/docs/tutorial/cors.md"
+    assert body["model"] == "extractive" and body["interaction_id"]
+
+    found = runner.invoke(app, ["search", "CORS", "--kb", "web", "-k", "1", "--json"])
+    assert [s["path"] for s in json.loads(found.output)["sources"]] == [
+        "docs/en/docs/tutorial/cors.md"
+    ]
+    human = runner.invoke(app, ["search", "CORS", "--kb", "web"])
+    assert human.exit_code == 0 and "cors.md" in human.output
+
+
+def test_errors_are_one_line_not_tracebacks(env: Path, tmp_path: Path) -> None:
+    """A missing source, an unknown kb and an empty question exit 1 with a message."""
+    missing = runner.invoke(app, ["index", str(tmp_path / "nope")])
+    assert missing.exit_code == 1 and "does not exist" in missing.output
+    unknown = runner.invoke(app, ["ask", "hello there", "--kb", "ghost"])
+    assert unknown.exit_code == 1 and "unknown knowledge base 'ghost'" in unknown.output
+    empty = runner.invoke(app, ["search", "   "])
+    assert empty.exit_code == 1 and "empty" in empty.output
+    bad = runner.invoke(app, ["index", ".", "--kb", "bad name!"])
+    assert bad.exit_code == 2 and "invalid knowledge base name" in bad.output
+    assert "Traceback" not in missing.output + unknown.output + empty.output
