@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.types import Chunk, ChunkKind
 from ops.settings import EmbeddingSettings, Settings
 from ops.wiring import Services, build_services
+from rag.sources import SourceTree
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -51,3 +54,13 @@ def percentile(values: Sequence[float], q: float) -> float:
 def fixed_chunks(text: str, size: int = 1200) -> list[str]:
     """The original prototype's chunking: fixed windows of `size` characters."""
     return [text[i : i + size] for i in range(0, len(text), size) if text[i : i + size].strip()]
+
+
+def baseline_chunks(tree: SourceTree) -> list[Chunk]:
+    """Every file in fixed 1,200-character windows, as the baselines index it."""
+    chunks = []
+    for f in tree.files:
+        for n, text in enumerate(fixed_chunks(f.text)):
+            digest = hashlib.sha256(f"{f.path}\0{n}".encode()).hexdigest()[:32]
+            chunks.append(Chunk(digest, "fixed", f.path, f.path, text, 1, 1, "text", ChunkKind.DOC))
+    return chunks

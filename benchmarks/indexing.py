@@ -16,12 +16,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import BENCH_DIR, CORPORA, services_at
+import numpy as np
+
+from benchmarks.common import BENCH_DIR, CORPORA, baseline_chunks, services_at
 from ops.wiring import default_model_path
 from rag.chunking import chunk_file
 from rag.embedding import SentenceTransformerEmbedder
 from rag.indexer import embedding_text
-from rag.sources import read_tree
+from rag.sources import SourceTree, read_tree
+from rag.stores.lancedb import LanceDBStore
 
 KB = "corpora"
 CHANGED = "fastapi/docs/en/docs/tutorial/cors.md"
@@ -61,6 +64,28 @@ def embedder_throughput(services_embedder: object, texts: list[str]) -> None:
     print(f"  speed-up                      {onnx_rate / torch_rate:7.2f}x")
 
 
+def baseline_index(tree: SourceTree, where: Path) -> None:
+    """Full index time of the baselines: fixed chunks, BM25 only or torch MiniLM vectors."""
+    chunks = baseline_chunks(tree)
+    torch_embedder = SentenceTransformerEmbedder(model_dir=default_model_path())
+    torch_embedder.embed(["warm up"])
+    started = time.perf_counter()
+    vectors = torch_embedder.embed([c.text for c in chunks])
+    store = LanceDBStore(where, dimension=vectors.shape[1])
+    store.upsert(chunks, vectors)
+    store.optimize()
+    seconds = time.perf_counter() - started
+    print(
+        f"baseline dense (fixed 1,200-char chunks, torch MiniLM): {len(chunks)} chunks "
+        f"in {seconds:.1f} s, {len(chunks) / seconds:.1f} passages/s"
+    )
+    started = time.perf_counter()
+    bm25 = LanceDBStore(where.with_name("bm25"), dimension=1)
+    bm25.upsert(chunks, np.zeros((len(chunks), 1), dtype=np.float32))
+    bm25.optimize()
+    print(f"baseline BM25 (fixed chunks, no embedding): {time.perf_counter() - started:.1f} s")
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="leximind-bench-") as scratch:
         copy = Path(scratch) / "corpora"
@@ -90,6 +115,7 @@ def main() -> None:
         wall = cli_index(copy, data)
         print(f"one file changed, `leximind index` wall time incl. start-up: {wall:.2f} s")
 
+        baseline_index(tree, Path(scratch) / "baseline")
         texts = [
             embedding_text(c)
             for f in tree.files

@@ -22,11 +22,22 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from benchmarks.common import BENCH_DIR, CORPORA, SHARED_DATA, load_dev_set, percentile, services_at
+from benchmarks.common import (
+    BENCH_DIR,
+    CORPORA,
+    SHARED_DATA,
+    baseline_chunks,
+    load_dev_set,
+    percentile,
+    services_at,
+)
 from core.types import Chunk, ChunkKind
+from ops.wiring import default_model_path
 from rag.catalog import KnowledgeBase
+from rag.embedding import SentenceTransformerEmbedder
 from rag.retrieval import HybridRetriever
-from rag.sources import read_tree
+from rag.sources import SourceTree, read_tree
+from rag.stores.lancedb import LanceDBStore
 
 KB = "corpora"
 
@@ -109,6 +120,30 @@ def http_latency(data: Path, qs: list[str]) -> None:
     print(f"peak RSS of `leximind serve` (embedding model loaded): {rss:.0f} MB")
 
 
+def baseline_latency(tree: SourceTree, where: Path, qs: list[str]) -> None:
+    """In-process search latency of the two baselines over fixed 1,200-character chunks."""
+    chunks = baseline_chunks(tree)
+    torch_embedder = SentenceTransformerEmbedder(model_dir=default_model_path())
+    vectors = torch_embedder.embed([c.text for c in chunks])
+    store = LanceDBStore(where, dimension=vectors.shape[1])
+    store.upsert(chunks, vectors)
+    store.optimize()
+    bm25, dense = [], []
+    for q in qs:
+        started = time.perf_counter()
+        store.keyword_search("fixed", q, k=5)
+        bm25.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        query = torch_embedder.embed([q])[0]
+        np.argsort(-(vectors @ query))[:5]
+        dense.append(time.perf_counter() - started)
+    for name, values in (("BM25, fixed chunks", bm25), ("dense torch, fixed chunks", dense)):
+        print(
+            f"baseline {name:26} p50 {percentile(values, 50) * 1000:6.1f} ms"
+            f"   p99 {percentile(values, 99) * 1000:6.1f} ms   (in-process)"
+        )
+
+
 def synthetic(data: Path, n: int, qs: list[str]) -> None:
     """Hybrid search p50 on a store of n chunks with random vectors and corpus-like text."""
     services = services_at(data)
@@ -171,6 +206,7 @@ def main() -> None:
         services.indexer.index(read_tree(CORPORA, max_bytes=10**6), kb=KB, source=str(CORPORA))
         print(f"index: {services.store.count(KB)} chunks of {CORPORA.name}/")
         http_latency(data, qs)
+        baseline_latency(read_tree(CORPORA, max_bytes=10**6), Path(scratch) / "baseline", qs)
         if args.synthetic:
             synthetic(Path(scratch) / "synthetic", args.synthetic, qs)
 

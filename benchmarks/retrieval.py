@@ -11,7 +11,6 @@ torch (the original prototype). Also prints ablations of Leximind's own pipeline
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import tempfile
 import time
 from collections.abc import Sequence
@@ -19,9 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import CORPORA, QA, fixed_chunks, load_dev_set, services_at
-from core.types import Chunk, ChunkKind
-from ops.wiring import default_model_path
+from benchmarks.common import CORPORA, QA, baseline_chunks, load_dev_set, services_at
+from ops.wiring import Services, default_model_path
 from rag.embedding import SentenceTransformerEmbedder
 from rag.retrieval import FusionWeights, HybridRetriever
 from rag.sources import SourceTree, read_tree
@@ -46,15 +44,6 @@ def score(rankings: list[list[str]], dev: list[QA]) -> tuple[float, float]:
         hits += rank is not None and rank <= 5
         rr += 1 / rank if rank else 0.0
     return hits / len(dev), rr / len(dev)
-
-
-def baseline_chunks(tree: SourceTree) -> list[Chunk]:
-    chunks = []
-    for f in tree.files:
-        for n, text in enumerate(fixed_chunks(f.text)):
-            digest = hashlib.sha256(f"{f.path}\0{n}".encode()).hexdigest()[:32]
-            chunks.append(Chunk(digest, "fixed", f.path, f.path, text, 1, 1, "text", ChunkKind.DOC))
-    return chunks
 
 
 def baselines(tree: SourceTree, dev: list[QA], scratch: Path) -> dict[str, tuple[float, float]]:
@@ -108,7 +97,39 @@ def leximind_variants(services_dir: Path, dev: list[QA]) -> dict[str, tuple[floa
                 rank = rank_of(paths, qa.answer_doc)
                 if rank != 1:
                     print(f"  rank {rank}: {qa.question[:70]!r} -> {paths[0]}")
+    abstention(services, dev)
     return results
+
+
+OFF_TOPIC = [
+    "What is a good recipe for sourdough bread?",
+    "Who won the football world cup in 1998?",
+    "How do I change a flat tire on a bicycle?",
+    "What is the capital of Australia?",
+    "Recommend a good science fiction novel",
+    "How tall is Mount Everest?",
+    "What's the weather like in Paris today?",
+    "How do I knit a scarf?",
+]
+
+
+def abstention(services: Services, dev: list[QA]) -> None:
+    """How many dev questions would be answered and off-topic ones declined."""
+    threshold = services.answers.policy.min_relevance
+
+    def best(question: str) -> float:
+        found = asyncio.run(services.retriever.search(question, kb=KB, k=5))
+        return max((s.score for s in found), default=0.0)
+
+    answered = [best(q.question) for q in dev]
+    declined = [best(q) for q in OFF_TOPIC]
+    print(
+        f"abstention at min_relevance {threshold}: "
+        f"{sum(b >= threshold for b in answered)}/{len(dev)} dev questions answered "
+        f"(lowest best-passage similarity {min(answered):.2f}), "
+        f"{sum(b < threshold for b in declined)}/{len(OFF_TOPIC)} off-topic declined "
+        f"(highest {max(declined):.2f})"
+    )
 
 
 def main() -> None:

@@ -30,8 +30,8 @@ class AnswerPolicy:
 
     default_kb: str = "default"
     top_k: int = 5
-    min_relevance: float = 0.3
-    confidence_floor: float = 0.15
+    min_relevance: float = 0.35
+    confidence_floor: float = 0.25
     confidence_ceiling: float = 0.75
     max_question_chars: int = 2000
     max_context_chars: int = 6000

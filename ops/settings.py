@@ -72,7 +72,7 @@ class RetrievalSettings(BaseModel):
     keyword_weight: float = Field(1.0, ge=0)
     rrf_k: int = Field(60, gt=0)
     min_relevance: float = Field(
-        0.3, description="cosine similarity the best passage must reach, else abstain"
+        0.35, description="cosine similarity the best passage must reach, else abstain"
     )
 
 
