@@ -97,7 +97,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default_factory=_default_data_dir)
     default_kb: str = Field("default", description="knowledge base used when none is named")
-    log_level: str = "INFO"
+    log_level: str = Field("WARNING", description="DEBUG, INFO, WARNING or ERROR")
     llm: LLMSettings = Field(default_factory=LLMSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
