@@ -23,15 +23,20 @@ from ops.wiring import Services, build_services
 _log = logging.getLogger(__name__)
 
 
+MAX_BODY_BYTES = 1_000_000
+
+
 class TurnIn(BaseModel):
-    question: str
-    answer: str
+    question: str = Field(max_length=20_000)
+    answer: str = Field(max_length=20_000)
 
 
 class AskRequest(BaseModel):
     question: str = Field(description="the question, in plain language")
     kb: str | None = Field(None, description="knowledge base; the default one when omitted")
-    history: list[TurnIn] = Field(default_factory=list, description="earlier turns, oldest first")
+    history: list[TurnIn] = Field(
+        default_factory=list, max_length=50, description="earlier turns, oldest first"
+    )
 
 
 class SearchRequest(BaseModel):
@@ -163,7 +168,11 @@ def create_app(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         started = time.perf_counter()
-        response = await call_next(request)
+        length = request.headers.get("content-length", "0")
+        if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+            response: Response = _error(413, f"the request body is over {MAX_BODY_BYTES} bytes")
+        else:
+            response = await call_next(request)
         route = request.scope.get("route")
         endpoint = getattr(route, "path", "unmatched")
         metrics.requests.labels(endpoint, str(response.status_code)).inc()

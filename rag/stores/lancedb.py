@@ -6,6 +6,7 @@ import logging
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +113,9 @@ class LanceDBStore:
         if self._db is None:
             with _translated("open"):
                 self._path.mkdir(parents=True, exist_ok=True)
-                self._db = lancedb.connect(str(self._path))
+                # Always read the latest version, so a server sees what a separate
+                # `leximind index` process wrote without restarting.
+                self._db = lancedb.connect(str(self._path), read_consistency_interval=timedelta(0))
         return self._db
 
     def _open(self, *, create: bool) -> Any:

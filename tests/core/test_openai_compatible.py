@@ -53,6 +53,20 @@ async def chat(httpserver: HTTPServer) -> AsyncIterator[OpenAICompatibleChatMode
         yield model
 
 
+def chat_model(
+    httpserver: HTTPServer, *, api_key: str | None, timeout: float = 5.0
+) -> OpenAICompatibleChatModel:
+    """A client of the fake server with small, fixed generation settings."""
+    return OpenAICompatibleChatModel(
+        base_url=httpserver.url_for("/v1"),
+        model=MODEL,
+        api_key=api_key,
+        timeout=timeout,
+        max_tokens=8,
+        temperature=0.0,
+    )
+
+
 async def test_complete_posts_model_messages_and_sampling_settings(
     httpserver: HTTPServer, chat: OpenAICompatibleChatModel
 ) -> None:
@@ -141,14 +155,7 @@ async def test_non_2xx_raises_model_unavailable_with_status_and_body_excerpt(
         content_type="application/json",
     )
 
-    async with OpenAICompatibleChatModel(
-        base_url=httpserver.url_for("/v1"),
-        model=MODEL,
-        api_key=SECRET,
-        timeout=5.0,
-        max_tokens=8,
-        temperature=0.0,
-    ) as model:
+    async with chat_model(httpserver, api_key=SECRET) as model:
         with pytest.raises(ModelUnavailable) as caught:
             await model.complete(MESSAGES)
 
@@ -165,14 +172,7 @@ async def test_api_key_echoed_in_an_error_body_is_blanked(httpserver: HTTPServer
         f"bad header Authorization: Bearer {SECRET}", status=401
     )
 
-    async with OpenAICompatibleChatModel(
-        base_url=httpserver.url_for("/v1"),
-        model=MODEL,
-        api_key=SECRET,
-        timeout=5.0,
-        max_tokens=8,
-        temperature=0.0,
-    ) as model:
+    async with chat_model(httpserver, api_key=SECRET) as model:
         with pytest.raises(ModelUnavailable) as caught:
             await model.complete(MESSAGES)
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -110,6 +113,15 @@ def test_bad_input_is_a_clear_4xx(
     assert message in r.json()["detail"]
 
 
+def test_oversized_body_and_history_refused(client: TestClient) -> None:
+    """A body over 1 MB is a 413 and more than 50 history turns a 422, before any work."""
+    r = client.post("/ask", content=b"{" + b" " * 1_000_001 + b"}")
+    assert r.status_code == 413 and "over" in r.json()["detail"]
+    turns = [{"question": "q", "answer": "a"}] * 51
+    r = client.post("/ask", json={"question": "hi there", "history": turns})
+    assert r.status_code == 422 and "history" in r.json()["detail"]
+
+
 def test_malformed_json_is_400(client: TestClient) -> None:
     """A body that is not JSON is a 400, not a stack trace."""
     r = client.post("/ask", content=b"{not json", headers={"content-type": "application/json"})
@@ -155,3 +167,36 @@ def test_git_metadata_recorded(indexed: Settings, tmp_path: Path) -> None:
     assert tree.skipped == {"binary": ["logo.png"], "unsupported type": [".gitignore"]}
     assert tree.commit == git(repo, "rev-parse", "HEAD")
     assert tree.web_url == "https://github.com/fastapi/fastapi"
+
+
+def test_server_sees_a_separate_index_run(tmp_path: Path, model_cache: Path) -> None:
+    """A knowledge base indexed by another process is searchable without a server restart."""
+    data = tmp_path / "data"
+    settings = Settings(
+        _env_file=None, data_dir=data, embedding=EmbeddingSettings(cache_dir=model_cache)
+    )
+    first = make_fastapi_repo(tmp_path / "first", files=["docs/en/docs/tutorial/cors.md"])
+    build_services(settings).indexer.index(
+        read_tree(first, max_bytes=10**6), kb="default", source=str(first)
+    )
+    second = make_fastapi_repo(tmp_path / "second", files=["docs/en/docs/deployment/docker.md"])
+    with TestClient(create_app(settings)) as c:
+        assert c.post("/search", json={"question": "CORS"}).status_code == 200
+        assert c.post("/search", json={"question": "Docker", "kb": "ops"}).status_code == 404
+        env = {
+            **os.environ,
+            "LEXIMIND_DATA_DIR": str(data),
+            "LEXIMIND_EMBEDDING__CACHE_DIR": str(model_cache),
+        }
+        subprocess.run(
+            [sys.executable, "-m", "ops.cli", "index", str(second), "--kb", "ops"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        r = c.post("/search", json={"question": "Docker image", "kb": "ops"})
+        assert r.status_code == 200
+        assert r.json()["sources"][0]["path"] == "docs/en/docs/deployment/docker.md"
+        assert c.post("/search", json={"question": "CORS"}).json()["sources"][0]["path"] == (
+            "docs/en/docs/tutorial/cors.md"
+        )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,23 +12,9 @@ from ops.settings import AnswerSettings, EmbeddingSettings, LLMSettings, Retriev
 from ops.wiring import build_services
 from rag.sources import read_tree
 from tests.support.corpus import make_fastapi_repo
-from tests.support.vllm_server import VllmServer, start_vllm
+from tests.support.vllm_server import VllmServer
 
 pytestmark = pytest.mark.vllm
-
-
-@pytest.fixture
-def own_vllm_server(
-    tmp_path_factory: pytest.TempPathFactory, vllm_python: Path, tiny_llama: Path
-) -> Iterator[VllmServer]:
-    """A server for this test alone, which the test stops."""
-    with start_vllm(
-        vllm_python,
-        tiny_llama,
-        served_name="tiny-llama-own",
-        work_dir=tmp_path_factory.mktemp("vllm-own"),
-    ) as server:
-        yield server
 
 
 def test_ask_uses_the_model_then_falls_back_when_it_stops(

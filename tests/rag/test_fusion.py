@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rag.keywords import split_identifiers
-from rag.retrieval import secondary_page_weight, rank_pages, reciprocal_rank_fusion
+from rag.retrieval import rank_pages, reciprocal_rank_fusion, secondary_page_weight
 
 
 def test_rrf_prefers_ids_ranked_well_by_both() -> None:
