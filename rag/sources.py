@@ -193,7 +193,7 @@ def read_tree(root: Path, *, max_bytes: int) -> SourceTree:
             try:
                 text = data.decode("utf-8")
             except UnicodeDecodeError:
-                reason = "binary"
+                reason = "not UTF-8"
         if reason is not None:
             tree.skipped.setdefault(reason, []).append(rel)
             continue
