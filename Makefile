@@ -17,8 +17,8 @@ $(BIN)/leximind: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-$(VLLM_VENV)/.ready: scripts/make_vllm_venv.sh
-	bash scripts/make_vllm_venv.sh $(VLLM_VENV)
+$(VLLM_VENV)/.ready: ops/vllm/make_venv.sh
+	bash ops/vllm/make_venv.sh $(VLLM_VENV)
 	touch $@
 
 demo: $(BIN)/leximind

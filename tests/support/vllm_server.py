@@ -294,7 +294,7 @@ def require_vllm_python() -> Path:
     if not value:
         reason = (
             f"{VLLM_PYTHON_ENV} is not set; point it at the python of a venv made with "
-            "`bash scripts/make_vllm_venv.sh DEST` to run the vLLM tests"
+            "`bash ops/vllm/make_venv.sh DEST` to run the vLLM tests"
         )
         if os.environ.get("CI"):
             pytest.fail(f"{reason} (required because CI is set)", pytrace=False)

