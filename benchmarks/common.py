@@ -32,13 +32,12 @@ def load_dev_set() -> list[QA]:
     return [QA(r["question"], r["answer_doc"]) for r in rows]
 
 
-def services_at(data_dir: Path, **overrides: object) -> Services:
+def services_at(data_dir: Path) -> Services:
     """Services on a scratch data dir, sharing one exported embedding model across runs."""
     settings = Settings(
         _env_file=None,
         data_dir=data_dir,
         embedding=EmbeddingSettings(cache_dir=BENCH_DIR / "models"),
-        **overrides,  # type: ignore[arg-type]
     )
     return build_services(settings)
 

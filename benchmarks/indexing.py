@@ -23,6 +23,7 @@ from ops.wiring import default_model_path
 from rag.chunking import chunk_file
 from rag.embedding import SentenceTransformerEmbedder
 from rag.indexer import embedding_text
+from rag.ports import Embedder
 from rag.sources import SourceTree, read_tree
 from rag.stores.lancedb import LanceDBStore
 
@@ -47,8 +48,8 @@ def cli_index(copy: Path, data: Path) -> float:
     return time.perf_counter() - started
 
 
-def embedder_throughput(services_embedder: object, texts: list[str]) -> None:
-    embed = services_embedder.embed  # type: ignore[attr-defined]
+def embedder_throughput(embedder: Embedder, texts: list[str]) -> None:
+    embed = embedder.embed
     embed(texts[:64])
     started = time.perf_counter()
     embed(texts)

@@ -101,6 +101,25 @@ def timed(client: httpx.Client, path: str, qs: list[str]) -> list[float]:
     return out
 
 
+async def concurrent_load(url: str, qs: list[str], *, in_flight: int = 20) -> None:
+    """Throughput with `in_flight` requests at once: each question to /ask and /search."""
+    limit = asyncio.Semaphore(in_flight)
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+
+        async def one(path: str, q: str) -> int:
+            async with limit:
+                return (await client.post(path, json={"question": q})).status_code
+
+        started = time.perf_counter()
+        codes = await asyncio.gather(*(one(p, q) for q in qs for p in ("/ask", "/search")))
+        seconds = time.perf_counter() - started
+    ok = sum(code == 200 for code in codes)
+    print(
+        f"{in_flight} requests in flight: {ok}/{len(codes)} answered 200, "
+        f"{len(codes) / seconds:.1f} requests/s"
+    )
+
+
 def http_latency(data: Path, qs: list[str]) -> None:
     proc, url = serve(data)
     try:
@@ -108,6 +127,7 @@ def http_latency(data: Path, qs: list[str]) -> None:
             timed(client, "/search", qs[:10])
             search = timed(client, "/search", qs)
             ask = timed(client, "/ask", qs)
+        asyncio.run(concurrent_load(url, qs))
         rss = peak_rss_mb(proc.pid)
     finally:
         proc.terminate()

@@ -12,91 +12,25 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field
 
 from core.errors import InvalidQuestion, LeximindError, ServiceUnavailable, UnknownKnowledgeBase
-from core.types import Answer, Question, Source, Turn
+from core.types import Question, Turn
 from ops.metrics import Metrics
+from ops.schemas import (
+    AskRequest,
+    AskResponse,
+    SearchRequest,
+    SearchResponse,
+    ask_response,
+    source_out,
+)
 from ops.settings import Settings
-from ops.wiring import Services, build_services
+from ops.wiring import Services, build_services, load_settings
 
 _log = logging.getLogger(__name__)
 
 
 MAX_BODY_BYTES = 1_000_000
-
-
-class TurnIn(BaseModel):
-    question: str = Field(max_length=20_000)
-    answer: str = Field(max_length=20_000)
-
-
-class AskRequest(BaseModel):
-    question: str = Field(description="the question, in plain language")
-    kb: str | None = Field(None, description="knowledge base; the default one when omitted")
-    history: list[TurnIn] = Field(
-        default_factory=list, max_length=50, description="earlier turns, oldest first"
-    )
-
-
-class SearchRequest(BaseModel):
-    question: str
-    k: int = Field(5, ge=1, le=50)
-    kb: str | None = None
-
-
-class SourceOut(BaseModel):
-    path: str
-    title: str
-    url: str | None
-    score: float
-    start_line: int
-    end_line: int
-    commit: str
-    snippet: str
-
-
-class AskResponse(BaseModel):
-    answer: str
-    sources: list[SourceOut]
-    abstained: bool
-    confidence: float
-    model: str
-    extractive: bool
-    interaction_id: str
-    timings: dict[str, float]
-
-
-class SearchResponse(BaseModel):
-    sources: list[SourceOut]
-
-
-def source_out(source: Source) -> SourceOut:
-    c = source.chunk
-    return SourceOut(
-        path=c.path,
-        title=c.title,
-        url=source.url,
-        score=source.score,
-        start_line=c.start_line,
-        end_line=c.end_line,
-        commit=c.commit,
-        snippet=source.snippet(),
-    )
-
-
-def ask_response(answer: Answer) -> AskResponse:
-    t = answer.timings
-    return AskResponse(
-        answer=answer.text,
-        sources=[source_out(s) for s in answer.sources],
-        abstained=answer.abstained,
-        confidence=answer.confidence,
-        model=answer.model,
-        extractive=answer.extractive,
-        interaction_id=answer.interaction_id,
-        timings={"retrieval": t.retrieval, "generation": t.generation, "total": t.total},
-    )
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -145,8 +79,6 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from ops.wiring import load_settings
-
         services = services_factory(settings or load_settings())
         app.state.services = services
         try:
@@ -195,7 +127,7 @@ def create_app(
         answer = await services(request).answers.answer(question)
         metrics.retrieval.observe(answer.timings.retrieval)
         metrics.generation.observe(answer.timings.generation)
-        metrics.answers.labels(answer.model, str(answer.extractive).lower()).inc()
+        metrics.answers.labels(answer.model).inc()
         if answer.abstained:
             metrics.abstentions.inc()
         return ask_response(answer)

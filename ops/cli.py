@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -15,7 +15,11 @@ from rich.table import Table
 
 from core.errors import LeximindError
 from core.types import Question, Source
+from ops.schemas import ask_response, source_out
 from ops.settings import validate_kb_name
+
+if TYPE_CHECKING:
+    from ops.wiring import Services
 
 app = typer.Typer(
     help="Leximind answers questions about an open-source project, with citations.",
@@ -26,7 +30,8 @@ console = Console()
 errors = Console(stderr=True, soft_wrap=True)
 
 
-def _services() -> Any:
+def _services() -> Services:
+    # Imported here so that `leximind --help` does not pay for loading the store and model.
     from ops.wiring import build_services, load_settings
 
     settings = load_settings()
@@ -103,19 +108,6 @@ def index(
         console.print("Nothing changed: no passage needed embedding.")
 
 
-def _source_dict(s: Source) -> dict[str, Any]:
-    c = s.chunk
-    return {
-        "path": c.path,
-        "title": c.title,
-        "url": s.url,
-        "score": s.score,
-        "start_line": c.start_line,
-        "end_line": c.end_line,
-        "snippet": s.snippet(),
-    }
-
-
 def _print_sources(sources: list[Source]) -> None:
     table = Table("#", "source", "lines", "score", show_edge=False)
     for n, s in enumerate(sources, start=1):
@@ -137,8 +129,6 @@ def ask(
     except LeximindError as exc:
         raise _fail(str(exc)) from exc
     if as_json:
-        from ops.api import ask_response
-
         console.print_json(json.dumps(ask_response(answer).model_dump()))
         return
     console.print(Markdown(answer.text))
@@ -161,7 +151,7 @@ def search(
     except LeximindError as exc:
         raise _fail(str(exc)) from exc
     if as_json:
-        console.print_json(json.dumps({"sources": [_source_dict(s) for s in found]}))
+        console.print_json(json.dumps({"sources": [source_out(s).model_dump() for s in found]}))
     else:
         _print_sources(found)
 

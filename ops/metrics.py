@@ -37,7 +37,10 @@ class Metrics:
             registry=r,
         )
         self.answers = Counter(
-            "leximind_answers_total", "Answers given", ["model", "extractive"], registry=r
+            "leximind_answers_total",
+            "Answers given, by model (or extractive / abstained)",
+            ["model"],
+            registry=r,
         )
         self.abstentions = Counter(
             "leximind_abstentions_total", "Questions the service declined to answer", registry=r

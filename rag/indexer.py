@@ -103,7 +103,8 @@ class Indexer:
         if deleted:
             self._store.delete_paths(kb, deleted)
             report.files_deleted = sum(1 for p in deleted if p in known)
-            report.chunks_removed += sum(1 for p in stored_ids.values() if p in set(deleted))
+            gone = set(deleted)
+            report.chunks_removed += sum(1 for p in stored_ids.values() if p in gone)
 
         progress.files(len(tree.files))
         fresh: list[Chunk] = []

@@ -223,7 +223,11 @@ class LanceDBStore:
         if table is None or not query.strip():
             return []
         if not self._fts_ready:
-            self.optimize()
+            # Another process may have built the index since this table was opened.
+            with _translated("read the keyword index"):
+                self._fts_ready = any(i.index_type == "FTS" for i in table.list_indices())
+            if not self._fts_ready:
+                self.optimize()
         with _translated("search keywords"):
             rows = (
                 table.search(query, query_type="fts", fts_columns="search_text")

@@ -16,7 +16,7 @@ from ops.api import create_app
 from ops.settings import EmbeddingSettings, Settings
 from ops.wiring import build_services
 from rag.sources import read_tree
-from tests.support.corpus import git, make_fastapi_repo
+from tests.support.corpus import make_fastapi_repo
 
 
 @pytest.fixture(scope="module")
@@ -157,16 +157,6 @@ def test_store_failure_is_503_and_server_keeps_serving(
         assert "unavailable" in r.json()["detail"]
         assert c.get("/healthz").status_code == 503
         assert c.get("/metrics").status_code == 200
-
-
-def test_git_metadata_recorded(indexed: Settings, tmp_path: Path) -> None:
-    """Ignored and binary files are skipped and reported; the commit is recorded."""
-    repo = make_fastapi_repo(tmp_path / "repo", files=["README.md"])
-    tree = read_tree(repo, max_bytes=1_000_000)
-    assert [f.path for f in tree.files] == ["README.md"]
-    assert tree.skipped == {"binary": ["logo.png"], "unsupported type": [".gitignore"]}
-    assert tree.commit == git(repo, "rev-parse", "HEAD")
-    assert tree.web_url == "https://github.com/fastapi/fastapi"
 
 
 def test_server_sees_a_separate_index_run(tmp_path: Path, model_cache: Path) -> None:

@@ -54,6 +54,7 @@ def test_ask_uses_the_model_then_falls_back_when_it_stops(
         assert body["sources"][0]["path"] == "docs/en/docs/tutorial/cors.md"
 
         own_vllm_server.stop()
+        assert not own_vllm_server.is_running()
         r = client.post("/ask", json={"question": "How do I configure CORS middleware?"})
         body = r.json()
         assert r.status_code == 200, body

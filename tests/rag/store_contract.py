@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -147,7 +146,3 @@ class VectorStoreContract:
 
 def _fields(chunk: Chunk) -> dict[str, object]:
     return {name: getattr(chunk, name) for name in chunk.__slots__}
-
-
-def store_path(tmp_path: Path) -> Path:
-    return tmp_path / "store"

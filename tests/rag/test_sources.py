@@ -8,6 +8,7 @@ import pytest
 
 from core.errors import SourceError
 from rag.sources import is_remote, read_tree, resolve
+from tests.support.corpus import git, make_fastapi_repo
 
 
 def write(root: Path, rel: str, data: str | bytes) -> None:
@@ -49,6 +50,21 @@ def test_plain_folder_respects_gitignore_and_reports_skips(tmp_path: Path) -> No
     }
     assert tree.commit == "" and tree.web_url is None
     assert len(tree.files[0].sha256) == 64
+
+
+def test_git_work_tree_records_commit_web_url_and_prefix(tmp_path: Path) -> None:
+    """In a repository, ignored and binary files are skipped, the commit and web address are
+    recorded, and a subfolder knows its path prefix for links."""
+    repo = make_fastapi_repo(tmp_path / "repo", files=["README.md", "docs/en/docs/async.md"])
+    tree = read_tree(repo, max_bytes=1_000_000)
+    assert [f.path for f in tree.files] == ["README.md", "docs/en/docs/async.md"]
+    assert tree.skipped == {"binary": ["logo.png"], "unsupported type": [".gitignore"]}
+    assert tree.commit == git(repo, "rev-parse", "HEAD")
+    assert tree.web_url == "https://github.com/fastapi/fastapi"
+    assert tree.web_prefix == ""
+    docs = read_tree(repo / "docs", max_bytes=1_000_000)
+    assert [f.path for f in docs.files] == ["en/docs/async.md"]
+    assert docs.web_prefix == "docs/"
 
 
 def test_resolve_rejects_missing_paths(tmp_path: Path) -> None:
