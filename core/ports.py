@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-from core.types import ChatMessage, ChunkKind, Completion, Interaction, Source
+from core.types import ChatMessage, ChunkKind, Completion, Feedback, Interaction, Source
 
 
 class Retriever(Protocol):
@@ -42,4 +42,43 @@ class InteractionLog(Protocol):
 
     async def record(self, interaction: Interaction) -> None:
         """Stores the interaction; writing the same id twice keeps one copy."""
+        ...
+
+
+class FeedbackLog(Protocol):
+    """Durable record of users' reactions to answers."""
+
+    async def record(self, feedback: Feedback) -> None:
+        """Stores the feedback; per (interaction, user) only the latest event counts, so a
+        replayed or older event never overrides a newer one."""
+        ...
+
+    async def for_interaction(self, interaction_id: str) -> list[Feedback]:
+        """The current, not retracted, labels of one answer."""
+        ...
+
+
+class ObjectStore(Protocol):
+    """A flat key -> bytes store: a local folder by default, any S3 API in production.
+
+    Keys are '/'-separated relative paths such as `interactions/2026/11/25/<id>.json`.
+    Raises core.errors.StoreUnavailable when the backing service cannot be reached.
+    """
+
+    def put(self, key: str, data: bytes, *, content_type: str = "application/json") -> None:
+        """Writes the whole object atomically; an existing key is replaced."""
+        ...
+
+    def get(self, key: str) -> bytes:
+        """The object's bytes; raises KeyError when there is none."""
+        ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def delete(self, key: str) -> None:
+        """Removes the object; a missing key is not an error."""
+        ...
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        """Keys under `prefix`, in lexicographic order."""
         ...

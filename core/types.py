@@ -160,6 +160,53 @@ class Interaction:
         }
 
 
+class FeedbackLabel(StrEnum):
+    """What a user's reaction says about an answer."""
+
+    POSITIVE = "positive"
+    NEGATIVE = "negative"
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """One user's verdict on one answer, from an emoji reaction.
+
+    A user has at most one label per answer: the latest event wins, and `label` None records
+    that the reaction was removed (the earlier label is retracted). `user_hash` is a keyed hash
+    of the platform user id, never the id itself; `created_at` is an ISO-8601 UTC time.
+    """
+
+    interaction_id: str
+    platform: str
+    user_hash: str
+    emoji: str
+    label: FeedbackLabel | None
+    created_at: str
+
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-serialisable dict of the feedback."""
+        return {
+            "interaction_id": self.interaction_id,
+            "platform": self.platform,
+            "user_hash": self.user_hash,
+            "emoji": self.emoji,
+            "label": self.label.value if self.label else None,
+            "created_at": self.created_at,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Feedback:
+        label = record.get("label")
+        return cls(
+            interaction_id=str(record["interaction_id"]),
+            platform=str(record["platform"]),
+            user_hash=str(record["user_hash"]),
+            emoji=str(record["emoji"]),
+            label=FeedbackLabel(label) if label else None,
+            created_at=str(record["created_at"]),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
     """One message of a chat-completion prompt."""

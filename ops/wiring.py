@@ -10,8 +10,8 @@ from typing import Any
 
 from core.answering import AnswerPolicy, AnswerService
 from core.llm.openai_compatible import OpenAICompatibleChatModel
-from core.ports import ChatModel
-from core.storage.local import LocalInteractionLog
+from core.ports import ChatModel, FeedbackLog
+from core.storage.local import LocalFeedbackLog, LocalInteractionLog
 from ops.settings import Settings
 from rag.catalog import Catalog
 from rag.embedding import OnnxEmbedder
@@ -47,6 +47,7 @@ class Services:
     indexer: Indexer
     chat_model: ChatModel | None
     answers: AnswerService
+    feedback: FeedbackLog
 
     @property
     def clones_dir(self) -> Path:
@@ -128,4 +129,5 @@ def build_services(settings: Settings) -> Services:
         indexer=indexer,
         chat_model=chat_model,
         answers=answers,
+        feedback=LocalFeedbackLog(data),
     )

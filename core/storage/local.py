@@ -1,4 +1,4 @@
-"""Interaction records as JSON files in a local folder: the zero-setup default."""
+"""Interaction and feedback records as JSON files in a local folder: the zero-setup default."""
 
 from __future__ import annotations
 
@@ -9,13 +9,18 @@ import tempfile
 from pathlib import Path
 
 from core.errors import StoreUnavailable
-from core.types import Interaction
+from core.types import Feedback, Interaction
 
 
 def interaction_key(interaction: Interaction) -> str:
     """`interactions/YYYY/MM/DD/<id>.json`, dated by when the question was asked."""
     day = interaction.created_at[:10].replace("-", "/")
     return f"interactions/{day}/{interaction.id}.json"
+
+
+def feedback_key(interaction_id: str, user_hash: str) -> str:
+    """`feedback/<interaction id>/<user hash>.json`: one current label per user and answer."""
+    return f"feedback/{interaction_id}/{user_hash}.json"
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -46,3 +51,37 @@ class LocalInteractionLog:
             await asyncio.to_thread(write_atomically, path, data)
         except OSError as exc:
             raise StoreUnavailable(f"cannot write interaction {interaction.id}: {exc}") from exc
+
+
+class LocalFeedbackLog:
+    """Implements core.ports.FeedbackLog with one JSON file per user and answer."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._lock = asyncio.Lock()
+
+    async def record(self, feedback: Feedback) -> None:
+        path = self._root / feedback_key(feedback.interaction_id, feedback.user_hash)
+        data = json.dumps(feedback.to_record(), ensure_ascii=False).encode()
+        try:
+            async with self._lock:
+                current = await asyncio.to_thread(_read_feedback, path)
+                if current is None or current.created_at <= feedback.created_at:
+                    await asyncio.to_thread(write_atomically, path, data)
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"cannot write feedback on {feedback.interaction_id}: {exc}"
+            ) from exc
+
+    async def for_interaction(self, interaction_id: str) -> list[Feedback]:
+        folder = self._root / "feedback" / interaction_id
+        paths = await asyncio.to_thread(lambda: sorted(folder.glob("*.json")))
+        found = [await asyncio.to_thread(_read_feedback, p) for p in paths]
+        return [f for f in found if f is not None and f.label is not None]
+
+
+def _read_feedback(path: Path) -> Feedback | None:
+    try:
+        return Feedback.from_record(json.loads(path.read_bytes()))
+    except FileNotFoundError:
+        return None
