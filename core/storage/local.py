@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from core.errors import StoreUnavailable
@@ -85,3 +86,46 @@ def _read_feedback(path: Path) -> Feedback | None:
         return Feedback.from_record(json.loads(path.read_bytes()))
     except FileNotFoundError:
         return None
+
+
+class LocalObjectStore:
+    """Implements core.ports.ObjectStore on a local folder; keys are relative paths."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+
+    def _path(self, key: str) -> Path:
+        parts = key.split("/")
+        if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+            raise ValueError(f"invalid object key {key!r}")
+        return self._root.joinpath(*parts)
+
+    def put(self, key: str, data: bytes, *, content_type: str = "application/json") -> None:
+        try:
+            write_atomically(self._path(key), data)
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot write {key}: {exc}") from exc
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise KeyError(key) from None
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot read {key}: {exc}") from exc
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        if not self._root.is_dir():
+            return
+        keys = (
+            p.relative_to(self._root).as_posix()
+            for p in self._root.rglob("*")
+            if p.is_file() and not p.name.startswith(".")
+        )
+        yield from sorted(k for k in keys if k.startswith(prefix))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.storage.local import LocalFeedbackLog
+import pytest
+
+from core.storage.local import LocalFeedbackLog, LocalObjectStore
 from core.types import Feedback, FeedbackLabel
 
 
@@ -48,3 +50,22 @@ def test_feedback_round_trips_through_its_record() -> None:
     assert Feedback.from_record(original.to_record()) == original
     retracted = feedback(None, "2026-11-25T10:00:00Z")
     assert Feedback.from_record(retracted.to_record()) == retracted
+
+
+def test_object_store_keys_are_relative_paths(tmp_path: Path) -> None:
+    store = LocalObjectStore(tmp_path)
+    store.put("datasets/v1/train.json", b"[]")
+    store.put("datasets/v1/test.json", b"[1]")
+    store.put("feedback/i1/u1.json", b"{}")
+
+    assert store.get("datasets/v1/test.json") == b"[1]"
+    assert list(store.list("datasets/")) == ["datasets/v1/test.json", "datasets/v1/train.json"]
+    assert store.exists("feedback/i1/u1.json")
+    store.delete("feedback/i1/u1.json")
+    store.delete("feedback/i1/u1.json")
+    assert not store.exists("feedback/i1/u1.json")
+    with pytest.raises(KeyError):
+        store.get("feedback/i1/u1.json")
+    for bad in ("", "/etc/passwd", "../x", "a//b", "a/./b"):
+        with pytest.raises(ValueError, match="invalid object key"):
+            store.put(bad, b"x")
