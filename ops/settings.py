@@ -10,6 +10,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bots.reactions import NEGATIVE_EMOJI, POSITIVE_EMOJI
+
 _PLACEHOLDERS = frozenset({"changeme", "change-me", "secret", "xxx", "todo", "your-api-key"})
 
 
@@ -84,6 +86,44 @@ class AnswerSettings(BaseModel):
     history_turns: int = Field(4, ge=0, description="earlier turns of a thread to include")
 
 
+class BotSettings(BaseModel):
+    """What the Slack, Discord and GitHub adapters share."""
+
+    routes: dict[str, str] = Field(
+        default_factory=dict,
+        description='JSON place -> knowledge base, e.g. {"slack:T1/C2": "docs", "github:o/r": "r"}',
+    )
+    rate_limit: int = Field(5, ge=0, description="questions per user per window; 0: no limit")
+    rate_window: float = Field(60.0, gt=0, description="seconds")
+    positive_emoji: list[str] = Field(default_factory=lambda: list(POSITIVE_EMOJI))
+    negative_emoji: list[str] = Field(default_factory=lambda: list(NEGATIVE_EMOJI))
+    user_hash_key: SecretStr | None = Field(
+        None, description="hex key for hashing user ids; default: generated in DATA_DIR/bots"
+    )
+    retention_days: float = Field(30, gt=0, description="how long delivery ids are remembered")
+
+    @field_validator("routes")
+    @classmethod
+    def _route_targets(cls, routes: dict[str, str]) -> dict[str, str]:
+        for place, kb in routes.items():
+            if ":" not in place:
+                raise ValueError(f"route {place!r} must start with slack:, discord: or github:")
+            validate_kb_name(kb)
+        return routes
+
+    @field_validator("user_hash_key")
+    @classmethod
+    def _hex_key(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None:
+            try:
+                raw = bytes.fromhex(key.get_secret_value())
+            except ValueError:
+                raise ValueError("LEXIMIND_BOTS__USER_HASH_KEY must be hexadecimal") from None
+            if len(raw) < 16:
+                raise ValueError("LEXIMIND_BOTS__USER_HASH_KEY must be at least 32 hex digits")
+        return key
+
+
 class Settings(BaseSettings):
     """Every setting, e.g. LEXIMIND_DATA_DIR or LEXIMIND_LLM__BASE_URL."""
 
@@ -103,6 +143,7 @@ class Settings(BaseSettings):
     index: IndexSettings = Field(default_factory=IndexSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    bots: BotSettings = Field(default_factory=BotSettings)
 
     @field_validator("default_kb")
     @classmethod

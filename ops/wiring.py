@@ -8,6 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bots.answering import BotAnswerer
+from bots.identity import UserHasher, load_or_create_key
+from bots.reactions import EmojiLabels, FeedbackRecorder
+from bots.routing import KnowledgeBaseRoutes
+from bots.state import SqliteBotState
 from core.answering import AnswerPolicy, AnswerService
 from core.llm.openai_compatible import OpenAICompatibleChatModel
 from core.ports import ChatModel, FeedbackLog
@@ -56,6 +61,49 @@ class Services:
     async def aclose(self) -> None:
         if isinstance(self.chat_model, OpenAICompatibleChatModel):
             await self.chat_model.aclose()
+
+
+@dataclass(slots=True)
+class BotKit:
+    """What every chat adapter uses: routing, state, the answer flow and reaction feedback."""
+
+    routes: KnowledgeBaseRoutes
+    state: SqliteBotState
+    answerer: BotAnswerer
+    feedback: FeedbackRecorder
+
+    def close(self) -> None:
+        self.state.close()
+
+
+def build_bot_kit(services: Services) -> BotKit:
+    """The shared bot layer over already built services; state lives in DATA_DIR/bots."""
+    settings = services.settings
+    bots = settings.bots
+    folder = settings.data_dir / "bots"
+    key = (
+        bytes.fromhex(bots.user_hash_key.get_secret_value())
+        if bots.user_hash_key
+        else load_or_create_key(folder / "user-hash.key")
+    )
+    hash_user = UserHasher(key)
+    state = SqliteBotState(
+        folder / "state.sqlite3",
+        rate_limit=bots.rate_limit,
+        rate_window=bots.rate_window,
+        retention=bots.retention_days * 86400,
+    )
+    return BotKit(
+        routes=KnowledgeBaseRoutes(bots.routes, default=settings.default_kb),
+        state=state,
+        answerer=BotAnswerer(answers=services.answers, rate_limiter=state, hash_user=hash_user),
+        feedback=FeedbackRecorder(
+            answers=state,
+            feedback=services.feedback,
+            labels=EmojiLabels(bots.positive_emoji, bots.negative_emoji),
+            hash_user=hash_user,
+        ),
+    )
 
 
 def build_chat_model(settings: Settings) -> ChatModel | None:

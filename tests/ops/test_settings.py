@@ -68,3 +68,31 @@ def test_api_key_is_not_printed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEXIMIND_LLM__API_KEY", "sk-real-key-123")
     s = Settings(_env_file=None)
     assert "sk-real-key-123" not in repr(s) and "sk-real-key-123" not in s.model_dump_json()
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"LEXIMIND_BOTS__ROUTES": '{"T1": "docs"}'}, "must start with slack:"),
+        ({"LEXIMIND_BOTS__ROUTES": '{"slack:T1": "bad name"}'}, "invalid knowledge base"),
+        ({"LEXIMIND_BOTS__USER_HASH_KEY": "not-hex"}, "hexadecimal"),
+        ({"LEXIMIND_BOTS__USER_HASH_KEY": "abcd"}, "at least 32 hex digits"),
+    ],
+)
+def test_bad_bot_settings_are_refused(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    """Bot routes and the user hash key are checked at start-up."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=message):
+        Settings(_env_file=None)
+
+
+def test_bot_routes_and_emoji_lists_come_from_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Routes and emoji sets are JSON in the environment."""
+    monkeypatch.setenv("LEXIMIND_BOTS__ROUTES", '{"slack:T1/C2": "docs"}')
+    monkeypatch.setenv("LEXIMIND_BOTS__POSITIVE_EMOJI", '["rocket"]')
+    s = Settings(_env_file=None)
+    assert s.bots.routes == {"slack:T1/C2": "docs"}
+    assert s.bots.positive_emoji == ["rocket"]

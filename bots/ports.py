@@ -1,0 +1,36 @@
+"""What the bot adapters need to remember between events, as small ports.
+
+The data-dir default is bots.state.SqliteBotState; a Redis backend for several replicas
+implements the same three protocols.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class DeliveryLedger(Protocol):
+    """Remembers which events were already handled, so a redelivery is answered once."""
+
+    async def claim(self, key: str) -> bool:
+        """True for the first caller with this key, False for every later one (also after a
+        restart, within the retention period)."""
+        ...
+
+
+class RateLimiter(Protocol):
+    """Counts each user's questions in a sliding window."""
+
+    async def allow(self, user_key: str) -> bool:
+        """True and counts the question when the user is under the limit; False otherwise."""
+        ...
+
+
+class AnswerIndex(Protocol):
+    """Links the bot's posted messages to the interactions they answer, for reactions."""
+
+    async def remember(self, message_key: str, interaction_id: str) -> None: ...
+
+    async def interaction_for(self, message_key: str) -> str | None:
+        """The interaction a bot message answered, or None for any other message."""
+        ...

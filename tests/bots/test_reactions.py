@@ -1,0 +1,89 @@
+"""Reactions on the bot's answers become one label per user; removal retracts it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bots.identity import UserHasher
+from bots.reactions import EmojiLabels, FeedbackRecorder, normalise_emoji
+from bots.state import SqliteBotState
+from core.storage.local import LocalFeedbackLog
+from core.types import FeedbackLabel
+
+T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def recorder(tmp_path: Path) -> tuple[FeedbackRecorder, LocalFeedbackLog]:
+    state = SqliteBotState(tmp_path / "state.sqlite3")
+    await state.remember("slack:C1:111.1", "interaction-1")
+    log = LocalFeedbackLog(tmp_path)
+    recorder = FeedbackRecorder(
+        answers=state, feedback=log, labels=EmojiLabels(), hash_user=UserHasher(b"k" * 32)
+    )
+    return recorder, log
+
+
+async def react(
+    recorder: FeedbackRecorder,
+    emoji: str,
+    *,
+    added: bool = True,
+    minutes: int = 0,
+    user: str = "U1",
+) -> object:
+    return await recorder.reaction(
+        platform="slack",
+        message_key="slack:C1:111.1",
+        user_id=user,
+        emoji=emoji,
+        added=added,
+        at=T0 + timedelta(minutes=minutes),
+    )
+
+
+async def test_latest_reaction_wins_and_user_ids_are_hashed(
+    recorder: tuple[FeedbackRecorder, LocalFeedbackLog],
+) -> None:
+    rec, log = recorder
+    await react(rec, "+1")
+    await react(rec, "-1", minutes=1)
+    [current] = await log.for_interaction("interaction-1")
+    assert current.label is FeedbackLabel.NEGATIVE
+    assert current.user_hash == UserHasher(b"k" * 32)("slack", "U1") != "U1"
+
+
+async def test_removing_the_current_reaction_retracts_it(
+    recorder: tuple[FeedbackRecorder, LocalFeedbackLog],
+) -> None:
+    rec, log = recorder
+    await react(rec, "+1::skin-tone-2")
+    assert await react(rec, "-1", added=False, minutes=1) is None  # not the current one
+    assert len(await log.for_interaction("interaction-1")) == 1
+    await react(rec, "+1", added=False, minutes=2)
+    assert await log.for_interaction("interaction-1") == []
+
+
+async def test_other_messages_and_neutral_emoji_are_ignored(
+    recorder: tuple[FeedbackRecorder, LocalFeedbackLog],
+) -> None:
+    rec, log = recorder
+    assert await react(rec, "eyes") is None
+    other = await rec.reaction(
+        platform="slack", message_key="slack:C1:999.9", user_id="U1", emoji="+1", added=True
+    )
+    assert other is None
+    assert await log.for_interaction("interaction-1") == []
+
+
+def test_emoji_sets_are_configurable_and_normalised() -> None:
+    labels = EmojiLabels(positive=["rocket"], negative=["👎"])
+    assert labels.label(":rocket:") is FeedbackLabel.POSITIVE
+    assert labels.label("👎🏽") is FeedbackLabel.NEGATIVE
+    assert labels.label("+1") is None
+    assert normalise_emoji("thumbsup::skin-tone-5") == "thumbsup"
+    with pytest.raises(ValueError, match="both positive and negative"):
+        EmojiLabels(positive=["x"], negative=["x"])

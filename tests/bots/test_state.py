@@ -1,0 +1,67 @@
+"""Bot state survives restarts: deliveries claimed once, rate limits, answer links."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from bots.state import SqliteBotState
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_delivery_is_claimed_once_even_after_a_restart(tmp_path: Path) -> None:
+    first = SqliteBotState(tmp_path / "state.sqlite3")
+    results = await asyncio.gather(*(first.claim("slack:Ev1") for _ in range(5)))
+    assert sorted(results) == [False] * 4 + [True]
+    first.close()
+
+    second = SqliteBotState(tmp_path / "state.sqlite3")
+    assert await second.claim("slack:Ev1") is False
+    assert await second.claim("slack:Ev2") is True
+
+
+async def test_two_processes_on_one_data_dir_claim_once(tmp_path: Path) -> None:
+    a = SqliteBotState(tmp_path / "state.sqlite3")
+    b = SqliteBotState(tmp_path / "state.sqlite3")
+    claims = await asyncio.gather(a.claim("github:d1"), b.claim("github:d1"))
+    assert sorted(claims) == [False, True]
+
+
+async def test_old_deliveries_are_forgotten_after_retention(tmp_path: Path) -> None:
+    clock = Clock()
+    state = SqliteBotState(tmp_path / "s.sqlite3", retention=100, clock=clock)
+    assert await state.claim("k")
+    state.close()
+    clock.now += 101
+    state = SqliteBotState(tmp_path / "s.sqlite3", retention=100, clock=clock)
+    assert await state.claim("k")
+
+
+async def test_rate_limit_is_a_sliding_window_per_user(tmp_path: Path) -> None:
+    clock = Clock()
+    state = SqliteBotState(tmp_path / "s.sqlite3", rate_limit=2, rate_window=60, clock=clock)
+    assert [await state.allow("u1") for _ in range(3)] == [True, True, False]
+    assert await state.allow("u2")
+    clock.now += 61
+    assert await state.allow("u1")
+
+
+async def test_a_zero_rate_limit_allows_everything(tmp_path: Path) -> None:
+    state = SqliteBotState(tmp_path / "s.sqlite3", rate_limit=0)
+    assert all([await state.allow("u") for _ in range(50)])
+
+
+async def test_answer_links_persist(tmp_path: Path) -> None:
+    state = SqliteBotState(tmp_path / "s.sqlite3")
+    await state.remember("slack:C1:1700000000.1", "i-1")
+    state.close()
+    state = SqliteBotState(tmp_path / "s.sqlite3")
+    assert await state.interaction_for("slack:C1:1700000000.1") == "i-1"
+    assert await state.interaction_for("slack:C1:other") is None
