@@ -305,3 +305,62 @@ class FakeDiscord:
 
 def _json(data: Any, status: int = 200) -> Response:
     return Response(json.dumps(data), status=status, content_type="application/json")
+
+
+def reaction(
+    *, message_id: str, user_id: int, emoji: str, channel_id: int, guild_id: int
+) -> dict[str, Any]:
+    """A MESSAGE_REACTION_ADD / _REMOVE payload for a Unicode emoji."""
+    return {
+        "user_id": str(user_id),
+        "channel_id": str(channel_id),
+        "message_id": message_id,
+        "guild_id": str(guild_id),
+        "emoji": {"id": None, "name": emoji},
+        "type": 0,
+        "burst": False,
+    }
+
+
+def slash_command(
+    name: str,
+    options: dict[str, str],
+    *,
+    interaction_id: int,
+    app_id: int,
+    member: dict[str, Any],
+    channel: dict[str, Any],
+) -> dict[str, Any]:
+    """An INTERACTION_CREATE payload for a chat-input command in a guild channel."""
+    return {
+        "id": str(interaction_id),
+        "application_id": str(app_id),
+        "type": 2,
+        "token": f"token-{interaction_id}",
+        "version": 1,
+        "guild_id": channel["guild_id"],
+        "channel_id": channel["id"],
+        "channel": channel,
+        "member": {
+            "user": member,
+            "roles": [],
+            "joined_at": "2026-01-01T00:00:00+00:00",
+            "permissions": "2048",
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+        },
+        "data": {
+            "id": "701",
+            "name": name,
+            "type": 1,
+            "options": [{"name": k, "type": 3, "value": v} for k, v in options.items()],
+        },
+        "app_permissions": "2048",
+        "attachment_size_limit": 10_485_760,
+        "locale": "en-US",
+        "guild_locale": "en-US",
+        "entitlements": [],
+        "authorizing_integration_owners": {"0": channel["guild_id"]},
+        "context": 0,
+    }
