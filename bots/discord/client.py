@@ -165,9 +165,9 @@ class LeximindDiscord(discord.Client):
                     platform=PLATFORM,
                     user_id=str(message.author.id),
                     text=text,
-                    kb=self._kb(message.guild, message.channel),
+                    kb=self._kb(_guild_id(message), message.channel),
                     history=await self._earlier_turns(message),
-                    refs=self._refs(message.guild, message.channel, message=str(message.id)),
+                    refs=self._refs(_guild_id(message), message.channel, message=str(message.id)),
                 )
             )
         await self._reply(message, _reply_text(reply), _interaction_of(reply))
@@ -198,9 +198,9 @@ class LeximindDiscord(discord.Client):
                 platform=PLATFORM,
                 user_id=str(interaction.user.id),
                 text=text,
-                kb=self._kb(interaction.guild, interaction.channel),
+                kb=self._kb(interaction.guild_id, interaction.channel),
                 refs=self._refs(
-                    interaction.guild, interaction.channel, interaction=str(interaction.id)
+                    interaction.guild_id, interaction.channel, interaction=str(interaction.id)
                 ),
             )
         )
@@ -320,11 +320,11 @@ class LeximindDiscord(discord.Client):
     def _bot_id(self) -> int:
         return self.user.id if self.user else 0
 
-    def _kb(self, guild: discord.Guild | None, channel: object) -> str:
+    def _kb(self, guild_id: int | None, channel: object) -> str:
         """The route of the narrowest place: guild, channel (a thread's parent), thread."""
-        if guild is None:
+        if guild_id is None:
             return self._routes.default
-        scopes = [str(guild.id)]
+        scopes = [str(guild_id)]
         if isinstance(channel, discord.Thread) and channel.parent_id:
             scopes.append(str(channel.parent_id))
         if channel is not None and hasattr(channel, "id"):
@@ -332,14 +332,20 @@ class LeximindDiscord(discord.Client):
         return self._routes.resolve(PLATFORM, *scopes)
 
     @staticmethod
-    def _refs(
-        guild: discord.Guild | None, channel: object, **ids: str
-    ) -> tuple[tuple[str, str], ...]:
-        refs = [("guild", str(guild.id))] if guild else []
+    def _refs(guild_id: int | None, channel: object, **ids: str) -> tuple[tuple[str, str], ...]:
+        refs = [("guild", str(guild_id))] if guild_id else []
         channel_id = getattr(channel, "id", None)
         if channel_id is not None:
             refs.append(("channel", str(channel_id)))
         return (*refs, *ids.items())
+
+
+def _guild_id(message: discord.Message) -> int | None:
+    """The message's guild, also when the guild is not (yet) in the client's cache."""
+    if message.guild is not None:
+        return message.guild.id
+    guild_id = getattr(message.channel, "guild_id", None)
+    return guild_id if isinstance(guild_id, int) else None
 
 
 def _reply_text(reply: BotReply) -> str:

@@ -20,6 +20,7 @@ from tests.support.discord_bot import (
     OTHER_CHANNEL,
     SOURCES,
     THREAD,
+    UNCACHED_GUILD,
     BrokenRetriever,
     fake_discord,
     next_id,
@@ -62,15 +63,28 @@ async def test_a_mention_is_answered_as_a_reply_with_typing(
 async def test_channels_and_threads_are_routed_to_their_knowledge_base(
     tmp_path: Path, api: FakeDiscord
 ) -> None:
-    """The help channel and its threads use `docs`; another channel the default kb."""
-    async with running(tmp_path, api, replies=["From docs [1].", "From the thread [1]."]) as bot:
+    """The help channel and its threads use `docs`, another channel the default kb; a guild
+    missing from the client's cache is still routed by its id."""
+    replies = ["From docs [1].", "From the thread [1].", "From the other guild [1]."]
+    async with running(tmp_path, api, replies=replies) as bot:
         bot.ask(f"{MENTION} how do I run the tests?", channel=OTHER_CHANNEL)
         await bot.wait_for_replies(1)
         bot.ask(f"{MENTION} how do I run the tests?", channel=THREAD)
-        first, second = await bot.wait_for_replies(2)
+        await bot.wait_for_replies(2)
+        elsewhere = message(
+            next_id(),
+            channel_id=651,
+            guild_id=UNCACHED_GUILD,
+            author=ASKER,
+            content=f"{MENTION} how do I run the tests?",
+            mentions=[BOT],
+        )
+        bot.feed("MESSAGE_CREATE", elsewhere)
+        first, second, third = await bot.wait_for_replies(3)
         assert "OTHER.md" in first.body["content"]  # abstained or answered, from `other`
         assert "docs/testing.md" in second.body["content"]
         assert second.path.endswith(f"/channels/{THREAD}/messages")
+        assert "docs/testing.md" in third.body["content"]
 
 
 async def test_own_and_other_bots_messages_are_never_answered(

@@ -43,6 +43,7 @@ GUILD = 600
 DOCS_CHANNEL = 601
 OTHER_CHANNEL = 602
 THREAD = 603
+UNCACHED_GUILD = 650  # a guild the client has not received GUILD_CREATE for
 BOT = user(BOT_ID, "Leximind", bot=True)
 ASKER = user(700, "newcomer")
 MENTION = f"<@{BOT_ID}>"
@@ -184,7 +185,8 @@ async def running(
 ) -> AsyncIterator[Bot]:
     """A client logged in to the fake, with one guild of two channels and a thread.
 
-    The help channel is routed to the `docs` knowledge base, everything else to `other`.
+    The help channel and UNCACHED_GUILD are routed to the `docs` knowledge base, everything
+    else to `other`.
     """
     state = SqliteBotState(tmp_path / "state.sqlite3", rate_limit=rate_limit)
     model = ScriptedChatModel(list(replies))
@@ -196,7 +198,10 @@ async def running(
     )
     client = LeximindDiscord(
         answerer=BotAnswerer(answers=answers, rate_limiter=state, hash_user=HASH),
-        routes=KnowledgeBaseRoutes({f"discord:{GUILD}/{DOCS_CHANNEL}": "docs"}, default="other"),
+        routes=KnowledgeBaseRoutes(
+            {f"discord:{GUILD}/{DOCS_CHANNEL}": "docs", f"discord:{UNCACHED_GUILD}": "docs"},
+            default="other",
+        ),
         ledger=state,
         answers=state,
         feedback=FeedbackRecorder(
