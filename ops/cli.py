@@ -1,8 +1,9 @@
-"""The `leximind` command: index, ask, search, serve."""
+"""The `leximind` command: index, ask, search, serve, discord."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from typing import TYPE_CHECKING, Annotated
@@ -19,6 +20,7 @@ from ops.schemas import ask_response, source_out
 from ops.settings import validate_kb_name
 
 if TYPE_CHECKING:
+    from ops.settings import Settings
     from ops.wiring import Services
 
 app = typer.Typer(
@@ -30,13 +32,19 @@ console = Console()
 errors = Console(stderr=True, soft_wrap=True)
 
 
-def _services() -> Services:
-    # Imported here so that `leximind --help` does not pay for loading the store and model.
-    from ops.wiring import build_services, load_settings
+def _settings() -> Settings:
+    from ops.wiring import load_settings
 
     settings = load_settings()
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
-    return build_services(settings)
+    return settings
+
+
+def _services(settings: Settings | None = None) -> Services:
+    # Imported here so that `leximind --help` does not pay for loading the store and model.
+    from ops.wiring import build_services
+
+    return build_services(settings or _settings())
 
 
 def _fail(message: str) -> typer.Exit:
@@ -168,6 +176,36 @@ def serve(
     uvicorn.run(
         "ops.api:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
     )
+
+
+@app.command("discord")
+def discord_bot() -> None:
+    """Run the Discord bot: answers @mentions and /leximind, records reactions as feedback."""
+    settings = _settings()
+    token = settings.discord.token
+    if token is None:
+        raise _fail("LEXIMIND_DISCORD__TOKEN is not set; see docs/bots.md for the setup")
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: the client closes on its way out
+        asyncio.run(_run_discord(_services(settings), token.get_secret_value()))
+
+
+async def _run_discord(svc: Services, token: str) -> None:
+    import discord
+
+    from ops.wiring import build_bot_kit, build_discord_client
+
+    kit = build_bot_kit(svc)
+    client = build_discord_client(svc, kit)
+    try:
+        async with client:
+            await client.start(token)
+    except discord.LoginFailure as exc:
+        raise _fail(
+            "Discord refused LEXIMIND_DISCORD__TOKEN; reset it in the Developer Portal"
+        ) from exc
+    finally:
+        kit.close()
+        await svc.aclose()
 
 
 if __name__ == "__main__":

@@ -124,6 +124,32 @@ class BotSettings(BaseModel):
         return key
 
 
+class DiscordSettings(BaseModel):
+    """The Discord bot run by `leximind discord`."""
+
+    token: SecretStr | None = Field(None, description="bot token from the Developer Portal")
+    guild_id: int | None = Field(
+        None, gt=0, description="also register /leximind in this guild, where it appears at once"
+    )
+    sync_commands: bool = Field(True, description="register /leximind with Discord at start-up")
+
+    @field_validator("token")
+    @classmethod
+    def _real_token(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is None:
+            return None
+        value = token.get_secret_value().strip()
+        if not value:
+            return None  # `LEXIMIND_DISCORD__TOKEN=` left empty in a .env file
+        if value.lower() in _PLACEHOLDERS:
+            raise ValueError("LEXIMIND_DISCORD__TOKEN is a placeholder; set the bot's token")
+        if value.lower().startswith("bot "):
+            raise ValueError("LEXIMIND_DISCORD__TOKEN is the bare token, without 'Bot '")
+        if any(ch.isspace() for ch in value):
+            raise ValueError("LEXIMIND_DISCORD__TOKEN must not contain spaces")
+        return SecretStr(value)
+
+
 class Settings(BaseSettings):
     """Every setting, e.g. LEXIMIND_DATA_DIR or LEXIMIND_LLM__BASE_URL."""
 
@@ -144,6 +170,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     bots: BotSettings = Field(default_factory=BotSettings)
+    discord: DiscordSettings = Field(default_factory=DiscordSettings)
 
     @field_validator("default_kb")
     @classmethod

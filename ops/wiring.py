@@ -6,7 +6,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bots.answering import BotAnswerer
 from bots.identity import UserHasher, load_or_create_key
@@ -23,6 +23,9 @@ from rag.embedding import OnnxEmbedder
 from rag.indexer import Indexer
 from rag.retrieval import FusionWeights, HybridRetriever
 from rag.stores.lancedb import LanceDBStore
+
+if TYPE_CHECKING:
+    from bots.discord.client import LeximindDiscord
 
 _log = logging.getLogger(__name__)
 
@@ -178,4 +181,20 @@ def build_services(settings: Settings) -> Services:
         chat_model=chat_model,
         answers=answers,
         feedback=LocalFeedbackLog(data),
+    )
+
+
+def build_discord_client(services: Services, kit: BotKit) -> LeximindDiscord:
+    """The Discord gateway client over the shared bot layer; it is started by the caller."""
+    from bots.discord.client import LeximindDiscord
+
+    settings = services.settings.discord
+    return LeximindDiscord(
+        answerer=kit.answerer,
+        routes=kit.routes,
+        ledger=kit.state,
+        answers=kit.state,
+        feedback=kit.feedback,
+        command_guild=settings.guild_id,
+        sync_commands=settings.sync_commands,
     )

@@ -61,3 +61,11 @@ def test_errors_are_one_line_not_tracebacks(env: Path, tmp_path: Path) -> None:
     bad = runner.invoke(app, ["index", ".", "--kb", "bad name!"])
     assert bad.exit_code == 2 and "invalid knowledge base name" in bad.output
     assert "Traceback" not in missing.output + unknown.output + empty.output
+
+
+def test_discord_without_a_token_says_what_to_set(env: Path) -> None:
+    """`leximind discord` with no token exits 1 naming the variable, before loading anything."""
+    result = runner.invoke(app, ["discord"])
+    assert result.exit_code == 1
+    assert "LEXIMIND_DISCORD__TOKEN is not set" in result.output
+    assert not env.exists()

@@ -96,3 +96,28 @@ def test_bot_routes_and_emoji_lists_come_from_json(monkeypatch: pytest.MonkeyPat
     s = Settings(_env_file=None)
     assert s.bots.routes == {"slack:T1/C2": "docs"}
     assert s.bots.positive_emoji == ["rocket"]
+
+
+@pytest.mark.parametrize(
+    ("token", "message"),
+    [("changeme", "placeholder"), ("Bot abc.def.ghi", "without 'Bot '"), ("abc def", "spaces")],
+)
+def test_bad_discord_tokens_are_refused(
+    monkeypatch: pytest.MonkeyPatch, token: str, message: str
+) -> None:
+    """A placeholder, a token with the 'Bot ' prefix or with spaces fails at start-up."""
+    monkeypatch.setenv("LEXIMIND_DISCORD__TOKEN", token)
+    with pytest.raises(ValueError, match=message):
+        Settings(_env_file=None)
+
+
+def test_discord_settings_keep_the_token_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The token is trimmed and hidden; an empty one counts as unset; the guild id is a number."""
+    monkeypatch.setenv("LEXIMIND_DISCORD__TOKEN", " MTIz.real.token ")
+    monkeypatch.setenv("LEXIMIND_DISCORD__GUILD_ID", "123456789012345678")
+    s = Settings(_env_file=None)
+    assert s.discord.token is not None and s.discord.token.get_secret_value() == "MTIz.real.token"
+    assert "MTIz.real.token" not in repr(s) and "MTIz.real.token" not in s.model_dump_json()
+    assert (s.discord.guild_id, s.discord.sync_commands) == (123456789012345678, True)
+    monkeypatch.setenv("LEXIMIND_DISCORD__TOKEN", "")
+    assert Settings(_env_file=None).discord.token is None
