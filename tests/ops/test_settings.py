@@ -96,3 +96,30 @@ def test_bot_routes_and_emoji_lists_come_from_json(monkeypatch: pytest.MonkeyPat
     s = Settings(_env_file=None)
     assert s.bots.routes == {"slack:T1/C2": "docs"}
     assert s.bots.positive_emoji == ["rocket"]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"LEXIMIND_LABEL_STUDIO__URL": "http://ls:8080"}, "TOKEN is required"),
+        ({"LEXIMIND_LABEL_STUDIO__TOKEN": "changeme"}, "placeholder"),
+        ({"LEXIMIND_LABEL_STUDIO__PROJECT": ""}, "at least 1 character"),
+    ],
+)
+def test_bad_label_studio_settings_are_refused(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    """A Label Studio URL without a token, a placeholder token or an empty project fail fast."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=message):
+        Settings(_env_file=None)
+
+
+def test_label_studio_token_is_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Label Studio token is hidden from repr and dumps."""
+    monkeypatch.setenv("LEXIMIND_LABEL_STUDIO__URL", "http://ls:8080")
+    monkeypatch.setenv("LEXIMIND_LABEL_STUDIO__TOKEN", "f" * 40)
+    s = Settings(_env_file=None)
+    assert s.label_studio.url == "http://ls:8080"
+    assert "f" * 40 not in repr(s) and "f" * 40 not in s.model_dump_json()
