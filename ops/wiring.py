@@ -123,7 +123,7 @@ def build_chat_model(settings: Settings) -> ChatModel | None:
 
 
 def build_object_store(settings: Settings) -> ObjectStore:
-    """The object store for interactions, feedback and corrections: the data dir for now."""
+    """The object store for interactions, feedback and datasets: the data dir for now."""
     return LocalObjectStore(settings.data_dir)
 
 

@@ -5,8 +5,9 @@ What was measured with `label-studio==1.23.2` on our 2-core machines:
 - Command: `label-studio start --no-browser --internal-host 127.0.0.1 --port P --data-dir D
   --username U --password W --user-token T --enable-legacy-api-token`. The user and its token
   exist before the server listens, so `Authorization: Token T` works as soon as /health does.
-  A fresh data dir takes about 35-50 s (database migrations); the server is one Django
-  `runserver` process that SIGTERM ends at once.
+  A fresh data dir takes 35-80 s (database migrations: 36 s and 46 s on an idle machine, 75 s
+  beside other test runs); the server is one Django `runserver` process that SIGTERM ends at
+  once.
 - Env: `LABEL_STUDIO_BASE_DATA_DIR` as well as `--data-dir` (importing its settings alone
   creates `~/.local/share/label-studio` otherwise), `LATEST_VERSION_CHECK=false` (else it asks
   PyPI for the latest version at start-up), `SENTRY_DSN=` and `FRONTEND_SENTRY_DSN=` (the

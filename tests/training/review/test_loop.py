@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import StoreUnavailable
 from core.storage.local import LocalObjectStore
 from core.types import FeedbackLabel
 from tests.support.review import interaction, store_feedback, store_interaction
@@ -104,3 +105,30 @@ def test_import_updates_on_newer_review_and_keeps_a_newer_stored_one(
     board.scripted = [corrected("i1", "stale", "2026-11-24T09:00:00Z", review_id=3)]
     assert import_corrections(store, board).kept_newer == 1
     assert json.loads(store.get("corrections/i1.json"))["answer"] == "second"
+
+
+class FailingPuts(LocalObjectStore):
+    """A local store whose writes fail after `allowed` of them, as when the server goes away."""
+
+    def __init__(self, root: Path, allowed: int) -> None:
+        super().__init__(root)
+        self.allowed = allowed
+
+    def put(self, key: str, data: bytes, *, content_type: str = "application/json") -> None:
+        if self.allowed <= 0:
+            raise StoreUnavailable(f"cannot write {key}: connection refused")
+        self.allowed -= 1
+        super().put(key, data, content_type=content_type)
+
+
+def test_store_failure_mid_import_loses_nothing_on_rerun(tmp_path: Path) -> None:
+    """The import stops with StoreUnavailable; the next run stores what was missing."""
+    board = MemoryReviewBoard()
+    board.scripted = [corrected(f"i{n}", f"text {n}", "2026-11-25T10:00:00Z") for n in range(3)]
+    with pytest.raises(StoreUnavailable):
+        import_corrections(FailingPuts(tmp_path, allowed=1), board)
+
+    rerun = import_corrections(LocalObjectStore(tmp_path), board)
+
+    assert (rerun.imported, rerun.unchanged) == (2, 1)
+    assert len(list(LocalObjectStore(tmp_path).list("corrections/"))) == 3
