@@ -150,6 +150,28 @@ class DiscordSettings(BaseModel):
         return SecretStr(value)
 
 
+class LabelStudioSettings(BaseModel):
+    """The Label Studio server where maintainers review and correct answers."""
+
+    url: str | None = Field(None, description="e.g. http://127.0.0.1:8080")
+    token: SecretStr | None = Field(None, description="a user's legacy API token")
+    project: str = Field(
+        "Leximind review", min_length=1, description="project title (created if missing) or id"
+    )
+    timeout: float = Field(30.0, gt=0, description="seconds per request")
+
+    @model_validator(mode="after")
+    def _complete(self) -> LabelStudioSettings:
+        token = self.token.get_secret_value() if self.token else ""
+        if self.url and not token:
+            raise ValueError(
+                "LEXIMIND_LABEL_STUDIO__TOKEN is required when LEXIMIND_LABEL_STUDIO__URL is set"
+            )
+        if token.strip().lower() in _PLACEHOLDERS:
+            raise ValueError("LEXIMIND_LABEL_STUDIO__TOKEN is a placeholder; set the real token")
+        return self
+
+
 class Settings(BaseSettings):
     """Every setting, e.g. LEXIMIND_DATA_DIR or LEXIMIND_LLM__BASE_URL."""
 
@@ -171,6 +193,7 @@ class Settings(BaseSettings):
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     bots: BotSettings = Field(default_factory=BotSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
+    label_studio: LabelStudioSettings = Field(default_factory=LabelStudioSettings)
 
     @field_validator("default_kb")
     @classmethod

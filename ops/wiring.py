@@ -15,14 +15,15 @@ from bots.routing import KnowledgeBaseRoutes
 from bots.state import SqliteBotState
 from core.answering import AnswerPolicy, AnswerService
 from core.llm.openai_compatible import OpenAICompatibleChatModel
-from core.ports import ChatModel, FeedbackLog
-from core.storage.local import LocalFeedbackLog, LocalInteractionLog
+from core.ports import ChatModel, FeedbackLog, ObjectStore
+from core.storage.local import LocalFeedbackLog, LocalInteractionLog, LocalObjectStore
 from ops.settings import Settings
 from rag.catalog import Catalog
 from rag.embedding import OnnxEmbedder
 from rag.indexer import Indexer
 from rag.retrieval import FusionWeights, HybridRetriever
 from rag.stores.lancedb import LanceDBStore
+from training.review.label_studio import LabelStudioClient, LabelStudioError
 
 if TYPE_CHECKING:
     from bots.discord.client import LeximindDiscord
@@ -122,6 +123,22 @@ def build_chat_model(settings: Settings) -> ChatModel | None:
         max_tokens=llm.max_tokens,
         temperature=llm.temperature,
     )
+
+
+def build_object_store(settings: Settings) -> ObjectStore:
+    """The object store for interactions, feedback and datasets: the data dir for now."""
+    return LocalObjectStore(settings.data_dir)
+
+
+def build_label_studio(settings: Settings) -> LabelStudioClient:
+    """The Label Studio client; raises LabelStudioError when no server is configured."""
+    ls = settings.label_studio
+    if not ls.url or not ls.token:
+        raise LabelStudioError(
+            "Label Studio is not configured: set LEXIMIND_LABEL_STUDIO__URL and "
+            "LEXIMIND_LABEL_STUDIO__TOKEN"
+        )
+    return LabelStudioClient(url=ls.url, token=ls.token.get_secret_value(), timeout=ls.timeout)
 
 
 def build_services(settings: Settings) -> Services:

@@ -8,6 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.label_studio import (
+    LabelStudioServer,
+    require_label_studio,
+    start_label_studio,
+)
 from tests.support.vllm_server import (
     VllmServer,
     require_vllm_python,
@@ -71,5 +76,22 @@ def own_vllm_server(
         tiny_llama,
         served_name="tiny-llama-own",
         work_dir=tmp_path_factory.mktemp("vllm-own"),
+    ) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def label_studio_executable() -> Path:
+    """The Label Studio venv's `label-studio`; read at session scope, before env cleaning."""
+    return require_label_studio()
+
+
+@pytest.fixture(scope="session")
+def label_studio(
+    tmp_path_factory: pytest.TempPathFactory, label_studio_executable: Path
+) -> Iterator[LabelStudioServer]:
+    """A Label Studio server shared by the session, started by the first test that needs it."""
+    with start_label_studio(
+        label_studio_executable, tmp_path_factory.mktemp("label-studio")
     ) as server:
         yield server

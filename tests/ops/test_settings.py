@@ -111,6 +111,24 @@ def test_bad_discord_tokens_are_refused(
         Settings(_env_file=None)
 
 
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"LEXIMIND_LABEL_STUDIO__URL": "http://ls:8080"}, "TOKEN is required"),
+        ({"LEXIMIND_LABEL_STUDIO__TOKEN": "changeme"}, "placeholder"),
+        ({"LEXIMIND_LABEL_STUDIO__PROJECT": ""}, "at least 1 character"),
+    ],
+)
+def test_bad_label_studio_settings_are_refused(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    """A Label Studio URL without a token, a placeholder token or an empty project fail fast."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=message):
+        Settings(_env_file=None)
+
+
 def test_discord_settings_keep_the_token_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     """The token is trimmed and hidden; an empty one counts as unset; the guild id is a number."""
     monkeypatch.setenv("LEXIMIND_DISCORD__TOKEN", " MTIz.real.token ")
@@ -121,3 +139,12 @@ def test_discord_settings_keep_the_token_secret(monkeypatch: pytest.MonkeyPatch)
     assert (s.discord.guild_id, s.discord.sync_commands) == (123456789012345678, True)
     monkeypatch.setenv("LEXIMIND_DISCORD__TOKEN", "")
     assert Settings(_env_file=None).discord.token is None
+
+
+def test_label_studio_token_is_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Label Studio token is hidden from repr and dumps."""
+    monkeypatch.setenv("LEXIMIND_LABEL_STUDIO__URL", "http://ls:8080")
+    monkeypatch.setenv("LEXIMIND_LABEL_STUDIO__TOKEN", "f" * 40)
+    s = Settings(_env_file=None)
+    assert s.label_studio.url == "http://ls:8080"
+    assert "f" * 40 not in repr(s) and "f" * 40 not in s.model_dump_json()
