@@ -1,4 +1,4 @@
-"""The `leximind` command: index, ask, search, serve."""
+"""The `leximind` command: index, ask, search, serve, and `data build`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from rich.table import Table
 
 from core.errors import LeximindError
 from core.types import Question, Source
+from ops.data_cli import data_app
 from ops.schemas import ask_response, source_out
 from ops.settings import validate_kb_name
 
@@ -26,6 +27,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.add_typer(data_app, name="data")
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
 

@@ -84,6 +84,21 @@ class AnswerSettings(BaseModel):
     history_turns: int = Field(4, ge=0, description="earlier turns of a thread to include")
 
 
+class DatasetSettings(BaseModel):
+    """The training-data build (`leximind data build`); unset folders are sources not used."""
+
+    codeqa_dir: Path | None = Field(None, description="CodeQA folder (<split>.question ...)")
+    conala_dir: Path | None = Field(None, description="CoNaLa folder (conala-*.json)")
+    out_dir: Path | None = Field(None, description="dataset versions; default DATA_DIR/datasets")
+    include_feedback: bool = Field(False, description="add labelled feedback from the store")
+    seed: int = Field(42, description="shuffle and split seed")
+    test_ratio: float = Field(0.2, gt=0, lt=1, description="share of examples in test")
+    max_record_chars: int = Field(8000, gt=0, description="longer records are dropped")
+    max_context_chars: int = Field(
+        4000, gt=0, description="passages and earlier turns in a feedback record's input"
+    )
+
+
 class Settings(BaseSettings):
     """Every setting, e.g. LEXIMIND_DATA_DIR or LEXIMIND_LLM__BASE_URL."""
 
@@ -103,6 +118,7 @@ class Settings(BaseSettings):
     index: IndexSettings = Field(default_factory=IndexSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    dataset: DatasetSettings = Field(default_factory=DatasetSettings)
 
     @field_validator("default_kb")
     @classmethod

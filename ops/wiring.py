@@ -10,14 +10,15 @@ from typing import Any
 
 from core.answering import AnswerPolicy, AnswerService
 from core.llm.openai_compatible import OpenAICompatibleChatModel
-from core.ports import ChatModel, FeedbackLog
-from core.storage.local import LocalFeedbackLog, LocalInteractionLog
+from core.ports import ChatModel, FeedbackLog, ObjectStore
+from core.storage.local import LocalFeedbackLog, LocalInteractionLog, LocalObjectStore
 from ops.settings import Settings
 from rag.catalog import Catalog
 from rag.embedding import OnnxEmbedder
 from rag.indexer import Indexer
 from rag.retrieval import FusionWeights, HybridRetriever
 from rag.stores.lancedb import LanceDBStore
+from training.build import DatasetSpec
 
 _log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class Services:
     chat_model: ChatModel | None
     answers: AnswerService
     feedback: FeedbackLog
+    object_store: ObjectStore
 
     @property
     def clones_dir(self) -> Path:
@@ -70,6 +72,34 @@ def build_chat_model(settings: Settings) -> ChatModel | None:
         timeout=llm.timeout,
         max_tokens=llm.max_tokens,
         temperature=llm.temperature,
+    )
+
+
+def build_object_store(settings: Settings) -> ObjectStore:
+    """The object store for interactions, feedback and datasets: the data dir for now."""
+    return LocalObjectStore(settings.data_dir)
+
+
+def dataset_spec(
+    settings: Settings,
+    *,
+    codeqa: Path | None = None,
+    conala: Path | None = None,
+    out: Path | None = None,
+    feedback: bool | None = None,
+    seed: int | None = None,
+) -> DatasetSpec:
+    """The dataset build's spec from settings, with command-line values taking precedence."""
+    d = settings.dataset
+    return DatasetSpec(
+        out_dir=out or d.out_dir or settings.data_dir / "datasets",
+        codeqa_dir=codeqa or d.codeqa_dir,
+        conala_dir=conala or d.conala_dir,
+        include_feedback=d.include_feedback if feedback is None else feedback,
+        seed=d.seed if seed is None else seed,
+        test_ratio=d.test_ratio,
+        max_record_chars=d.max_record_chars,
+        max_context_chars=d.max_context_chars,
     )
 
 
@@ -130,4 +160,5 @@ def build_services(settings: Settings) -> Services:
         chat_model=chat_model,
         answers=answers,
         feedback=LocalFeedbackLog(data),
+        object_store=build_object_store(settings),
     )
