@@ -2,7 +2,8 @@
 
 LeximindError
  +-- TrainingError    root of everything training/ raises on purpose
-      +-- DatasetError  an input that cannot be read or trusted, or a dataset that fails its checks
+      +-- DatasetError  an input that cannot be read or trusted, a dataset that fails its
+                        checks, or a version that cannot be written
 
 Messages name the file (or object key) and, where there is one, the line.
 """
@@ -15,4 +16,5 @@ class TrainingError(LeximindError):
 
 
 class DatasetError(TrainingError, ValueError):
-    """A dataset input is missing or malformed, or the built dataset failed a check."""
+    """A dataset input is missing or malformed, the built dataset failed a check, or the
+    version could not be written."""

@@ -129,20 +129,21 @@ class _Interaction:
     def parse(cls, record: Any, key: str) -> _Interaction:
         q = _get(record, "question", dict, key)
         a = _get(record, "answer", dict, key)
+        question = _get(q, "text", str, key, "question.")
+        answer = _get(a, "text", str, key, "answer.")
         history = [
-            (_get(t, "question", str, key), _get(t, "answer", str, key))
-            for t in _get(q, "history", list, key)
+            (_get(t, "question", str, key, "history."), _get(t, "answer", str, key, "history."))
+            for t in _get(q, "history", list, key, "question.")
         ]
-        sources = [_source(s, key) for s in _get(a, "sources", list, key)]
         return cls(
             id=_get(record, "id", str, key),
             key=key,
-            question=_get(q, "text", str, key),
-            answer=_get(a, "text", str, key),
-            abstained=_get(a, "abstained", bool, key),
-            model=_get(a, "model", str, key),
+            question=question,
+            answer=answer,
+            abstained=_get(a, "abstained", bool, key, "answer."),
+            model=_get(a, "model", str, key, "answer."),
             history=history,
-            sources=sources,
+            sources=[_source(s, key) for s in _get(a, "sources", list, key, "answer.")],
         )
 
     def context(self, budget: int) -> str:
@@ -178,28 +179,30 @@ def _cut(text: str) -> str:
 
 
 def _source(raw: Any, key: str) -> Source:
-    path = _get(raw, "path", str, key)
+    where = "answer.sources[]."
+    path = _get(raw, "path", str, key, where)
     chunk = Chunk(
         id=str(raw.get("id") or ""),
         kb=str(raw.get("kb") or ""),
         path=path,
-        title=_get(raw, "title", str, key),
-        text=_get(raw, "text", str, key),
-        start_line=_get(raw, "start_line", int, key),
-        end_line=_get(raw, "end_line", int, key),
+        title=_get(raw, "title", str, key, where),
+        text=_get(raw, "text", str, key, where),
+        start_line=_get(raw, "start_line", int, key, where),
+        end_line=_get(raw, "end_line", int, key, where),
         language="",
         kind=ChunkKind.DOC,
     )
     return Source(chunk=chunk, score=0.0)
 
 
-def _get(obj: Any, name: str, kind: type[_T], key: str) -> _T:
+def _get(obj: Any, name: str, kind: type[_T], key: str, where: str = "") -> _T:
+    """`obj[name]` if it is a `kind`, else DatasetError naming the object key and field."""
     if not isinstance(obj, dict):
-        raise DatasetError(f"{key}: expected an object holding {name!r}")
+        raise DatasetError(f"{key}: expected an object holding {where}{name}")
     value = obj.get(name)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise DatasetError(
-            f"{key}: field {name!r} should be {kind.__name__}, got {type(value).__name__}"
+            f"{key}: field '{where}{name}' should be {kind.__name__}, got {type(value).__name__}"
         )
     return value
 

@@ -71,7 +71,8 @@ def publish_folder(out_dir: Path, version: str, files: dict[str, bytes]) -> Path
     """Writes `files` as `out_dir/<version>/`, all at once; returns the folder.
 
     `files` is written in its order, so pass the manifest last. Raises DatasetError when the
-    version already exists; on any failure the temporary folder is removed.
+    version already exists or cannot be written; on any failure the temporary folder is
+    removed, so no partial version is left behind.
     """
     final = out_dir / version
     try:
@@ -90,6 +91,9 @@ def publish_folder(out_dir: Path, version: str, files: dict[str, bytes]) -> Path
         building.chmod(0o755)  # mkdtemp makes it private; the trainer may be another user
         os.rename(building, final)
         _sync_folder(out_dir)
+    except OSError as exc:
+        shutil.rmtree(building, ignore_errors=True)
+        raise DatasetError(f"{final}: cannot write the dataset version: {exc}") from exc
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise
