@@ -27,6 +27,7 @@ from training.publish import (
     TRAIN_FILE,
     dataset_info,
     json_bytes,
+    json_records,
     mark_latest,
     publish_folder,
     sha256,
@@ -133,11 +134,11 @@ def build_dataset(
 
 def _data_files(result: Split, inputs: _Inputs) -> dict[str, bytes]:
     """train.json, test.json, dataset_info.json and, with feedback, the holdout set."""
-    train = json_bytes([e.alpaca() for e in result.train])
-    test = json_bytes([e.alpaca() for e in result.test])
+    train = json_records([e.alpaca() for e in result.train])
+    test = json_records([e.alpaca() for e in result.test])
     files = {TRAIN_FILE: train, TEST_FILE: test, INFO_FILE: json_bytes(dataset_info(train, test))}
     if inputs.feedback is not None:
-        files[HOLDOUT_FILE] = json_bytes(inputs.feedback.holdout)
+        files[HOLDOUT_FILE] = json_records(inputs.feedback.holdout)
     return files
 
 

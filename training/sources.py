@@ -71,6 +71,7 @@ def read_codeqa(root: Path) -> Iterator[Example]:
         files = [question_file, code_file, folder / f"{stem}.answer"]
         columns = [read_lines(f) for f in files]
         _check_aligned(files, columns)
+        where = question_file.relative_to(root).as_posix()
         for n, (question, code, answer) in enumerate(zip(*columns, strict=True), start=1):
             input_text = normalise_block(code)
             yield Example(
@@ -79,7 +80,7 @@ def read_codeqa(root: Path) -> Iterator[Example]:
                 output=normalise_block(answer),
                 source=CODEQA,
                 group=content_group("codeqa", input_text),
-                origin=f"{question_file.relative_to(root)}:{n}",
+                origin=f"{where}:{n}",
             )
 
 
