@@ -6,19 +6,23 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.answering import AnswerPolicy, AnswerService
 from core.llm.openai_compatible import OpenAICompatibleChatModel
 from core.ports import ChatModel, FeedbackLog, ObjectStore
 from core.storage.local import LocalFeedbackLog, LocalInteractionLog, LocalObjectStore
 from ops.settings import Settings
-from rag.catalog import Catalog
-from rag.embedding import OnnxEmbedder
-from rag.indexer import Indexer
-from rag.retrieval import FusionWeights, HybridRetriever
-from rag.stores.lancedb import LanceDBStore
 from training.build import DatasetSpec
+
+if TYPE_CHECKING:
+    # Imported where they are built: commands that need no index (`data build`) skip
+    # loading LanceDB and onnxruntime, about a second and 150 MB.
+    from rag.catalog import Catalog
+    from rag.embedding import OnnxEmbedder
+    from rag.indexer import Indexer
+    from rag.retrieval import HybridRetriever
+    from rag.stores.lancedb import LanceDBStore
 
 _log = logging.getLogger(__name__)
 
@@ -105,6 +109,12 @@ def dataset_spec(
 
 def build_services(settings: Settings) -> Services:
     """Builds the store, embedder, retriever, indexer and answering service from settings."""
+    from rag.catalog import Catalog
+    from rag.embedding import OnnxEmbedder
+    from rag.indexer import Indexer
+    from rag.retrieval import FusionWeights, HybridRetriever
+    from rag.stores.lancedb import LanceDBStore
+
     data = settings.data_dir
     emb = settings.embedding
     embedder = OnnxEmbedder(
