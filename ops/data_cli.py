@@ -90,7 +90,7 @@ def print_summary(version: DatasetVersion) -> None:
         f"seed {m['seed']}, test ratio {m['test_ratio']}; {m['seconds']:.1f} s"
     )
     if "feedback" in m:
-        console.print("feedback: " + _reasons(m["feedback"]))
+        console.print("feedback: " + (_reasons(m["feedback"]) if m["feedback"] else "none"))
     if version.uploaded:
         console.print(f"uploaded to datasets/{m['version']}/ in the object store")
 

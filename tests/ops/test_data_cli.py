@@ -90,3 +90,14 @@ def test_bad_input_exits_1_with_file_and_line(data_dir: Path, tmp_path: Path) ->
     assert nothing.exit_code == 1 and "no dataset source" in nothing.output
     assert "Traceback" not in malformed.output + nothing.output
     assert not (data_dir / "datasets").exists()
+
+
+def test_feedback_flag_overrides_settings(data_dir: Path, conala_dir: Path) -> None:
+    """--feedback adds the feedback source although the setting is off."""
+    args = ["data", "build", "--conala", str(conala_dir), "--feedback", "--no-upload", "--json"]
+    result = runner.invoke(app, args)
+
+    assert result.exit_code == 0, result.output
+    manifest = json.loads(result.output)
+    assert manifest["sources"]["feedback"]["read"] == 0
+    assert manifest["feedback"] == {}
