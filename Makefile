@@ -44,6 +44,7 @@ bench: $(BIN)/leximind
 	$(BIN)/python -m benchmarks.retrieval
 	$(BIN)/python -m benchmarks.indexing
 	$(BIN)/python -m benchmarks.latency
+	$(BIN)/python -m benchmarks.dataset
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) $(LABEL_STUDIO_VENV) .data .bench

@@ -1,4 +1,4 @@
-"""The `leximind` command: index, ask, search, serve, discord, and `label export|import`."""
+"""The `leximind` command: index, ask, search, serve, discord, data build, label export|import."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from rich.table import Table
 
 from core.errors import LeximindError
 from core.types import Question, Source
+from ops.data_cli import data_app
 from ops.label_cli import label_app
 from ops.schemas import ask_response, source_out
 from ops.settings import validate_kb_name
@@ -30,6 +31,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(label_app, name="label")
+app.add_typer(data_app, name="data")
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
 

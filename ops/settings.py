@@ -172,6 +172,21 @@ class LabelStudioSettings(BaseModel):
         return self
 
 
+class DatasetSettings(BaseModel):
+    """The training-data build (`leximind data build`); unset folders are sources not used."""
+
+    codeqa_dir: Path | None = Field(None, description="CodeQA folder (<split>.question ...)")
+    conala_dir: Path | None = Field(None, description="CoNaLa folder (conala-*.json)")
+    out_dir: Path | None = Field(None, description="dataset versions; default DATA_DIR/datasets")
+    include_feedback: bool = Field(False, description="add labelled feedback from the store")
+    seed: int = Field(42, description="shuffle and split seed")
+    test_ratio: float = Field(0.2, gt=0, lt=1, description="share of examples in test")
+    max_record_chars: int = Field(8000, gt=0, description="longer records are dropped")
+    max_context_chars: int = Field(
+        4000, gt=0, description="passages and earlier turns in a feedback record's input"
+    )
+
+
 class Settings(BaseSettings):
     """Every setting, e.g. LEXIMIND_DATA_DIR or LEXIMIND_LLM__BASE_URL."""
 
@@ -194,6 +209,7 @@ class Settings(BaseSettings):
     bots: BotSettings = Field(default_factory=BotSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     label_studio: LabelStudioSettings = Field(default_factory=LabelStudioSettings)
+    dataset: DatasetSettings = Field(default_factory=DatasetSettings)
 
     @field_validator("default_kb")
     @classmethod

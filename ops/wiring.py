@@ -18,15 +18,19 @@ from core.llm.openai_compatible import OpenAICompatibleChatModel
 from core.ports import ChatModel, FeedbackLog, ObjectStore
 from core.storage.local import LocalFeedbackLog, LocalInteractionLog, LocalObjectStore
 from ops.settings import Settings
-from rag.catalog import Catalog
-from rag.embedding import OnnxEmbedder
-from rag.indexer import Indexer
-from rag.retrieval import FusionWeights, HybridRetriever
-from rag.stores.lancedb import LanceDBStore
+from training.build import DatasetSpec
 from training.review.label_studio import LabelStudioClient, LabelStudioError
 
 if TYPE_CHECKING:
     from bots.discord.client import LeximindDiscord
+
+    # Imported where they are built: commands that need no index (`data build`) skip
+    # loading LanceDB and onnxruntime, about a second and 150 MB.
+    from rag.catalog import Catalog
+    from rag.embedding import OnnxEmbedder
+    from rag.indexer import Indexer
+    from rag.retrieval import HybridRetriever
+    from rag.stores.lancedb import LanceDBStore
 
 _log = logging.getLogger(__name__)
 
@@ -57,6 +61,7 @@ class Services:
     chat_model: ChatModel | None
     answers: AnswerService
     feedback: FeedbackLog
+    object_store: ObjectStore
 
     @property
     def clones_dir(self) -> Path:
@@ -141,8 +146,37 @@ def build_label_studio(settings: Settings) -> LabelStudioClient:
     return LabelStudioClient(url=ls.url, token=ls.token.get_secret_value(), timeout=ls.timeout)
 
 
+def dataset_spec(
+    settings: Settings,
+    *,
+    codeqa: Path | None = None,
+    conala: Path | None = None,
+    out: Path | None = None,
+    feedback: bool | None = None,
+    seed: int | None = None,
+) -> DatasetSpec:
+    """The dataset build's spec from settings, with command-line values taking precedence."""
+    d = settings.dataset
+    return DatasetSpec(
+        out_dir=out or d.out_dir or settings.data_dir / "datasets",
+        codeqa_dir=codeqa or d.codeqa_dir,
+        conala_dir=conala or d.conala_dir,
+        include_feedback=d.include_feedback if feedback is None else feedback,
+        seed=d.seed if seed is None else seed,
+        test_ratio=d.test_ratio,
+        max_record_chars=d.max_record_chars,
+        max_context_chars=d.max_context_chars,
+    )
+
+
 def build_services(settings: Settings) -> Services:
     """Builds the store, embedder, retriever, indexer and answering service from settings."""
+    from rag.catalog import Catalog
+    from rag.embedding import OnnxEmbedder
+    from rag.indexer import Indexer
+    from rag.retrieval import FusionWeights, HybridRetriever
+    from rag.stores.lancedb import LanceDBStore
+
     data = settings.data_dir
     emb = settings.embedding
     embedder = OnnxEmbedder(
@@ -198,6 +232,7 @@ def build_services(settings: Settings) -> Services:
         chat_model=chat_model,
         answers=answers,
         feedback=LocalFeedbackLog(data),
+        object_store=build_object_store(settings),
     )
 
 

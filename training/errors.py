@@ -1,0 +1,20 @@
+"""Errors of the training-data pipeline.
+
+LeximindError
+ +-- TrainingError    root of everything training/ raises on purpose
+      +-- DatasetError  an input that cannot be read or trusted, a dataset that fails its
+                        checks, or a version that cannot be written
+
+Messages name the file (or object key) and, where there is one, the line.
+"""
+
+from core.errors import LeximindError
+
+
+class TrainingError(LeximindError):
+    """Root of the errors of the training pipeline."""
+
+
+class DatasetError(TrainingError, ValueError):
+    """A dataset input is missing or malformed, the built dataset failed a check, or the
+    version could not be written."""
