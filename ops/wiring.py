@@ -10,8 +10,12 @@ from typing import Any
 
 from core.answering import AnswerPolicy, AnswerService
 from core.llm.openai_compatible import OpenAICompatibleChatModel
-from core.ports import ChatModel, FeedbackLog
-from core.storage.local import LocalFeedbackLog, LocalInteractionLog
+from core.ports import ChatModel, FeedbackLog, ObjectStore
+from core.storage.local import LocalObjectStore
+from core.storage.logs import ObjectFeedbackLog, ObjectInteractionLog
+from core.storage.s3 import S3ObjectStore
+from core.storage.spool import Spool
+from core.storage.writer import SpooledWriter
 from ops.settings import Settings
 from rag.catalog import Catalog
 from rag.embedding import OnnxEmbedder
@@ -48,6 +52,8 @@ class Services:
     chat_model: ChatModel | None
     answers: AnswerService
     feedback: FeedbackLog
+    object_store: ObjectStore
+    spooled_writer: SpooledWriter
 
     @property
     def clones_dir(self) -> Path:
@@ -70,6 +76,37 @@ def build_chat_model(settings: Settings) -> ChatModel | None:
         timeout=llm.timeout,
         max_tokens=llm.max_tokens,
         temperature=llm.temperature,
+    )
+
+
+def build_object_store(settings: Settings) -> ObjectStore:
+    """The S3 store when the backend is s3, else the local folder (DATA_DIR/objects)."""
+    st = settings.storage
+    if st.backend == "local":
+        return LocalObjectStore(st.local_dir or settings.data_dir / "objects")
+    if not (st.endpoint and st.access_key and st.secret_key):
+        raise ValueError("the s3 storage backend needs an endpoint, an access key and a secret key")
+    return S3ObjectStore(
+        endpoint=st.endpoint,
+        access_key=st.access_key,
+        secret_key=st.secret_key.get_secret_value(),
+        bucket=st.bucket,
+        secure=st.secure,
+        region=st.region,
+        connect_timeout=st.connect_timeout,
+        read_timeout=st.read_timeout,
+        retries=st.retries,
+    )
+
+
+def build_spooled_writer(settings: Settings) -> SpooledWriter:
+    """The object store behind a durable spool (DATA_DIR/spool unless set)."""
+    st = settings.storage
+    return SpooledWriter(
+        build_object_store(settings),
+        Spool(st.spool_dir or settings.data_dir / "spool"),
+        replay_batch=st.replay_batch,
+        retry_after=st.retry_after,
     )
 
 
@@ -98,11 +135,12 @@ def build_services(settings: Settings) -> Services:
         weights=FusionWeights(dense=r.dense_weight, keyword=r.keyword_weight, rrf_k=r.rrf_k),
     )
     chat_model = build_chat_model(settings)
+    writer = build_spooled_writer(settings)
     a = settings.answer
     answers = AnswerService(
         retriever=retriever,
         chat_model=chat_model,
-        interaction_log=LocalInteractionLog(data),
+        interaction_log=ObjectInteractionLog(writer),
         policy=AnswerPolicy(
             default_kb=settings.default_kb,
             top_k=r.top_k,
@@ -129,5 +167,7 @@ def build_services(settings: Settings) -> Services:
         indexer=indexer,
         chat_model=chat_model,
         answers=answers,
-        feedback=LocalFeedbackLog(data),
+        feedback=ObjectFeedbackLog(writer),
+        object_store=writer.store,
+        spooled_writer=writer,
     )
