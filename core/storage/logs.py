@@ -32,8 +32,12 @@ class ObjectInteractionLog:
         """Stores the interaction, or spools it; StoreUnavailable only if neither can be done."""
         check_no_raw_user_ids(interaction.question)
         key = interaction_key(interaction.id, interaction.created_at)
-        data = json.dumps(interaction.to_record(), ensure_ascii=False, indent=1).encode()
-        await self._writer.write(WriteKind.REPLACE, key, data)
+        await self._writer.write(WriteKind.REPLACE, key, self.encode(interaction))
+
+    @staticmethod
+    def encode(interaction: Interaction) -> bytes:
+        """The stored bytes: the interaction's record as indented UTF-8 JSON."""
+        return json.dumps(interaction.to_record(), ensure_ascii=False, indent=1).encode()
 
 
 class ObjectFeedbackLog:

