@@ -92,7 +92,7 @@ def build_object_store(settings: Settings) -> ObjectStore:
         secret_key=st.secret_key.get_secret_value(),
         bucket=st.bucket,
         secure=st.secure,
-        region=st.region,
+        region=st.region or None,
         connect_timeout=st.connect_timeout,
         read_timeout=st.read_timeout,
         retries=st.retries,
