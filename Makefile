@@ -45,6 +45,7 @@ bench: $(BIN)/leximind
 	$(BIN)/python -m benchmarks.indexing
 	$(BIN)/python -m benchmarks.latency
 	$(BIN)/python -m benchmarks.dataset
+	$(BIN)/python -m benchmarks.storage
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) $(LABEL_STUDIO_VENV) .data .bench

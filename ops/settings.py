@@ -5,7 +5,9 @@ Only ops/wiring.py constructs it; everything else receives plain values.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -13,6 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bots.reactions import NEGATIVE_EMOJI, POSITIVE_EMOJI
 
 _PLACEHOLDERS = frozenset({"changeme", "change-me", "secret", "xxx", "todo", "your-api-key"})
+# MinIO's well-known default credentials are placeholders too.
+_STORAGE_PLACEHOLDERS = _PLACEHOLDERS | {"minioadmin", "your-secret-key"}
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
 def _default_data_dir() -> Path:
@@ -187,6 +192,60 @@ class DatasetSettings(BaseModel):
     )
 
 
+class StorageSettings(BaseModel):
+    """Where interactions, feedback and datasets go: a local folder or any S3 API (MinIO)."""
+
+    backend: Literal["local", "s3"] = Field("local", description="local folder or S3")
+    local_dir: Path | None = Field(None, description="local backend; default DATA_DIR/objects")
+    endpoint: str | None = Field(None, description="S3 host:port, e.g. minio.internal:9000")
+    access_key: str | None = None
+    secret_key: SecretStr | None = None
+    secure: bool = Field(True, description="HTTPS to the S3 endpoint")
+    region: str = "us-east-1"
+    bucket: str = Field("leximind", description="created on first use if missing")
+    connect_timeout: float = Field(5.0, gt=0, description="seconds")
+    read_timeout: float = Field(30.0, gt=0, description="seconds")
+    retries: int = Field(2, ge=0, le=10, description="retries of a failed S3 request")
+    spool_dir: Path | None = Field(None, description="default DATA_DIR/spool")
+    replay_batch: int = Field(100, ge=0, description="spooled writes replayed after each write")
+    retry_after: float = Field(
+        5.0, ge=0, description="seconds writes go to the spool after a failure"
+    )
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if "://" in value or "/" in value:
+            raise ValueError(
+                f"storage endpoint {value!r} must be host:port, without scheme or path"
+            )
+        return value
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, value: str) -> str:
+        if not _BUCKET.fullmatch(value) or ".." in value:
+            raise ValueError(f"invalid bucket name {value!r}: 3-63 lowercase letters, digits, . -")
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> StorageSettings:
+        secret = self.secret_key.get_secret_value() if self.secret_key else ""
+        if secret.strip().lower() in _STORAGE_PLACEHOLDERS:
+            raise ValueError("LEXIMIND_STORAGE__SECRET_KEY is a placeholder; set the real key")
+        if (self.access_key or "").strip().lower() in _STORAGE_PLACEHOLDERS:
+            raise ValueError("LEXIMIND_STORAGE__ACCESS_KEY is a placeholder; set the real key")
+        if self.backend == "s3" and not (self.endpoint and self.access_key and secret):
+            raise ValueError(
+                "LEXIMIND_STORAGE__BACKEND=s3 needs LEXIMIND_STORAGE__ENDPOINT, "
+                "LEXIMIND_STORAGE__ACCESS_KEY and LEXIMIND_STORAGE__SECRET_KEY"
+            )
+        return self
+
+
 class Settings(BaseSettings):
     """Every setting, e.g. LEXIMIND_DATA_DIR or LEXIMIND_LLM__BASE_URL."""
 
@@ -210,6 +269,7 @@ class Settings(BaseSettings):
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     label_studio: LabelStudioSettings = Field(default_factory=LabelStudioSettings)
     dataset: DatasetSettings = Field(default_factory=DatasetSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
 
     @field_validator("default_kb")
     @classmethod

@@ -16,7 +16,11 @@ from bots.state import SqliteBotState
 from core.answering import AnswerPolicy, AnswerService
 from core.llm.openai_compatible import OpenAICompatibleChatModel
 from core.ports import ChatModel, FeedbackLog, ObjectStore
-from core.storage.local import LocalFeedbackLog, LocalInteractionLog, LocalObjectStore
+from core.storage.local import LocalObjectStore
+from core.storage.logs import ObjectFeedbackLog, ObjectInteractionLog
+from core.storage.s3 import S3ObjectStore
+from core.storage.spool import Spool
+from core.storage.writer import SpooledWriter
 from ops.settings import Settings
 from training.build import DatasetSpec
 from training.review.label_studio import LabelStudioClient, LabelStudioError
@@ -62,6 +66,7 @@ class Services:
     answers: AnswerService
     feedback: FeedbackLog
     object_store: ObjectStore
+    spooled_writer: SpooledWriter
 
     @property
     def clones_dir(self) -> Path:
@@ -130,11 +135,6 @@ def build_chat_model(settings: Settings) -> ChatModel | None:
     )
 
 
-def build_object_store(settings: Settings) -> ObjectStore:
-    """The object store for interactions, feedback and datasets: the data dir for now."""
-    return LocalObjectStore(settings.data_dir)
-
-
 def build_label_studio(settings: Settings) -> LabelStudioClient:
     """The Label Studio client; raises LabelStudioError when no server is configured."""
     ls = settings.label_studio
@@ -169,6 +169,37 @@ def dataset_spec(
     )
 
 
+def build_object_store(settings: Settings) -> ObjectStore:
+    """The S3 store when the backend is s3, else the local folder (DATA_DIR/objects)."""
+    st = settings.storage
+    if st.backend == "local":
+        return LocalObjectStore(st.local_dir or settings.data_dir / "objects")
+    if not (st.endpoint and st.access_key and st.secret_key):
+        raise ValueError("the s3 storage backend needs an endpoint, an access key and a secret key")
+    return S3ObjectStore(
+        endpoint=st.endpoint,
+        access_key=st.access_key,
+        secret_key=st.secret_key.get_secret_value(),
+        bucket=st.bucket,
+        secure=st.secure,
+        region=st.region or None,
+        connect_timeout=st.connect_timeout,
+        read_timeout=st.read_timeout,
+        retries=st.retries,
+    )
+
+
+def build_spooled_writer(settings: Settings) -> SpooledWriter:
+    """The object store behind a durable spool (DATA_DIR/spool unless set)."""
+    st = settings.storage
+    return SpooledWriter(
+        build_object_store(settings),
+        Spool(st.spool_dir or settings.data_dir / "spool"),
+        replay_batch=st.replay_batch,
+        retry_after=st.retry_after,
+    )
+
+
 def build_services(settings: Settings) -> Services:
     """Builds the store, embedder, retriever, indexer and answering service from settings."""
     from rag.catalog import Catalog
@@ -200,11 +231,12 @@ def build_services(settings: Settings) -> Services:
         weights=FusionWeights(dense=r.dense_weight, keyword=r.keyword_weight, rrf_k=r.rrf_k),
     )
     chat_model = build_chat_model(settings)
+    writer = build_spooled_writer(settings)
     a = settings.answer
     answers = AnswerService(
         retriever=retriever,
         chat_model=chat_model,
-        interaction_log=LocalInteractionLog(data),
+        interaction_log=ObjectInteractionLog(writer),
         policy=AnswerPolicy(
             default_kb=settings.default_kb,
             top_k=r.top_k,
@@ -231,8 +263,9 @@ def build_services(settings: Settings) -> Services:
         indexer=indexer,
         chat_model=chat_model,
         answers=answers,
-        feedback=LocalFeedbackLog(data),
-        object_store=build_object_store(settings),
+        feedback=ObjectFeedbackLog(writer),
+        object_store=writer.store,
+        spooled_writer=writer,
     )
 
 

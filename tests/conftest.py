@@ -1,4 +1,4 @@
-"""Test-wide fixtures: a clean environment and paths to the shared data."""
+"""Test-wide fixtures: a clean environment, paths to the shared data, and real servers."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from tests.support.label_studio import (
     require_label_studio,
     start_label_studio,
 )
+from tests.support.seaweedfs import SeaweedServer, start_seaweedfs
 from tests.support.vllm_server import (
     VllmServer,
     require_vllm_python,
@@ -94,4 +95,18 @@ def label_studio(
     with start_label_studio(
         label_studio_executable, tmp_path_factory.mktemp("label-studio")
     ) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServer]:
+    """A SeaweedFS S3 server shared by the session, started by the first test that asks."""
+    with start_seaweedfs(tmp_path_factory.mktemp("seaweedfs")) as server:
+        yield server
+
+
+@pytest.fixture
+def own_seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServer]:
+    """A SeaweedFS server for one test only, which the test may kill and restart."""
+    with start_seaweedfs(tmp_path_factory.mktemp("seaweedfs-own")) as server:
         yield server

@@ -66,7 +66,7 @@ async def test_reactions_elsewhere_and_by_the_bot_are_ignored(
 
         await until(one_label, lambda: None, "the user's label")
         assert await labels(bot, interaction) == [FeedbackLabel.POSITIVE]
-        assert [p.name for p in (tmp_path / "feedback").iterdir()] == [interaction]
+        assert [p.name for p in (tmp_path / "objects" / "feedback").iterdir()] == [interaction]
 
 
 async def test_the_slash_command_defers_then_follows_up(tmp_path: Path, api: FakeDiscord) -> None:

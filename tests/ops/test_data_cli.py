@@ -52,8 +52,8 @@ def test_build_from_flags_prints_summary_and_uploads(
     assert f"dataset {version}" in result.output
     assert f"codeqa │ {2 * CODEQA_LINES}" in result.output
     assert f"conala │ {2 * CONALA_RECORDS}" in result.output
-    assert (data_dir / "datasets" / version / "manifest.json").is_file()
-    assert (data_dir / "datasets" / "LATEST").read_text().strip() == version
+    assert (data_dir / "objects" / "datasets" / version / "manifest.json").is_file()
+    assert (data_dir / "objects" / "datasets" / "LATEST").read_text().strip() == version
 
 
 def test_build_from_settings_with_feedback_as_json(
@@ -62,7 +62,7 @@ def test_build_from_settings_with_feedback_as_json(
     """With no flags the settings choose inputs; --json prints the manifest."""
     from core.storage.local import LocalObjectStore
 
-    store = LocalObjectStore(data_dir)
+    store = LocalObjectStore(data_dir / "objects")
     stored_interaction(store, "i1")
     stored_vote(store, "i1", "u1", FeedbackLabel.POSITIVE)
     monkeypatch.setenv("LEXIMIND_DATASET__CONALA_DIR", str(conala_dir))

@@ -51,12 +51,21 @@ def test_nested_variables(monkeypatch: pytest.MonkeyPatch) -> None:
         {"LEXIMIND_LLM__API_KEY": "changeme"},
         {"LEXIMIND_DEFAULT_KB": "no spaces allowed"},
         {"LEXIMIND_RETRIEVAL__TOP_K": "0"},
+        {"LEXIMIND_STORAGE__BACKEND": "s3"},
+        {"LEXIMIND_STORAGE__BACKEND": "s3", "LEXIMIND_STORAGE__ENDPOINT": "minio:9000"},
+        {"LEXIMIND_STORAGE__BACKEND": "gcs"},
+        {"LEXIMIND_STORAGE__SECRET_KEY": "minioadmin"},
+        {"LEXIMIND_STORAGE__SECRET_KEY": "changeme"},
+        {"LEXIMIND_STORAGE__ACCESS_KEY": "minioadmin"},
+        {"LEXIMIND_STORAGE__ENDPOINT": "http://minio:9000"},
+        {"LEXIMIND_STORAGE__BUCKET": "Leximind_Data"},
+        {"LEXIMIND_STORAGE__READ_TIMEOUT": "0"},
     ],
 )
 def test_bad_settings_refused_at_start(
     monkeypatch: pytest.MonkeyPatch, env: dict[str, str]
 ) -> None:
-    """A model URL without a model, a placeholder key, a bad kb name or top_k 0 fail fast."""
+    """Incomplete model or S3 settings, placeholder keys, bad names or limits fail fast."""
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     with pytest.raises(ValidationError):
@@ -148,3 +157,29 @@ def test_label_studio_token_is_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     s = Settings(_env_file=None)
     assert s.label_studio.url == "http://ls:8080"
     assert "f" * 40 not in repr(s) and "f" * 40 not in s.model_dump_json()
+
+
+def test_s3_storage_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The s3 backend takes endpoint, keys, bucket and timeouts; the secret key stays hidden."""
+    env = {
+        "LEXIMIND_STORAGE__BACKEND": "s3",
+        "LEXIMIND_STORAGE__ENDPOINT": "minio.internal:9000",
+        "LEXIMIND_STORAGE__ACCESS_KEY": "leximind-app",
+        "LEXIMIND_STORAGE__SECRET_KEY": "s3-real-secret-123",
+        "LEXIMIND_STORAGE__SECURE": "false",
+        "LEXIMIND_STORAGE__BUCKET": "leximind-prod",
+        "LEXIMIND_STORAGE__READ_TIMEOUT": "10",
+    }
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    s = Settings(_env_file=None).storage
+    assert (s.backend, s.endpoint, s.access_key, s.secure, s.bucket, s.read_timeout) == (
+        "s3",
+        "minio.internal:9000",
+        "leximind-app",
+        False,
+        "leximind-prod",
+        10.0,
+    )
+    assert s.secret_key is not None and s.secret_key.get_secret_value() == "s3-real-secret-123"
+    assert "s3-real-secret-123" not in repr(s) and "s3-real-secret-123" not in s.model_dump_json()

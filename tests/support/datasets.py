@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from core.storage.local import LocalObjectStore, feedback_key, interaction_key
+from core.storage.keys import feedback_key, interaction_key
+from core.storage.local import LocalObjectStore
 from core.types import (
     Answer,
     Feedback,
@@ -80,7 +81,10 @@ def stored_interaction(
             interaction_id=interaction_id,
         ),
     )
-    store.put(interaction_key(interaction), json.dumps(interaction.to_record()).encode())
+    store.put(
+        interaction_key(interaction.id, interaction.created_at),
+        json.dumps(interaction.to_record()).encode(),
+    )
     return interaction
 
 

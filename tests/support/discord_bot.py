@@ -22,7 +22,7 @@ from bots.routing import KnowledgeBaseRoutes
 from bots.state import SqliteBotState
 from core.answering import AnswerService
 from core.errors import StoreUnavailable
-from core.storage.local import LocalFeedbackLog, LocalInteractionLog
+from core.storage.logs import ObjectFeedbackLog
 from core.types import Source
 from tests.fakes import ListRetriever, ScriptedChatModel, chunk
 from tests.support.discord_api import (
@@ -36,6 +36,7 @@ from tests.support.discord_api import (
     thread,
     user,
 )
+from tests.support.storage import local_feedback_log, local_interaction_log
 
 APP_ID = 500
 BOT_ID = 501
@@ -104,7 +105,7 @@ class Bot:
     client: LeximindDiscord
     api: FakeDiscord
     state: SqliteBotState
-    feedback: LocalFeedbackLog
+    feedback: ObjectFeedbackLog
     model: ScriptedChatModel
 
     def feed(self, event: str, data: dict[str, Any]) -> None:
@@ -190,11 +191,11 @@ async def running(
     """
     state = SqliteBotState(tmp_path / "state.sqlite3", rate_limit=rate_limit)
     model = ScriptedChatModel(list(replies))
-    feedback = LocalFeedbackLog(tmp_path)
+    feedback = local_feedback_log(tmp_path)
     answers = AnswerService(
         retriever=retriever or ListRetriever(SOURCES),
         chat_model=model,
-        interaction_log=LocalInteractionLog(tmp_path),
+        interaction_log=local_interaction_log(tmp_path),
     )
     client = LeximindDiscord(
         answerer=BotAnswerer(answers=answers, rate_limiter=state, hash_user=HASH),

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from core.ports import ObjectStore
-from core.storage.local import feedback_key, interaction_key
+from core.storage.keys import feedback_key, interaction_key
 from core.types import (
     Answer,
     Feedback,
@@ -59,7 +59,7 @@ def interaction(
 
 
 def store_interaction(store: ObjectStore, item: Interaction) -> None:
-    store.put(interaction_key(item), json.dumps(item.to_record()).encode())
+    store.put(interaction_key(item.id, item.created_at), json.dumps(item.to_record()).encode())
 
 
 def store_feedback(
