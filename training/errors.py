@@ -18,3 +18,14 @@ class TrainingError(LeximindError):
 class DatasetError(TrainingError, ValueError):
     """A dataset input is missing or malformed, the built dataset failed a check, or the
     version could not be written."""
+
+
+class TrainingFailed(TrainingError):
+    """A training run failed: the trainer exited non-zero, left no adapter, or its loss was NaN.
+
+    Nothing from a failed run is deployed; the run is recorded as failed.
+    """
+
+
+class DeploymentError(TrainingError):
+    """An adapter could not be loaded into, or switched on in, the model server."""
