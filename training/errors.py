@@ -1,9 +1,11 @@
-"""Errors of the training-data pipeline.
+"""Errors of the training pipeline: dataset builds, training runs and deployments.
 
 LeximindError
  +-- TrainingError    root of everything training/ raises on purpose
       +-- DatasetError  an input that cannot be read or trusted, a dataset that fails its
                         checks, or a version that cannot be written
+      +-- TrainingFailed  a run that must not be deployed (non-zero exit, no adapter, NaN)
+      +-- DeploymentError an adapter the model server could not load or switch to
 
 Messages name the file (or object key) and, where there is one, the line.
 """
