@@ -238,7 +238,11 @@ def heartbeat() -> None:
     `leximind retrain`)."""
     from ops.wiring import load_settings
 
-    settings = load_settings()
+    write_heartbeat(load_settings())
+
+
+def write_heartbeat(settings: Settings) -> None:
+    """Writes DATA_DIR/scheduler/heartbeat.json: this process, its host and the time."""
     record = {
         "pid": os.getpid(),
         "host": socket.gethostname(),

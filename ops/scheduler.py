@@ -11,9 +11,11 @@ scheduler processes on one data dir never train at once.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +24,8 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.job import Job
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -123,21 +127,47 @@ def reaction_poll_spec(
     return JobSpec(jobs.POLL_REACTIONS, obj_to_ref(poller), _every(interval, settings))
 
 
-def build_scheduler(settings: Settings) -> BackgroundScheduler:
-    """A scheduler over the job store, not started."""
-    return BackgroundScheduler(
-        jobstores={"default": SQLAlchemyJobStore(url=job_store_url(settings))},
-        executors={"default": ThreadPoolExecutor(max_workers=4)},
-        job_defaults={
+def _options(settings: Settings) -> dict[str, Any]:
+    return {
+        "jobstores": {"default": SQLAlchemyJobStore(url=job_store_url(settings))},
+        "executors": {"default": ThreadPoolExecutor(max_workers=4)},
+        "job_defaults": {
             "coalesce": True,
             "max_instances": 1,
             "misfire_grace_time": int(settings.scheduler.misfire_grace),
         },
-        timezone=settings.scheduler.timezone,
-    )
+        "timezone": settings.scheduler.timezone,
+    }
 
 
-def reconcile(scheduler: BackgroundScheduler, specs: list[JobSpec]) -> None:
+def build_scheduler(settings: Settings) -> BackgroundScheduler:
+    """A scheduler over the job store, not started."""
+    return BackgroundScheduler(**_options(settings))
+
+
+class _StoreOnlyScheduler(BlockingScheduler):  # type: ignore[misc]
+    """A scheduler that never runs a job: commands use it to read and queue jobs in the store.
+
+    A paused BackgroundScheduler would not do: its thread processes due jobs once more while
+    it shuts down.
+    """
+
+    def _main_loop(self) -> None:
+        return
+
+
+@contextmanager
+def job_store(settings: Settings) -> Iterator[BlockingScheduler]:
+    """The job store behind a scheduler that runs nothing (get_jobs, add_job, get_job)."""
+    scheduler = _StoreOnlyScheduler(**_options(settings))
+    scheduler.start(paused=True)
+    try:
+        yield scheduler
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def reconcile(scheduler: BaseScheduler, specs: list[JobSpec]) -> None:
     """Makes the stored periodic jobs those of `specs`: unchanged ones keep their next run
     time, changed ones are replaced, ones no longer wanted are removed."""
     wanted = {spec.id: spec for spec in specs}
@@ -174,6 +204,7 @@ def run_scheduler(
             scheduler, job_specs(settings, backends=backends, reaction_poller=reaction_poller)
         )
         scheduler.resume()
+        jobs.write_heartbeat(settings)
         for job in scheduler.get_jobs():
             _log.info("job %s: next run %s", job.id, job.next_run_time)
         stop.wait()
@@ -182,23 +213,20 @@ def run_scheduler(
         scheduler.shutdown(wait=True)
 
 
-def enqueue_retrain(settings: Settings) -> str:
+def enqueue_retrain(settings: Settings, *, backends: str = jobs.DEFAULT_BACKENDS) -> str:
     """Queues one retraining for the running scheduler (it starts within HEARTBEAT_SECONDS);
     returns the one-off job's id."""
-    scheduler = build_scheduler(settings)
-    scheduler.start(paused=True)
-    try:
-        job_id = f"{ONE_OFF_PREFIX}{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"
-        scheduler.add_job(
+    job_id = f"{ONE_OFF_PREFIX}{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"
+    with job_store(settings) as store:
+        store.add_job(
             obj_to_ref(jobs.retrain),
             trigger="date",
             run_date=datetime.now(UTC),
             id=job_id,
             name="retrain (queued by leximind retrain)",
+            kwargs={} if backends == jobs.DEFAULT_BACKENDS else {"backends": backends},
             misfire_grace_time=None,
         )
-    finally:
-        scheduler.shutdown(wait=False)
     return job_id
 
 
@@ -214,14 +242,8 @@ class JobStatus:
 
 def scheduler_status(settings: Settings) -> tuple[list[JobStatus], dict[str, Any] | None]:
     """Stored jobs with their next run times and last runs, and the latest heartbeat."""
-    import json
-
-    scheduler = build_scheduler(settings)
-    scheduler.start(paused=True)
-    try:
-        stored = {job.id: job for job in scheduler.get_jobs()}
-    finally:
-        scheduler.shutdown(wait=False)
+    with job_store(settings) as store:
+        stored = {job.id: job for job in store.get_jobs()}
     log = jobs.RunLog(jobs.scheduler_dir(settings))
     ids = list(stored) + [name for name in log.jobs() if name not in stored]
     found = [
