@@ -98,10 +98,17 @@ class Deployer:
         return history[-1] if history else None
 
     async def load_candidate(self, version: str, adapter_dir: Path) -> None:
-        """Loads an adapter to be evaluated; it serves nothing until promoted."""
+        """Loads an adapter to be evaluated; it serves nothing until promoted.
+
+        The adapter in service is loaded again too if the server lost it (a vLLM restart
+        forgets adapters loaded at run time), so that it can be evaluated and serve again.
+        """
         with self._ledger.locked() as state:
             state.adapters[version] = str(adapter_dir)
             self._ledger.save(state)
+            serving = self.active_model()
+            if serving != version and serving in state.adapters:
+                await self._server.load(serving, Path(state.adapters[serving]))
         await self._server.load(version, adapter_dir)
 
     async def discard(self, version: str) -> None:

@@ -130,6 +130,18 @@ async def test_rollback_restores_the_previous_model_at_once(setup: Setup) -> Non
         await setup.deployer.rollback()
 
 
+async def test_a_restarted_server_gets_the_serving_adapter_back(setup: Setup) -> None:
+    """vLLM forgets runtime adapters when it restarts; loading the next candidate loads the
+    adapter in service again as well."""
+    setup.adapter("v1")
+    await setup.deployer.promote("v1")
+    setup.server.adapters.clear()
+
+    await setup.deployer.load_candidate("v2", setup.adapter("v2"))
+
+    assert set(setup.server.adapters) == {"v1", "v2"}
+
+
 async def test_a_failed_smoke_question_switches_nothing(setup: Setup) -> None:
     """An adapter that answers with nothing is unloaded again and the active model stays."""
     setup.adapter("v1")
