@@ -113,3 +113,18 @@ class SqliteBotState:
             "SELECT interaction_id FROM answers WHERE message_key = ?", message_key
         )
         return str(rows[0][0]) if rows else None
+
+    async def recent_answers(self, prefix: str, *, since: float) -> list[tuple[str, str]]:
+        """(message key, interaction id) pairs whose key starts with `prefix`, oldest first.
+
+        Only answers remembered at or after `since` (epoch seconds) are listed: what a
+        reaction poller looks at.
+        """
+        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = await self._run(
+            "SELECT message_key, interaction_id FROM answers"
+            " WHERE message_key LIKE ? ESCAPE '\\' AND at >= ? ORDER BY at, message_key",
+            pattern,
+            since,
+        )
+        return [(str(key), str(interaction)) for key, interaction in rows]

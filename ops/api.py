@@ -1,4 +1,4 @@
-"""The HTTP API: /ask, /search, /healthz and /metrics on FastAPI."""
+"""The HTTP API: /ask, /search, /healthz, /metrics and /github/webhook on FastAPI."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from bots.github.bot import GitHubWebhook
 from core.errors import InvalidQuestion, LeximindError, ServiceUnavailable, UnknownKnowledgeBase
 from core.types import Question, Turn
+from ops.background import TaskTracker
 from ops.metrics import Metrics
 from ops.schemas import (
     AskRequest,
@@ -25,12 +27,20 @@ from ops.schemas import (
     source_out,
 )
 from ops.settings import Settings
-from ops.wiring import Services, build_services, load_settings
+from ops.wiring import (
+    BotKit,
+    Services,
+    build_bot_kit,
+    build_github_webhook,
+    build_services,
+    load_settings,
+)
 
 _log = logging.getLogger(__name__)
 
 
 MAX_BODY_BYTES = 1_000_000
+DRAIN_SECONDS = 60.0  # how long shutdown waits for answers still being written
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -81,9 +91,20 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = services_factory(settings or load_settings())
         app.state.services = services
+        app.state.tasks = TaskTracker()
+        kit: BotKit | None = None
+        app.state.github = None
+        if services.settings.github.webhook_secret is not None:
+            kit = build_bot_kit(services)
+            app.state.github = build_github_webhook(services, kit)
         try:
             yield
         finally:
+            await app.state.tasks.drain(DRAIN_SECONDS)
+            if app.state.github is not None:
+                app.state.github.close()
+            if kit is not None:
+                kit.close()
             await services.aclose()
 
     app = FastAPI(
@@ -139,6 +160,19 @@ def create_app(
         found = await services(request).answers.search(body.question, kb=body.kb, k=body.k)
         metrics.retrieval.observe(time.perf_counter() - started)
         return SearchResponse(sources=[source_out(s) for s in found])
+
+    @app.post("/github/webhook", status_code=202)
+    async def github_webhook(request: Request) -> JSONResponse:
+        """GitHub events: verified, deduplicated, acknowledged at once, answered afterwards."""
+        hook: GitHubWebhook | None = request.app.state.github
+        if hook is None:
+            return _error(404, "the GitHub webhook is off: set LEXIMIND_GITHUB__WEBHOOK_SECRET")
+        outcome = await hook.receive(request.headers, await request.body())
+        if outcome.ask is not None:
+            delivery = request.headers.get("x-github-delivery", "")
+            tasks: TaskTracker = request.app.state.tasks
+            tasks.spawn(hook.bot.answer(outcome.ask), name=f"GitHub delivery {delivery}")
+        return JSONResponse({"detail": outcome.detail}, status_code=outcome.status)
 
     @app.get("/healthz")
     async def healthz(request: Request) -> JSONResponse:

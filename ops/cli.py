@@ -1,4 +1,4 @@
-"""The `leximind` command: index, ask, search, serve."""
+"""The `leximind` command: index, ask, search, serve, github poll-reactions."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+github = typer.Typer(help="The GitHub adapter.", no_args_is_help=True)
+app.add_typer(github, name="github")
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
 
@@ -168,6 +170,31 @@ def serve(
     uvicorn.run(
         "ops.api:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
     )
+
+
+@github.command("poll-reactions")
+def poll_reactions() -> None:
+    """Record the reactions on the bot's recent GitHub answers as feedback, once."""
+    from ops.wiring import build_bot_kit, build_reaction_poller
+
+    svc = _services()
+    if not svc.settings.github.signs_in:
+        raise _fail("set LEXIMIND_GITHUB__TOKEN, or __APP_ID and __PRIVATE_KEY")
+    kit = build_bot_kit(svc)
+    poller = build_reaction_poller(svc, kit)
+    try:
+        report = asyncio.run(poller.poll())
+    except LeximindError as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        poller.close()
+        kit.close()
+    console.print(
+        f"{report.comments} answers checked ({report.unchanged} unchanged): "
+        f"{report.recorded} reactions recorded, {report.retracted} retracted"
+    )
+    if report.failed:
+        raise _fail(f"{len(report.failed)} answers could not be read; they are retried next run")
 
 
 if __name__ == "__main__":

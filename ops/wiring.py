@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from bots.answering import BotAnswerer
+from bots.github.api import GitHubAccess, GitHubApi
+from bots.github.bot import GitHubBot, GitHubWebhook
+from bots.github.reactions import ReactionPoller, ReactionSnapshots
 from bots.identity import UserHasher, load_or_create_key
 from bots.reactions import EmojiLabels, FeedbackRecorder
 from bots.routing import KnowledgeBaseRoutes
@@ -17,7 +20,7 @@ from core.answering import AnswerPolicy, AnswerService
 from core.llm.openai_compatible import OpenAICompatibleChatModel
 from core.ports import ChatModel, FeedbackLog
 from core.storage.local import LocalFeedbackLog, LocalInteractionLog
-from ops.settings import Settings
+from ops.settings import GitHubSettings, Settings
 from rag.catalog import Catalog
 from rag.embedding import OnnxEmbedder
 from rag.indexer import Indexer
@@ -178,4 +181,53 @@ def build_services(settings: Settings) -> Services:
         chat_model=chat_model,
         answers=answers,
         feedback=LocalFeedbackLog(data),
+    )
+
+
+def build_github_api(settings: GitHubSettings) -> GitHubApi:
+    """The GitHub API client, signed in with the token or as the App.
+
+    Raises ValueError when the settings name neither (check `settings.signs_in` first).
+    """
+    access = GitHubAccess(
+        base_url=settings.api_url,
+        token=settings.token.get_secret_value() if settings.token else None,
+        app_id=settings.app_id,
+        private_key=settings.private_key.get_secret_value() if settings.private_key else None,
+        timeout=settings.timeout,
+        retries=settings.retries,
+        seconds_between_requests=settings.seconds_between_requests,
+        seconds_between_writes=settings.seconds_between_writes,
+    )
+    return GitHubApi(access, concurrency=settings.concurrency)
+
+
+def build_github_webhook(services: Services, kit: BotKit) -> GitHubWebhook:
+    """The webhook receiver; the settings validator made sure secret and login are set."""
+    github = services.settings.github
+    assert github.webhook_secret is not None and github.bot_login is not None
+    bot = GitHubBot(
+        api=build_github_api(github),
+        answerer=kit.answerer,
+        routes=kit.routes,
+        answers=kit.state,
+        bot_login=github.bot_login,
+        question_label=github.question_label,
+        max_question_chars=services.settings.answer.max_question_chars,
+    )
+    return GitHubWebhook(secret=github.webhook_secret.get_secret_value(), bot=bot, ledger=kit.state)
+
+
+def build_reaction_poller(services: Services, kit: BotKit) -> ReactionPoller:
+    """The GitHub reaction poller; what it saw is kept in DATA_DIR/bots."""
+    github = services.settings.github
+    return ReactionPoller(
+        api=build_github_api(github),
+        state=kit.state,
+        recorder=kit.feedback,
+        snapshots=ReactionSnapshots(
+            services.settings.data_dir / "bots" / "github-reactions.sqlite3"
+        ),
+        hash_user=kit.answerer.user_hash,
+        window=github.reaction_window_days * 86400,
     )
