@@ -184,7 +184,7 @@ def _pem(value: str) -> str:
             raise ValueError("LEXIMIND_GITHUB__PRIVATE_KEY is neither PEM text nor a readable file")
         text = path.read_text().strip()
     if "\\n" in text and "\n" not in text:
-        text = text.replace("\\n", "\n")
+        text = text.replace("\\n", "\n").strip()
     if not text.startswith("-----BEGIN") or "PRIVATE KEY-----" not in text:
         raise ValueError("LEXIMIND_GITHUB__PRIVATE_KEY is not a PEM private key")
     return text + "\n"

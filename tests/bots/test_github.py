@@ -8,14 +8,13 @@ from pathlib import Path
 from pytest_httpserver import HTTPServer
 
 from bots.github.bot import comment_key
-from bots.rendering import FAILED, FEEDBACK_HINT, RATE_LIMITED, render_answer, MARKDOWN
+from bots.rendering import FAILED, FEEDBACK_HINT, MARKDOWN, RATE_LIMITED, render_answer
 from core.errors import StoreUnavailable
 from core.types import Source
 from tests.bots.github_kit import (
     REPO,
     SECRET,
     SOURCES,
-    Harness,
     api_server,
     github,
     harness,

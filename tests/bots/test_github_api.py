@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from pytest_httpserver import HTTPServer
 from bots.github.api import GitHubAccess, GitHubApi, GitHubUnavailable
 from bots.github.events import IssueRef
 from tests.bots.github_kit import REPO, api_server, github, harness, token_access
+from tests.conftest import REPO_ROOT
 from tests.support.fake_github import FakeGitHub, event_payload, issue
 
 __all__ = ["api_server", "github"]
@@ -123,3 +125,15 @@ async def test_concurrent_comments_each_reach_their_own_issue(
     for n in range(1, 41):
         assert github.posted(REPO, n) == [f"answer {n}"]
     api.close()
+
+
+def test_the_app_manifest_asks_for_what_the_adapter_uses() -> None:
+    """The shipped App manifest: issues write, pull requests and metadata read, two events."""
+    manifest = json.loads((REPO_ROOT / "bots" / "github_app_manifest.json").read_text())
+    assert manifest["default_permissions"] == {
+        "issues": "write",
+        "pull_requests": "read",
+        "metadata": "read",
+    }
+    assert sorted(manifest["default_events"]) == ["issue_comment", "issues"]
+    assert manifest["hook_attributes"]["url"].endswith("/github/webhook")
