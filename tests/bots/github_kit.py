@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from pytest_httpserver import HTTPServer
 
 from bots.answering import BotAnswerer
@@ -57,6 +59,32 @@ def token_access(server: HTTPServer, token: str = "ghp_test-token") -> GitHubAcc
     return GitHubAccess(
         base_url=server.url_for("").rstrip("/"),
         token=token,
+        timeout=5,
+        retries=0,
+        seconds_between_requests=0,
+        seconds_between_writes=0,
+    )
+
+
+def rsa_pair() -> tuple[str, bytes]:
+    """A throwaway App key: PEM private key text and PEM public key bytes."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private, public
+
+
+def app_access(server: HTTPServer, private_key: str, app_id: int = 4242) -> GitHubAccess:
+    return GitHubAccess(
+        base_url=server.url_for("").rstrip("/"),
+        app_id=app_id,
+        private_key=private_key,
         timeout=5,
         retries=0,
         seconds_between_requests=0,

@@ -7,43 +7,23 @@ import json
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from pytest_httpserver import HTTPServer
 
 from bots.github.api import GitHubAccess, GitHubApi, GitHubUnavailable
 from bots.github.events import IssueRef
-from tests.bots.github_kit import REPO, api_server, github, harness, token_access
+from tests.bots.github_kit import (
+    REPO,
+    api_server,
+    app_access,
+    github,
+    harness,
+    rsa_pair,
+    token_access,
+)
 from tests.conftest import REPO_ROOT
 from tests.support.fake_github import FakeGitHub, event_payload, issue
 
 __all__ = ["api_server", "github"]
-
-
-def rsa_pair() -> tuple[str, bytes]:
-    """A throwaway App key: PEM private key text and PEM public key bytes."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return private, public
-
-
-def app_access(server: HTTPServer, private_key: str, app_id: int = 4242) -> GitHubAccess:
-    return GitHubAccess(
-        base_url=server.url_for("").rstrip("/"),
-        app_id=app_id,
-        private_key=private_key,
-        timeout=5,
-        retries=0,
-        seconds_between_requests=0,
-        seconds_between_writes=0,
-    )
 
 
 async def test_a_github_app_answers_with_an_installation_token(

@@ -15,12 +15,20 @@ from bots.reactions import EmojiLabels, FeedbackRecorder
 from bots.state import SqliteBotState
 from core.storage.local import LocalFeedbackLog
 from core.types import FeedbackLabel
-from tests.bots.github_kit import KEY, REPO, api_server, github, token_access
+from tests.bots.github_kit import (
+    KEY,
+    REPO,
+    api_server,
+    app_access,
+    github,
+    rsa_pair,
+    token_access,
+)
 from tests.support.fake_github import FakeGitHub, reaction
 
 __all__ = ["api_server", "github"]
 
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+NOW = datetime.now(UTC)
 
 
 class Clock:
@@ -141,3 +149,33 @@ def test_comment_keys_parse_and_others_do_not() -> None:
     assert parse_comment_key("github:octo/widgets:comment:12") == ("octo/widgets", 12)
     for key in ("slack:C1:1.2", "github:octo:comment:1", "github:o/r:comment:x", "github:o/r"):
         assert parse_comment_key(key) is None
+
+
+async def test_as_an_app_the_poller_finds_each_repositorys_installation(
+    tmp_path: Path, api_server: HTTPServer, github: FakeGitHub
+) -> None:
+    """Signed in as an App, the poller asks (with its JWT) which installation covers the
+    repository, then reads the reactions with that installation's token."""
+    private, public = rsa_pair()
+    github.app_id, github.public_key = 4242, public
+    state = SqliteBotState(tmp_path / "bots" / "state.sqlite3")
+    await state.remember(comment_key(REPO, 801), "interaction-8")
+    github.reactions[801] = [reaction("ann", 1, "+1")]
+    hasher = UserHasher(KEY)
+    log = LocalFeedbackLog(tmp_path)
+    poll = ReactionPoller(
+        api=GitHubApi(app_access(api_server, private)),
+        state=state,
+        recorder=FeedbackRecorder(
+            answers=state, feedback=log, labels=EmojiLabels(), hash_user=hasher
+        ),
+        snapshots=ReactionSnapshots(tmp_path / "snapshots.sqlite3"),
+        hash_user=hasher,
+        clock=Clock(),
+    )
+    report = await poll.poll()
+    assert (report.recorded, report.failed) == (1, [])
+    assert github.count("GET", rf"^/repos/{REPO}/installation$") == 1
+    assert github.count("POST", r"^/app/installations/77/access_tokens$") == 1
+    poll.close()
+    state.close()

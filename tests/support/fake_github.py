@@ -145,7 +145,9 @@ class FakeGitHub:
 
 
 def reaction(login: str, uid: int, content: str, minute: int = 0) -> dict[str, Any]:
-    at = datetime(2026, 11, 25, 10, minute, tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """A reaction made `minute` minutes into the hour before now."""
+    made = datetime.now(UTC) - timedelta(hours=1) + timedelta(minutes=minute)
+    at = made.strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
         "id": uid * 100 + minute,
         "user": user(login, uid),
