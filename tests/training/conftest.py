@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.datasets import codeqa_slice, conala_slice
+from tests.support.mlflow_store import MlflowStore, copy_store, migrated_database
 from tests.support.trainer import require_train_python
 from tests.support.vllm_server import tiny_llama_dir
 from training.build import DatasetSpec, DatasetVersion, build_dataset
@@ -46,3 +47,15 @@ def small_dataset(tmp_path_factory: pytest.TempPathFactory) -> DatasetVersion:
         conala_dir=conala_slice(root / "conala"),
     )
     return build_dataset(spec, store=None, upload=False)
+
+
+@pytest.fixture(scope="session")
+def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated, empty MLflow database, made once per session."""
+    return migrated_database(tmp_path_factory.mktemp("mlflow-template"))
+
+
+@pytest.fixture
+def mlflow_store(mlflow_template: Path, tmp_path: Path) -> MlflowStore:
+    """This test's own MLflow SQLite store, with artifacts in tmp_path/mlflow/artifacts."""
+    return copy_store(mlflow_template, tmp_path / "mlflow")

@@ -109,7 +109,7 @@ def test_recipe_from_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     monkeypatch.setenv("LEXIMIND_TRAINING__LEARNING_RATE", "1e-4")
     monkeypatch.setenv("LEXIMIND_TRAINING__LORA_TARGET", "q_proj, v_proj")
     monkeypatch.setenv("LEXIMIND_TRAINING__EXTRA", '{"flash_attn": "fa2"}')
-    trainer = build_trainer(Settings(_env_file=None))  # type: ignore[call-arg]
+    trainer = build_trainer(Settings(_env_file=None))
     config = training_config(trainer.recipe, JOB)
     assert config["learning_rate"] == 1e-4
     assert config["lora_target"] == "q_proj,v_proj"
@@ -119,7 +119,7 @@ def test_recipe_from_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
 def test_no_cli_configured_is_a_clear_error() -> None:
     """Without LEXIMIND_TRAINING__CLI the trainer cannot be built, and the error says why."""
     with pytest.raises(TrainingError, match="LEXIMIND_TRAINING__CLI"):
-        build_trainer(Settings(_env_file=None))  # type: ignore[call-arg]
+        build_trainer(Settings(_env_file=None))
 
 
 @pytest.mark.parametrize(
@@ -136,4 +136,4 @@ def test_bad_training_settings(monkeypatch: pytest.MonkeyPatch, env: dict[str, s
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     with pytest.raises(ValueError):
-        Settings(_env_file=None)  # type: ignore[call-arg]
+        Settings(_env_file=None)
