@@ -156,23 +156,29 @@ class MlflowTracker:
             self._client.set_terminated(run_id, "FAILED" if failed else "FINISHED")
 
     def _experiment_id_or_create(self) -> str:
+        if self._experiment_id is None:
+            self._experiment_id = self._find_or_create_experiment()
+        return self._experiment_id
+
+    def _find_or_create_experiment(self) -> str:
         from mlflow.exceptions import MlflowException
 
-        if self._experiment_id is None:
-            found = self._client.get_experiment_by_name(self._experiment)
-            if found is None:
-                try:
-                    self._experiment_id = self._client.create_experiment(
-                        self._experiment, artifact_location=self._artifact_location
-                    )
-                except MlflowException as exc:  # another process created it just now
-                    if exc.error_code != "RESOURCE_ALREADY_EXISTS":
-                        raise
-                    found = self._client.get_experiment_by_name(self._experiment)
-            if found is not None:
-                self._experiment_id = found.experiment_id
-        assert self._experiment_id is not None
-        return self._experiment_id
+        found = self._client.get_experiment_by_name(self._experiment)
+        if found is not None:
+            return str(found.experiment_id)
+        try:
+            return str(
+                self._client.create_experiment(
+                    self._experiment, artifact_location=self._artifact_location
+                )
+            )
+        except MlflowException as exc:  # another process may have created it just now
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        found = self._client.get_experiment_by_name(self._experiment)
+        if found is None:
+            raise TrackingError(f"MLflow at {self._uri} lost experiment {self._experiment}")
+        return str(found.experiment_id)
 
     def _log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
         from mlflow.entities import Param

@@ -1,8 +1,8 @@
 """The trainer venv for tests, a CPU training recipe for the tiny Llama, and fake trainer CLIs.
 
-Measured on our 2-core machines: `bash ops/training/make_venv.sh .venv-train` takes about
-3.5 min with a cold pip cache and 2.3 min with a warm one (2.1 GB); importing LlamaFactory
-takes 8-10 s of every run, and 20 steps of the tiny Llama on CPU about 12 s.
+Measured on our 2-core machines: `bash ops/training/make_venv.sh .venv-train` took 3 min 22 s
+with a cold pip cache and 2 min 19 s with a warm one (2.1 GB); importing LlamaFactory takes
+8-10 s of every run, and 20 steps of the tiny Llama on an idle CPU about 12 s.
 """
 
 from __future__ import annotations
