@@ -12,8 +12,9 @@
 # - torch and llamafactory are installed by ONE pip command. Installed later, llamafactory
 #   would let pip replace the local torch 2.13.0+cpu wheel with PyPI's CUDA build.
 #   (torch 2.13.0+cpu is a local-version wheel that PyPI does not host: pip must find it in a
-#   local wheel folder (find-links) or PyTorch's CPU index (PIP_EXTRA_INDEX_URL). On a CUDA
-#   host set TORCH_SPEC=torch==2.13.0 with PyTorch's CUDA index instead.)
+#   local wheel folder (find-links) or PyTorch's CPU index (PIP_EXTRA_INDEX_URL). Without it,
+#   pip installs PyPI's CUDA build of torch 2.13.0 and the CPU-only clean-up below is skipped;
+#   that GPU path is not exercised by our tests. TORCH_SPEC overrides the torch requirement.)
 # - LlamaFactory requires torchvision and torchaudio, and imports torchaudio when it loads
 #   (llamafactory/data/mm_plugin.py) although text training never uses it. PyPI's builds of
 #   both link CUDA (libc10_cuda.so) and fail to import next to a CPU torch; PyPI has no
