@@ -54,18 +54,10 @@ class LlamaFactoryTrainer:
     datasets cache inside the output folder, removed after the run.
     """
 
-    def __init__(
-        self,
-        *,
-        cli: Path,
-        recipe: LoraRecipe,
-        timeout: float,
-        env: Mapping[str, str] | None = None,
-    ) -> None:
+    def __init__(self, *, cli: Path, recipe: LoraRecipe, timeout: float) -> None:
         self._cli = cli
         self._recipe = recipe
         self._timeout = timeout
-        self._env = dict(env or {})
 
     @property
     def recipe(self) -> LoraRecipe:
@@ -147,7 +139,6 @@ class LlamaFactoryTrainer:
                 "HF_HUB_DISABLE_TELEMETRY": "1",
             }
         )
-        env.update(self._env)
         return env
 
 
