@@ -1,10 +1,10 @@
-"""The HTTP API: /ask, /search, /healthz and /metrics on FastAPI."""
+"""The HTTP API: /ask, /search, /healthz, /metrics and /github/webhook on FastAPI."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -12,9 +12,12 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bots.github.bot import GitHubWebhook
 from core.errors import InvalidQuestion, LeximindError, ServiceUnavailable, UnknownKnowledgeBase
 from core.types import Question, Turn
+from ops.background import TaskTracker
 from ops.metrics import Metrics
 from ops.schemas import (
     AskRequest,
@@ -25,12 +28,20 @@ from ops.schemas import (
     source_out,
 )
 from ops.settings import Settings
-from ops.wiring import Services, build_services, load_settings
+from ops.wiring import (
+    BotKit,
+    Services,
+    build_bot_kit,
+    build_github_webhook,
+    build_services,
+    load_settings,
+)
 
 _log = logging.getLogger(__name__)
 
 
 MAX_BODY_BYTES = 1_000_000
+DRAIN_SECONDS = 60.0  # how long shutdown waits for answers still being written
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -69,6 +80,43 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, malformed)
 
 
+class RequestMetrics:
+    """Counts requests and their latency per route and refuses bodies over MAX_BODY_BYTES.
+
+    Plain ASGI: Starlette's `@app.middleware("http")` wrapper costs several times what a
+    webhook acknowledgement does, which showed as latency under a burst of deliveries.
+    """
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
+        self._app = app
+        self._metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def sent(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        length = dict(scope["headers"]).get(b"content-length", b"0").decode("latin-1")
+        try:
+            if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+                too_big = _error(413, f"the request body is over {MAX_BODY_BYTES} bytes")
+                await too_big(scope, receive, sent)
+            else:
+                await self._app(scope, receive, sent)
+        finally:
+            endpoint = getattr(scope.get("route"), "path", "unmatched")
+            self._metrics.requests.labels(endpoint, str(status)).inc()
+            self._metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -81,9 +129,20 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = services_factory(settings or load_settings())
         app.state.services = services
+        app.state.tasks = TaskTracker()
+        kit: BotKit | None = None
+        app.state.github = None
+        if services.settings.github.webhook_secret is not None:
+            kit = build_bot_kit(services)
+            app.state.github = build_github_webhook(services, kit)
         try:
             yield
         finally:
+            await app.state.tasks.drain(DRAIN_SECONDS)
+            if app.state.github is not None:
+                app.state.github.close()
+            if kit is not None:
+                kit.close()
             await services.aclose()
 
     app = FastAPI(
@@ -95,21 +154,7 @@ def create_app(
     app.state.metrics = metrics
     _install_error_handlers(app)
 
-    @app.middleware("http")
-    async def count(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        length = request.headers.get("content-length", "0")
-        if not length.isdigit() or int(length) > MAX_BODY_BYTES:
-            response: Response = _error(413, f"the request body is over {MAX_BODY_BYTES} bytes")
-        else:
-            response = await call_next(request)
-        route = request.scope.get("route")
-        endpoint = getattr(route, "path", "unmatched")
-        metrics.requests.labels(endpoint, str(response.status_code)).inc()
-        metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
-        return response
+    app.add_middleware(RequestMetrics, metrics=metrics)
 
     def services(request: Request) -> Services:
         found: Services = request.app.state.services
@@ -139,6 +184,19 @@ def create_app(
         found = await services(request).answers.search(body.question, kb=body.kb, k=body.k)
         metrics.retrieval.observe(time.perf_counter() - started)
         return SearchResponse(sources=[source_out(s) for s in found])
+
+    @app.post("/github/webhook", status_code=202)
+    async def github_webhook(request: Request) -> JSONResponse:
+        """GitHub events: verified, deduplicated, acknowledged at once, answered afterwards."""
+        hook: GitHubWebhook | None = request.app.state.github
+        if hook is None:
+            return _error(404, "the GitHub webhook is off: set LEXIMIND_GITHUB__WEBHOOK_SECRET")
+        outcome = await hook.receive(request.headers, await request.body())
+        if outcome.ask is not None:
+            delivery = request.headers.get("x-github-delivery", "")
+            tasks: TaskTracker = request.app.state.tasks
+            tasks.spawn(hook.bot.answer(outcome.ask), name=f"GitHub delivery {delivery}")
+        return JSONResponse({"detail": outcome.detail}, status_code=outcome.status)
 
     @app.get("/healthz")
     async def healthz(request: Request) -> JSONResponse:

@@ -1,4 +1,4 @@
-"""The `leximind` command: index, ask, search, serve, discord, data, label, model, retrain,
+"""The `leximind` command: index, ask, search, serve, the bots, data, label, model, retrain,
 scheduler."""
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ app = typer.Typer(
 )
 app.add_typer(label_app, name="label")
 app.add_typer(data_app, name="data")
+github = typer.Typer(help="The GitHub adapter.", no_args_is_help=True)
+app.add_typer(github, name="github")
 app.add_typer(model_app, name="model")
 app.add_typer(scheduler_app, name="scheduler")
 app.command("retrain")(retrain_command)
@@ -216,6 +218,31 @@ async def _run_discord(svc: Services, token: str) -> None:
     finally:
         kit.close()
         await svc.aclose()
+
+
+@github.command("poll-reactions")
+def poll_reactions() -> None:
+    """Record the reactions on the bot's recent GitHub answers as feedback, once."""
+    from ops.wiring import build_bot_kit, build_reaction_poller
+
+    svc = _services()
+    if not svc.settings.github.signs_in:
+        raise _fail("set LEXIMIND_GITHUB__TOKEN, or __APP_ID and __PRIVATE_KEY")
+    kit = build_bot_kit(svc)
+    poller = build_reaction_poller(svc, kit)
+    try:
+        report = asyncio.run(poller.poll())
+    except LeximindError as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        poller.close()
+        kit.close()
+    console.print(
+        f"{report.comments} answers checked ({report.unchanged} unchanged): "
+        f"{report.recorded} reactions recorded, {report.retracted} retracted"
+    )
+    if report.failed:
+        raise _fail(f"{len(report.failed)} answers could not be read; they are retried next run")
 
 
 if __name__ == "__main__":

@@ -233,6 +233,34 @@ def _reindex(settings: Settings) -> JobResult:
     return JobResult("; ".join(failed + done) or "no knowledge base indexed yet", ok=not failed)
 
 
+def poll_github_reactions() -> None:
+    """Records the reactions on the bot's recent GitHub answers as feedback."""
+    run_job(POLL_REACTIONS, _poll_github_reactions)
+
+
+def _poll_github_reactions(settings: Settings) -> JobResult:
+    from ops.wiring import build_bot_kit, build_reaction_poller, build_services
+
+    if not settings.github.signs_in:
+        return JobResult("GitHub is not configured (LEXIMIND_GITHUB__TOKEN or __APP_ID)", ok=False)
+    services = build_services(settings)
+    kit = build_bot_kit(services)
+    poller = build_reaction_poller(services, kit)
+    try:
+        report = asyncio.run(poller.poll())
+    finally:
+        poller.close()
+        kit.close()
+        asyncio.run(services.aclose())
+    detail = (
+        f"{report.comments} answers checked ({report.unchanged} unchanged): "
+        f"{report.recorded} reactions recorded, {report.retracted} retracted"
+    )
+    if report.failed:
+        detail += f"; {len(report.failed)} could not be read (retried next run)"
+    return JobResult(detail, ok=not report.failed)
+
+
 def heartbeat() -> None:
     """Notes that a scheduler is alive (and wakes it often enough to see jobs queued by
     `leximind retrain`)."""

@@ -44,11 +44,11 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _registry(settings: Settings) -> ModelRegistry | None:
-    """The model registry, or None (with a note) when this build has no training backend."""
-    from ops.wiring import build_training_backends
+    """The model registry, or None (with a note) when it cannot be opened."""
+    from ops.wiring import build_model_registry
 
     try:
-        return build_training_backends(settings).registry
+        return build_model_registry(settings)
     except LeximindError as exc:
         errors.print(f"[yellow]model registry unavailable:[/yellow] {exc}", highlight=False)
         return None
@@ -69,7 +69,11 @@ def list_command(
     except LeximindError as exc:
         raise _fail(str(exc)) from exc
     registry = _registry(settings)
-    versions = registry.versions() if registry is not None else []
+    try:
+        versions = registry.versions() if registry is not None else []
+    except LeximindError as exc:
+        errors.print(f"[yellow]model registry unavailable:[/yellow] {exc}", highlight=False)
+        versions = []
     primary = f"test/{settings.deploy.primary_metric}"
     if as_json:
         rows = [

@@ -114,15 +114,13 @@ def job_specs(
 def reaction_poll_spec(
     settings: Settings, poller: Callable[[], object] | None = None
 ) -> JobSpec | None:
-    """The GitHub reaction poller's job when there is a poller and an interval, else None.
+    """The reaction poller's job when there is a poller and an interval, else None.
 
-    GitHub sends no webhook for reactions; the GitHub adapter polls them. Pass its top-level
-    job function once the adapter is part of the build.
+    GitHub sends no webhook for reactions, so they are polled (ops.jobs.poll_github_reactions,
+    which `leximind scheduler` passes when GitHub is configured).
     """
     interval = settings.scheduler.reaction_poll_interval
     if poller is None or not interval:
-        if poller is None:
-            _log.info("no GitHub reaction poller in this build; reactions are not polled")
         return None
     return JobSpec(jobs.POLL_REACTIONS, obj_to_ref(poller), _every(interval, settings))
 

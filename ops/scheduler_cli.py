@@ -43,6 +43,7 @@ def run_command(ctx: typer.Context) -> None:
     """Run the scheduler until SIGTERM or Ctrl-C (running jobs are waited for)."""
     if ctx.invoked_subcommand is not None:
         return
+    from ops import jobs
     from ops.scheduler import run_scheduler
 
     settings = _settings()
@@ -54,9 +55,10 @@ def run_command(ctx: typer.Context) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     console.print(f"scheduler running on {settings.data_dir}; Ctrl-C stops it")
-    # The GitHub reaction poller is registered here (reaction_poller=...) once the GitHub
-    # adapter is part of the build.
-    run_scheduler(settings, stop)
+    if not settings.github.signs_in:
+        console.print("GitHub is not configured: its reactions are not polled")
+    poller = jobs.poll_github_reactions if settings.github.signs_in else None
+    run_scheduler(settings, stop, reaction_poller=poller)
 
 
 @scheduler_app.command("status")

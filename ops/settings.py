@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bots.reactions import NEGATIVE_EMOJI, POSITIVE_EMOJI
 from training.eval_report import METRICS, REJECTED_SPLIT, TEST_SPLIT
+from training.llamafactory_config import MANAGED_KEYS
 
 _PLACEHOLDERS = frozenset({"changeme", "change-me", "secret", "xxx", "todo", "your-api-key"})
 # MinIO's well-known default credentials are placeholders too.
@@ -247,6 +248,161 @@ class StorageSettings(BaseModel):
         return self
 
 
+class GitHubSettings(BaseModel):
+    """The GitHub adapter: webhook secret, a token or a GitHub App, and the bot's login.
+
+    The webhook is served when WEBHOOK_SECRET is set; then BOT_LOGIN and one way of signing
+    in (TOKEN, or APP_ID with PRIVATE_KEY) are required. PRIVATE_KEY is the App's PEM text
+    (literal `\\n` allowed) or the path of the .pem file GitHub gave you.
+    """
+
+    webhook_secret: SecretStr | None = None
+    token: SecretStr | None = Field(None, description="personal or machine-user token")
+    app_id: int | None = Field(None, gt=0)
+    private_key: SecretStr | None = Field(None, description="PEM text or path to a .pem file")
+    api_url: str = Field("https://api.github.com", description="REST API base URL")
+    question_label: str = Field("question", min_length=1)
+    bot_login: str | None = Field(None, description="the login the bot posts as")
+    timeout: int = Field(15, gt=0, description="seconds per API request")
+    retries: int = Field(10, ge=0, description="PyGithub retries (rate limits, 5xx); 0: none")
+    seconds_between_requests: float = Field(0.25, ge=0, description="per API client")
+    seconds_between_writes: float = Field(1.0, ge=0, description="per API client")
+    concurrency: int = Field(8, gt=0, description="API calls in flight at once")
+    reaction_window_days: float = Field(14, gt=0, description="answers polled for reactions")
+
+    @model_validator(mode="after")
+    def _complete(self) -> GitHubSettings:
+        for name in ("webhook_secret", "token", "private_key"):
+            value: SecretStr | None = getattr(self, name)
+            if value is not None and value.get_secret_value().strip().lower() in _PLACEHOLDERS:
+                raise ValueError(f"LEXIMIND_GITHUB__{name.upper()} is a placeholder")
+        if (self.app_id is None) != (self.private_key is None):
+            raise ValueError("LEXIMIND_GITHUB__APP_ID and __PRIVATE_KEY go together")
+        if self.token is not None and self.app_id is not None:
+            raise ValueError(
+                "set LEXIMIND_GITHUB__TOKEN or the App (APP_ID, PRIVATE_KEY), not both"
+            )
+        if self.private_key is not None:
+            self.private_key = SecretStr(_pem(self.private_key.get_secret_value()))
+        if self.webhook_secret is not None:
+            if not self.signs_in:
+                raise ValueError(
+                    "the GitHub webhook needs LEXIMIND_GITHUB__TOKEN or __APP_ID and __PRIVATE_KEY"
+                )
+            if not self.bot_login:
+                raise ValueError("the GitHub webhook needs LEXIMIND_GITHUB__BOT_LOGIN")
+        return self
+
+    @property
+    def signs_in(self) -> bool:
+        """Whether a token or an App key is configured."""
+        return self.token is not None or self.app_id is not None
+
+
+def _pem(value: str) -> str:
+    """PEM text as given (escaped newlines restored), or read from the file it names."""
+    text = value.strip()
+    if not text.startswith("-----BEGIN"):
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise ValueError("LEXIMIND_GITHUB__PRIVATE_KEY is neither PEM text nor a readable file")
+        text = path.read_text().strip()
+    if "\\n" in text and "\n" not in text:
+        text = text.replace("\\n", "\n").strip()
+    if not text.startswith("-----BEGIN") or "PRIVATE KEY-----" not in text:
+        raise ValueError("LEXIMIND_GITHUB__PRIVATE_KEY is not a PEM private key")
+    return text + "\n"
+
+
+_LORA_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+
+
+class TrainingSettings(BaseModel):
+    """LoRA training with LlamaFactory (`llamafactory-cli train`, run from its own venv).
+
+    The defaults are the production recipe (Llama 3 8B Instruct on a GPU); a CPU test run
+    sets a tiny model, its chat template, use_cpu, no bf16 and max_steps.
+    """
+
+    cli: Path | None = Field(
+        None, description="llamafactory-cli of the trainer venv (ops/training/make_venv.sh)"
+    )
+    model: str = Field(
+        "meta-llama/Meta-Llama-3-8B-Instruct", min_length=1, description="base model: id or folder"
+    )
+    template: str = Field("llama3", min_length=1, description="LlamaFactory chat template")
+    lora_rank: int = Field(8, gt=0, description="vLLM's --max-lora-rank must be at least this")
+    lora_alpha: int | None = Field(None, gt=0, description="default: twice the rank")
+    lora_dropout: float = Field(0.0, ge=0, lt=1)
+    lora_target: str = Field("q_proj,k_proj,v_proj,o_proj", description="comma-separated modules")
+    cutoff_len: int = Field(512, gt=0, description="tokens per example; longer ones are cut")
+    batch_size: int = Field(8, gt=0, description="per-device train batch size")
+    gradient_accumulation: int = Field(8, gt=0, description="steps per optimizer update")
+    learning_rate: float = Field(5e-5, gt=0)
+    lr_scheduler: str = Field("linear", min_length=1, description="transformers scheduler type")
+    warmup_ratio: float = Field(0.03, ge=0, lt=1)
+    max_grad_norm: float = Field(0.3, gt=0)
+    epochs: float = Field(1.5, gt=0)
+    max_steps: int | None = Field(None, gt=0, description="stop after this many steps")
+    bf16: bool = Field(True, description="bfloat16 mixed precision (needs a GPU that has it)")
+    use_cpu: bool = Field(False, description="train on the CPU (tests)")
+    logging_steps: int = Field(10, gt=0, description="steps between loss records")
+    seed: int = Field(42)
+    timeout: float = Field(
+        8 * 3600, gt=0, description="seconds a run may take before it is stopped and failed"
+    )
+    extra: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        description='JSON of further LlamaFactory arguments, e.g. {"quantization_bit": 4}',
+    )
+
+    @field_validator("lora_target")
+    @classmethod
+    def _modules(cls, value: str) -> str:
+        modules = [m.strip() for m in value.split(",")]
+        if not all(_LORA_MODULE.fullmatch(m) for m in modules):
+            raise ValueError(
+                f"LEXIMIND_TRAINING__LORA_TARGET {value!r} must be module names separated by commas"
+            )
+        return ",".join(modules)
+
+    @field_validator("extra")
+    @classmethod
+    def _not_managed(
+        cls, value: dict[str, str | int | float | bool]
+    ) -> dict[str, str | int | float | bool]:
+        managed = sorted(MANAGED_KEYS & set(value))
+        if managed:
+            raise ValueError(f"LEXIMIND_TRAINING__EXTRA may not set {managed}: Leximind sets them")
+        return value
+
+    @model_validator(mode="after")
+    def _precision(self) -> TrainingSettings:
+        if self.bf16 and self.use_cpu:
+            raise ValueError("LEXIMIND_TRAINING__BF16 needs a GPU; set it to false with USE_CPU")
+        return self
+
+
+class TrackingSettings(BaseModel):
+    """MLflow: one run per training and the registered adapter versions.
+
+    Unset, runs go to an SQLite file in DATA_DIR/mlflow and artifacts to DATA_DIR/mlflow/artifacts.
+    """
+
+    uri: str | None = Field(
+        None, description="MLflow server URL or sqlite:/// URI; default DATA_DIR/mlflow/mlflow.db"
+    )
+    artifact_location: str | None = Field(
+        None,
+        description="artifact root of a new experiment; default DATA_DIR/mlflow/artifacts "
+        "with the SQLite default, the server's own with a server",
+    )
+    experiment: str = Field("leximind-adapters", min_length=1)
+    registered_model: str = Field("leximind-adapter", min_length=1)
+    timeout: float = Field(30.0, gt=0, description="seconds per request to an MLflow server")
+    retries: int = Field(2, ge=0, le=10, description="retries of a failed MLflow request")
+
+
 class DeploySettings(BaseModel):
     """Evaluation, the promotion gate and hot redeploy of adapters into vLLM.
 
@@ -367,6 +523,9 @@ class Settings(BaseSettings):
     label_studio: LabelStudioSettings = Field(default_factory=LabelStudioSettings)
     dataset: DatasetSettings = Field(default_factory=DatasetSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    github: GitHubSettings = Field(default_factory=GitHubSettings)
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
+    tracking: TrackingSettings = Field(default_factory=TrackingSettings)
     deploy: DeploySettings = Field(default_factory=DeploySettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
 

@@ -22,21 +22,28 @@ from core.storage.logs import ObjectFeedbackLog, ObjectInteractionLog
 from core.storage.s3 import S3ObjectStore
 from core.storage.spool import Spool
 from core.storage.writer import SpooledWriter
-from ops.settings import Settings
+from ops.settings import GitHubSettings, Settings
 from training.build import DatasetSpec, build_dataset
 from training.deploy import Deployer
 from training.deploy_ledger import DeployLedger
 from training.errors import DeploymentError, TrainingError
 from training.evaluation import Evaluator, ModelEndpoint
 from training.gate import GatePolicy
+from training.llamafactory import LlamaFactoryTrainer
+from training.llamafactory_config import LoraRecipe
+from training.model_registry import MlflowRegistry
 from training.pipeline import RetrainPipeline
 from training.ports import ExperimentTracker, ModelRegistry, Trainer
 from training.review.label_studio import LabelStudioClient, LabelStudioError
 from training.smoke import AnswerSmokeTest
+from training.tracking import MlflowTracker, mlflow_client
 from training.vllm_adapters import VllmAdapterServer
 
 if TYPE_CHECKING:
     from bots.discord.client import LeximindDiscord
+    from bots.github.api import GitHubApi
+    from bots.github.bot import GitHubWebhook
+    from bots.github.reactions import ReactionPoller
 
     # Imported where they are built: commands that need no index (`data build`) skip
     # loading LanceDB and onnxruntime, about a second and 150 MB.
@@ -309,6 +316,131 @@ def build_discord_client(services: Services, kit: BotKit) -> LeximindDiscord:
     )
 
 
+def build_github_api(settings: GitHubSettings) -> GitHubApi:
+    """The GitHub API client, signed in with the token or as the App.
+
+    Raises ValueError when the settings name neither (check `settings.signs_in` first).
+    """
+    from bots.github.api import GitHubAccess, GitHubApi
+
+    access = GitHubAccess(
+        base_url=settings.api_url,
+        token=settings.token.get_secret_value() if settings.token else None,
+        app_id=settings.app_id,
+        private_key=settings.private_key.get_secret_value() if settings.private_key else None,
+        timeout=settings.timeout,
+        retries=settings.retries,
+        seconds_between_requests=settings.seconds_between_requests,
+        seconds_between_writes=settings.seconds_between_writes,
+    )
+    return GitHubApi(access, concurrency=settings.concurrency)
+
+
+def build_github_webhook(services: Services, kit: BotKit) -> GitHubWebhook:
+    """The webhook receiver; the settings validator made sure secret and login are set."""
+    from bots.github.bot import GitHubBot, GitHubWebhook
+
+    github = services.settings.github
+    assert github.webhook_secret is not None and github.bot_login is not None
+    bot = GitHubBot(
+        api=build_github_api(github),
+        answerer=kit.answerer,
+        routes=kit.routes,
+        answers=kit.state,
+        bot_login=github.bot_login,
+        question_label=github.question_label,
+        max_question_chars=services.settings.answer.max_question_chars,
+    )
+    return GitHubWebhook(secret=github.webhook_secret.get_secret_value(), bot=bot, ledger=kit.state)
+
+
+def build_reaction_poller(services: Services, kit: BotKit) -> ReactionPoller:
+    """The GitHub reaction poller; what it saw is kept in DATA_DIR/bots."""
+    from bots.github.reactions import ReactionPoller, ReactionSnapshots
+
+    github = services.settings.github
+    return ReactionPoller(
+        api=build_github_api(github),
+        state=kit.state,
+        recorder=kit.feedback,
+        snapshots=ReactionSnapshots(
+            services.settings.data_dir / "bots" / "github-reactions.sqlite3"
+        ),
+        hash_user=kit.answerer.user_hash,
+        window=github.reaction_window_days * 86400,
+    )
+
+
+def build_trainer(settings: Settings) -> LlamaFactoryTrainer:
+    """LlamaFactory with the LEXIMIND_TRAINING__* recipe; TrainingError when no CLI is set."""
+    t = settings.training
+    if t.cli is None:
+        raise TrainingError(
+            "LEXIMIND_TRAINING__CLI is not set: build the trainer venv with "
+            "`bash ops/training/make_venv.sh DEST` and point it at DEST/bin/llamafactory-cli"
+        )
+    recipe = LoraRecipe(
+        model=t.model,
+        template=t.template,
+        lora_rank=t.lora_rank,
+        lora_alpha=t.lora_alpha,
+        lora_dropout=t.lora_dropout,
+        lora_target=t.lora_target,
+        cutoff_len=t.cutoff_len,
+        batch_size=t.batch_size,
+        gradient_accumulation=t.gradient_accumulation,
+        learning_rate=t.learning_rate,
+        lr_scheduler=t.lr_scheduler,
+        warmup_ratio=t.warmup_ratio,
+        max_grad_norm=t.max_grad_norm,
+        epochs=t.epochs,
+        max_steps=t.max_steps,
+        bf16=t.bf16,
+        use_cpu=t.use_cpu,
+        logging_steps=t.logging_steps,
+        seed=t.seed,
+        extra=dict(t.extra),
+    )
+    return LlamaFactoryTrainer(cli=t.cli, recipe=recipe, timeout=t.timeout)
+
+
+def tracking_uri(settings: Settings) -> str:
+    """The MLflow URI: the setting, else an SQLite file in DATA_DIR/mlflow (folder created)."""
+    if settings.tracking.uri:
+        return settings.tracking.uri
+    folder = (settings.data_dir / "mlflow").resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'mlflow.db'}"
+
+
+def artifact_location(settings: Settings) -> str | None:
+    """Where a new experiment keeps artifacts: the setting; with a server its own default
+    (None); else DATA_DIR/mlflow/artifacts, so nothing lands in the working directory."""
+    tr = settings.tracking
+    if tr.artifact_location:
+        return tr.artifact_location
+    if tracking_uri(settings).startswith(("http://", "https://")):
+        return None
+    return (settings.data_dir / "mlflow" / "artifacts").resolve().as_uri()
+
+
+def build_tracking(
+    settings: Settings, *, object_store: ObjectStore | None = None
+) -> tuple[MlflowTracker, MlflowRegistry]:
+    """The MLflow tracker (adapters also go to `object_store`) and registry; imports mlflow."""
+    tr = settings.tracking
+    uri = tracking_uri(settings)
+    client = mlflow_client(uri, timeout=tr.timeout, retries=tr.retries)
+    tracker = MlflowTracker(
+        client,
+        uri=uri,
+        experiment=tr.experiment,
+        artifact_location=artifact_location(settings),
+        object_store=object_store,
+    )
+    return tracker, MlflowRegistry(client, uri=uri, model_name=tr.registered_model)
+
+
 @dataclass(frozen=True, slots=True)
 class TrainingBackends:
     """The trainer (LlamaFactory), the experiment tracker and the model registry (MLflow)."""
@@ -319,15 +451,18 @@ class TrainingBackends:
 
 
 def build_training_backends(settings: Settings) -> TrainingBackends:
-    """LlamaFactory and MLflow from the LEXIMIND_TRAINING__* settings.
+    """LlamaFactory, and MLflow with adapters also copied to the object store.
 
-    Raises TrainingError while this build has no trainer: training/llamafactory.py and
-    training/tracking.py arrive with the trainer's half of the retraining issue.
+    Raises TrainingError when LEXIMIND_TRAINING__CLI is not set.
     """
-    raise TrainingError(
-        "this build has no trainer backend yet: the LlamaFactory trainer and the MLflow "
-        "tracker and registry (training/llamafactory.py, training/tracking.py) are not installed"
-    )
+    trainer = build_trainer(settings)
+    tracker, registry = build_tracking(settings, object_store=build_object_store(settings))
+    return TrainingBackends(trainer=trainer, tracker=tracker, registry=registry)
+
+
+def build_model_registry(settings: Settings) -> ModelRegistry:
+    """The MLflow model registry alone (`leximind model`); needs no trainer."""
+    return build_tracking(settings)[1]
 
 
 def model_endpoint(settings: Settings, *, evaluation: bool = False) -> ModelEndpoint:

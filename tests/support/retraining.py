@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from rag.embedding import OnnxEmbedder
 
 _SINGLE = (VersionStatus.CHAMPION, VersionStatus.CHALLENGER)
+_DISPLACED = {
+    VersionStatus.CHAMPION: VersionStatus.RETIRED,
+    VersionStatus.CHALLENGER: VersionStatus.CANDIDATE,
+}
 
 
 class MemoryRegistry:
@@ -54,11 +58,19 @@ class MemoryRegistry:
         return list(reversed(self._versions.values()))
 
     def set_status(self, version: str, status: VersionStatus, *, reason: str = "") -> None:
+        """As MLflowRegistry does: an alias moves with its status, and the version that held it
+        becomes RETIRED (champion) or CANDIDATE (challenger)."""
         current = self._versions[version]
         for alias in _SINGLE:
             if self.aliases.get(alias) == version and status is not alias:
                 del self.aliases[alias]
         if status in _SINGLE:
+            holder = self.aliases.get(status)
+            if holder is not None and holder != version:
+                displaced = _DISPLACED[status]
+                self._versions[holder] = replace(
+                    self._versions[holder], status=displaced, reason=f"{status} is now {version}"
+                )
             self.aliases[status] = version
         self._versions[version] = replace(current, status=status, reason=reason)
 

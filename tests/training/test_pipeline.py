@@ -8,14 +8,18 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from core.answering import AnswerPolicy
 from core.llm.active_model import FileActiveModel
+from ops.settings import Settings, TrackingSettings
+from ops.wiring import build_tracking
 from rag.embedding import OnnxEmbedder
 from tests.fakes import ListRetriever, MemoryInteractionLog
 from tests.support.fake_vllm import FakeVllm, fake_vllm, write_fake_adapter
+from tests.support.mlflow_store import MlflowStore
 from tests.support.retraining import (
     MemoryRegistry,
     MemoryTracker,
@@ -60,11 +64,18 @@ class Loop:
         steps: list[Path | Exception],
         *,
         build_error: DatasetError | None = None,
+        mlflow: MlflowStore | None = None,
     ) -> None:
         spec = DatasetSpec(out_dir=tmp / "datasets", conala_dir=conala_inputs(tmp / "conala", GOOD))
         self.build_error = build_error
         self.builds: list[DatasetVersion] = []
-        self.tracker, self.registry = MemoryTracker(), MemoryRegistry()
+        # In memory unless MLflow is asked for; the tests read the fakes' own records.
+        self.tracker: Any = MemoryTracker()
+        self.registry: Any = MemoryRegistry()
+        if mlflow is not None:
+            tracking = TrackingSettings(uri=mlflow.uri, artifact_location=mlflow.artifact_location)
+            settings = Settings(_env_file=None, data_dir=tmp, tracking=tracking)
+            self.tracker, self.registry = build_tracking(settings)
         self.trainer = ScriptedTrainer(steps)
         self.active = FileActiveModel(tmp / "deploy" / "active_model.json")
         self.server = server
@@ -101,7 +112,9 @@ class Loop:
     def _build(self, spec: DatasetSpec) -> DatasetVersion:
         if self.build_error is not None:
             raise self.build_error
-        version = build_dataset(spec)
+        # A version is named by the second it is built in; runs here are quicker than that.
+        built_at = datetime(2026, 11, 29, 1, tzinfo=UTC) + timedelta(minutes=len(self.builds))
+        version = build_dataset(spec, clock=lambda: built_at)
         self.builds.append(version)
         return version
 
@@ -211,3 +224,29 @@ async def test_a_model_server_failure_keeps_the_candidate_for_later(
     kept = loop.registry.get(outcome.version)
     assert kept.status is VersionStatus.CANDIDATE and "not evaluated" in kept.reason
     assert loop.active.current() is None and outcome.version not in server.adapters
+
+
+async def test_runs_and_versions_land_in_mlflow(
+    tmp_path: Path,
+    server: FakeVllm,
+    embedder: OnnxEmbedder,
+    adapters: dict[str, Path],
+    mlflow_store: MlflowStore,
+) -> None:
+    """With MLflow as tracker and registry: the promoted version holds the champion alias, the
+    rejected one its reason, the failed one FAILED; metrics are on the runs."""
+    steps: list[Path | Exception] = [adapters["good"], adapters["bad"], TrainingFailed("NaN")]
+    loop = Loop(tmp_path, server, embedder, steps, mlflow=mlflow_store)
+
+    promoted, rejected, failed = [await loop.pipeline.run() for _ in range(3)]
+
+    assert [o.status for o in (promoted, rejected, failed)] == ["promoted", "rejected", "failed"]
+    champion = loop.registry.champion()
+    assert champion is not None and champion.version == promoted.version
+    assert champion.metrics["test/rougeL"] == pytest.approx(1.0)
+    assert champion.metrics["champion/test/rougeL"] < 0.5
+    versions = {v.version: v for v in loop.registry.versions()}
+    assert versions[rejected.version].status is VersionStatus.REJECTED
+    assert versions[rejected.version].reason == rejected.reason
+    assert versions[failed.version].status is VersionStatus.FAILED
+    assert loop.active.current() == promoted.version

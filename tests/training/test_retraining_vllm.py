@@ -3,8 +3,9 @@
 Two random rank-8 adapters stand in for training results: `good` (small weights) and `bad`
 (large weights, so it says something else). The dataset's answers are what `good` says to
 each question, so on the test split `good` is the better model, as a well-trained adapter
-would be. The pipeline is built by the composition root; only the trainer (it hands out the
-prepared adapters), the tracker and the registry are in-memory fakes.
+would be. The pipeline is built by the composition root with MLflow (a SQLite store) as
+tracker and registry; only the trainer is a fake that hands out the prepared adapters
+(tests/training/test_llamafactory.py trains real ones).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ops.settings import (
     LLMSettings,
     RetrievalSettings,
     Settings,
+    TrackingSettings,
 )
 from ops.wiring import (
     TrainingBackends,
@@ -32,17 +34,13 @@ from ops.wiring import (
     build_evaluator,
     build_retrain_pipeline,
     build_services,
+    build_tracking,
 )
 from rag.sources import read_tree
 from tests.support.corpus import make_fastapi_repo
 from tests.support.lora import make_lora
-from tests.support.retraining import (
-    MemoryRegistry,
-    MemoryTracker,
-    ScriptedTrainer,
-    conala_inputs,
-    intents,
-)
+from tests.support.mlflow_store import MlflowStore
+from tests.support.retraining import ScriptedTrainer, conala_inputs, intents
 from tests.support.vllm_server import VllmServer, start_vllm
 from training.errors import TrainingFailed
 from training.evaluation import EvalSample, prompt_messages
@@ -175,18 +173,20 @@ async def test_retrain_promote_reject_fail_and_roll_back(
     references: Path,
     tmp_path: Path,
     model_cache: Path,
+    mlflow_store: MlflowStore,
 ) -> None:
     """The better adapter is promoted and /ask reports it; a worse one is rejected and a failed
     training changes nothing; a forced promotion and a rollback switch /ask without a restart."""
     settings = settings_for(lora_server, tmp_path, model_cache, references)
+    settings.tracking = TrackingSettings(
+        uri=mlflow_store.uri, artifact_location=mlflow_store.artifact_location
+    )
     services = build_services(settings)
     repo = make_fastapi_repo(tmp_path / "repo", files=["docs/en/docs/tutorial/cors.md"])
     services.indexer.index(read_tree(repo, max_bytes=10**6), kb="default", source=str(repo))
-    registry = MemoryRegistry()
+    tracker, registry = build_tracking(settings, object_store=services.object_store)
     trainer = ScriptedTrainer([adapters["good"], adapters["bad"], TrainingFailed("NaN loss")])
-    pipeline = build_retrain_pipeline(
-        services, TrainingBackends(trainer, MemoryTracker(), registry)
-    )
+    pipeline = build_retrain_pipeline(services, TrainingBackends(trainer, tracker, registry))
 
     with TestClient(create_app(settings)) as client:
         assert ask(client) == BASE
@@ -207,5 +207,10 @@ async def test_retrain_promote_reject_fail_and_roll_back(
         back = await deployer.rollback()
         assert back.active == first.version and ask(client) == first.version
     await services.aclose()
+    champion = registry.champion()
+    assert champion is not None and champion.version == first.version
+    assert champion.metrics["test/rougeL"] > champion.metrics["champion/test/rougeL"]
+    assert registry.get(second.version).status is VersionStatus.RETIRED
+    assert registry.get(third.version).status is VersionStatus.FAILED
     report = tmp_path / "data" / "evaluations" / first.version / "report.md"
     assert report.is_file() and f"against `{BASE}`" in report.read_text().lower()
