@@ -38,12 +38,15 @@ from ops.wiring import (
 )
 from rag.sources import read_tree
 from tests.support.corpus import make_fastapi_repo
+from tests.support.datasets import conala_slice
 from tests.support.lora import make_lora
 from tests.support.mlflow_store import MlflowStore
 from tests.support.retraining import ScriptedTrainer, conala_inputs, intents
+from tests.support.trainer import cpu_recipe
 from tests.support.vllm_server import VllmServer, start_vllm
 from training.errors import TrainingFailed
 from training.evaluation import EvalSample, prompt_messages
+from training.llamafactory import LlamaFactoryTrainer
 from training.ports import VersionStatus
 
 pytestmark = pytest.mark.vllm
@@ -214,3 +217,40 @@ async def test_retrain_promote_reject_fail_and_roll_back(
     assert registry.get(third.version).status is VersionStatus.FAILED
     report = tmp_path / "data" / "evaluations" / first.version / "report.md"
     assert report.is_file() and f"against `{BASE}`" in report.read_text().lower()
+
+
+async def test_a_llamafactory_adapter_goes_through_the_loop(
+    lora_server: VllmServer,
+    tiny_llama: Path,
+    train_cli: Path,
+    tmp_path: Path,
+    model_cache: Path,
+    mlflow_store: MlflowStore,
+) -> None:
+    """An adapter LlamaFactory trains (20 CPU steps on an ETL dataset) loads into vLLM, is
+    evaluated against the base model and gated, with the run in MLflow; promoted by hand, it
+    answers /ask."""
+    settings = settings_for(lora_server, tmp_path, model_cache, conala_slice(tmp_path / "conala"))
+    settings.tracking = TrackingSettings(
+        uri=mlflow_store.uri, artifact_location=mlflow_store.artifact_location
+    )
+    services = build_services(settings)
+    repo = make_fastapi_repo(tmp_path / "repo", files=["docs/en/docs/tutorial/cors.md"])
+    services.indexer.index(read_tree(repo, max_bytes=10**6), kb="default", source=str(repo))
+    trainer = LlamaFactoryTrainer(cli=train_cli, recipe=cpu_recipe(tiny_llama), timeout=900)
+    tracker, registry = build_tracking(settings, object_store=services.object_store)
+    pipeline = build_retrain_pipeline(services, TrainingBackends(trainer, tracker, registry))
+
+    outcome = await pipeline.run()
+
+    assert outcome.status in ("promoted", "rejected"), outcome
+    assert outcome.champion == BASE and "test/rougeL" in outcome.metrics
+    version = registry.get(outcome.version)
+    expected = VersionStatus.CHAMPION if outcome.status == "promoted" else VersionStatus.REJECTED
+    assert version.status is expected and version.reason == outcome.reason
+    assert {"loss", "test/rougeL", "champion/test/rougeL"} <= set(version.metrics)
+    with TestClient(create_app(settings)) as client:
+        await build_deployer(services, registry=registry).promote(outcome.version)
+        assert ask(client) == outcome.version
+    await services.aclose()
+    assert registry.get(outcome.version).status is VersionStatus.CHAMPION
