@@ -126,8 +126,12 @@ def reaction_poll_spec(
 
 
 def _options(settings: Settings) -> dict[str, Any]:
+    url = job_store_url(settings)
+    # Several processes share a SQLite job store: wait for another's write instead of failing
+    # with "database is locked" after SQLite's default 5 s.
+    engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
     return {
-        "jobstores": {"default": SQLAlchemyJobStore(url=job_store_url(settings))},
+        "jobstores": {"default": SQLAlchemyJobStore(url=url, engine_options=engine)},
         "executors": {"default": ThreadPoolExecutor(max_workers=4)},
         "job_defaults": {
             "coalesce": True,

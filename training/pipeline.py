@@ -104,7 +104,7 @@ class RetrainPipeline:
         except (DatasetError, StoreUnavailable) as exc:
             _log.error("retraining stopped: the dataset build failed: %s", exc)
             return RetrainOutcome(FAILED, f"dataset build failed: {exc}")
-        version = f"leximind-{self._clock():%Y%m%dT%H%M%SZ}"
+        version = self._new_version()
         job = TrainingJob(version, dataset.path, self._adapters_dir / version)
         manifest_sha = sha256((dataset.path / MANIFEST_FILE).read_bytes())
         _log.info("training %s on dataset %s", version, dataset.version)
@@ -128,6 +128,15 @@ class RetrainPipeline:
         finally:
             self._tracker.end_run(run_id, failed=failed)
         return outcome
+
+    def _new_version(self) -> str:
+        """`leximind-<UTC time>`, with a suffix should a run of the same second exist."""
+        base = f"leximind-{self._clock():%Y%m%dT%H%M%SZ}"
+        version, n = base, 1
+        while (self._adapters_dir / version).exists():
+            n += 1
+            version = f"{base}-{n}"
+        return version
 
     def _record_failure(
         self, version: str, dataset: DatasetVersion, manifest_sha: str, exc: TrainingFailed

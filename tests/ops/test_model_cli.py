@@ -131,6 +131,8 @@ def test_retrain_now_runs_the_loop_here(
     code, output = invoke(env, "retrain", "--now")
     assert code == 0 and "promoted: leximind-" in output
     champion = registry.versions()[0].version
+    more = {**GOOD, "How do I reverse a list?": "items[::-1]"}  # new data, a new dataset version
+    conala_inputs(tmp_path / "conala", more)
     code, output = invoke(env, "retrain", "--now")
     assert code == 1 and "training failed: loss is NaN at step 3" in output
 

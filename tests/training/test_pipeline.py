@@ -5,7 +5,7 @@ in-memory trainer, tracker and registry; the real dataset build, evaluation and 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,7 @@ class Loop:
         *,
         build_error: DatasetError | None = None,
         mlflow: MlflowStore | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         spec = DatasetSpec(out_dir=tmp / "datasets", conala_dir=conala_inputs(tmp / "conala", GOOD))
         self.build_error = build_error
@@ -106,7 +107,7 @@ class Loop:
             policy=GatePolicy(),
             adapters_dir=tmp / "adapters",
             reports_dir=tmp / "evaluations",
-            clock=lambda: next(times),
+            clock=clock or (lambda: next(times)),
         )
 
     def _build(self, spec: DatasetSpec) -> DatasetVersion:
@@ -224,6 +225,22 @@ async def test_a_model_server_failure_keeps_the_candidate_for_later(
     kept = loop.registry.get(outcome.version)
     assert kept.status is VersionStatus.CANDIDATE and "not evaluated" in kept.reason
     assert loop.active.current() is None and outcome.version not in server.adapters
+
+
+async def test_runs_in_the_same_second_get_distinct_versions(
+    tmp_path: Path, server: FakeVllm, embedder: OnnxEmbedder, adapters: dict[str, Path]
+) -> None:
+    """A second run whose clock shows the same second does not reuse the first's version."""
+    steps: list[Path | Exception] = [adapters["good"], TrainingFailed("NaN")]
+    same_second = datetime(2026, 11, 29, 2, tzinfo=UTC)
+    loop = Loop(tmp_path, server, embedder, steps, clock=lambda: same_second)
+
+    first, second = await loop.pipeline.run(), await loop.pipeline.run()
+
+    assert (first.version, second.version) == (
+        "leximind-20261129T020000Z",
+        "leximind-20261129T020000Z-2",
+    )
 
 
 async def test_runs_and_versions_land_in_mlflow(
