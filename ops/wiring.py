@@ -7,7 +7,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from bots.answering import BotAnswerer
@@ -211,12 +211,19 @@ def build_spooled_writer(settings: Settings) -> SpooledWriter:
     )
 
 
-def build_vector_store(settings: Settings, *, dimension: int | None = None) -> VectorStore:
+def build_vector_store(
+    settings: Settings,
+    *,
+    dimension: int | None = None,
+    backend: Literal["lancedb", "weaviate"] | None = None,
+) -> VectorStore:
     """LanceDB in DATA_DIR/lancedb, or Weaviate when LEXIMIND_VECTOR__BACKEND=weaviate.
 
-    `dimension` is needed only to create a new LanceDB table.
+    `backend` overrides the setting (`leximind store migrate` opens both); `dimension` is
+    needed only to create a new LanceDB table. Raises ValueError when Weaviate is chosen
+    but has no URL.
     """
-    if settings.vector.backend == "weaviate":
+    if (backend or settings.vector.backend) == "weaviate":
         return build_weaviate_store(settings.vector)
     from rag.stores.lancedb import LanceDBStore
 
