@@ -9,14 +9,19 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from core.errors import StoreUnavailable
 from core.types import ChunkKind
 from ops.settings import VectorSettings
 from ops.wiring import build_weaviate_store
+from rag.catalog import Catalog, KnowledgeBase
+from rag.ports import Vectors
+from rag.retrieval import HybridRetriever
 from rag.stores.weaviate import WeaviateStore
 from rag.stores.weaviate_schema import tenant_name
 from tests.rag.store_contract import (
@@ -214,3 +219,41 @@ def test_close_closes_the_client() -> None:
     store.close()
     store.check()
     assert server.connections == 2
+
+
+class FixedEmbedder:
+    """Embeds every text as one fixed vector."""
+
+    def __init__(self, vector: Vectors) -> None:
+        self._vector = vector
+
+    @property
+    def name(self) -> str:
+        return "fixed"
+
+    @property
+    def dimension(self) -> int:
+        return len(self._vector)
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        return np.stack([self._vector for _ in texts])
+
+
+async def test_retriever_uses_weaviate_hybrid_search(tmp_path: Path) -> None:
+    """With Weaviate the retriever asks for one hybrid search and scores by cosine."""
+    server = FakeWeaviateServer()
+    store = fake_store(server)
+    store.upsert(CORPUS, vectors_for(CORPUS))
+    catalog = Catalog(tmp_path / "catalog.json")
+    catalog.save(KnowledgeBase(name="alpha", source="src", root="src"))
+    query = vectors_for([CORPUS[0]])[0]
+    retriever = HybridRetriever(store=store, embedder=FixedEmbedder(query), catalog=catalog)
+    server.calls.clear()
+
+    sources = await retriever.search("pip install", kb="alpha", k=2)
+
+    searches = [op for op, _ in server.calls if op in ("hybrid", "near_vector", "bm25")]
+    assert searches == ["hybrid"]
+    assert sources[0].chunk == CORPUS[0]
+    assert sources[0].score == pytest.approx(1.0, abs=1e-4)
+    assert {s.chunk.kb for s in sources} == {"alpha"}
