@@ -1,4 +1,5 @@
-"""Bot state in one SQLite file in the data dir: delivery ledger, rate limits, answer index."""
+"""Bot state in one SQLite file in the data dir: delivery ledger, rate limits, answer index
+and the model of each answer."""
 
 from __future__ import annotations
 
@@ -21,11 +22,15 @@ CREATE INDEX IF NOT EXISTS questions_by_user ON questions (user_key, at);
 CREATE TABLE IF NOT EXISTS answers (
     message_key TEXT PRIMARY KEY, interaction_id TEXT NOT NULL, at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS answer_models (
+    interaction_id TEXT PRIMARY KEY, model TEXT NOT NULL, at REAL NOT NULL
+);
 """
 
 
 class SqliteBotState:
-    """Implements DeliveryLedger, RateLimiter and AnswerIndex for the processes of one host.
+    """Implements DeliveryLedger, RateLimiter, AnswerIndex and AnswerModels for the processes
+    of one host.
 
     SQLite serialises writers across processes, so a redelivery that reaches a second process
     on the same data dir is still claimed once. Old deliveries and answers are purged after
@@ -81,6 +86,7 @@ class SqliteBotState:
         cutoff = self._clock() - self._retention
         self._db.execute("DELETE FROM deliveries WHERE at < ?", (cutoff,))
         self._db.execute("DELETE FROM answers WHERE at < ?", (cutoff,))
+        self._db.execute("DELETE FROM answer_models WHERE at < ?", (cutoff,))
 
     async def claim(self, key: str) -> bool:
         # Inline rather than in a thread: claims are on the webhook acknowledgement path, one
@@ -132,6 +138,20 @@ class SqliteBotState:
     async def interaction_for(self, message_key: str) -> str | None:
         rows = await self._run(
             "SELECT interaction_id FROM answers WHERE message_key = ?", message_key
+        )
+        return str(rows[0][0]) if rows else None
+
+    async def note(self, interaction_id: str, model: str) -> None:
+        await self._run(
+            "INSERT OR REPLACE INTO answer_models VALUES (?, ?, ?)",
+            interaction_id,
+            model,
+            self._clock(),
+        )
+
+    async def model_of(self, interaction_id: str) -> str | None:
+        rows = await self._run(
+            "SELECT model FROM answer_models WHERE interaction_id = ?", interaction_id
         )
         return str(rows[0][0]) if rows else None
 

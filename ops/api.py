@@ -132,8 +132,9 @@ def create_app(
         app.state.tasks = TaskTracker()
         kit: BotKit | None = None
         app.state.github = None
+        metrics.watch_spool(services.spooled_writer)
         if services.settings.github.webhook_secret is not None:
-            kit = build_bot_kit(services)
+            kit = build_bot_kit(services, metrics=metrics)
             app.state.github = build_github_webhook(services, kit)
         try:
             yield
@@ -170,11 +171,7 @@ def create_app(
             platform="api",
         )
         answer = await services(request).answers.answer(question)
-        metrics.retrieval.observe(answer.timings.retrieval)
-        metrics.generation.observe(answer.timings.generation)
-        metrics.answers.labels(answer.model).inc()
-        if answer.abstained:
-            metrics.abstentions.inc()
+        metrics.count_answer(answer)
         return ask_response(answer)
 
     @app.post("/search", response_model=SearchResponse)

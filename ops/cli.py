@@ -23,6 +23,9 @@ from ops.settings import validate_kb_name
 from ops.store_cli import store_app
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ops.metrics import Metrics
     from ops.settings import Settings
     from ops.wiring import Services
 
@@ -200,10 +203,17 @@ def discord_bot() -> None:
 async def _run_discord(svc: Services, token: str) -> None:
     import discord
 
+    from ops.metrics import Metrics
     from ops.wiring import build_bot_kit, build_discord_client
 
-    kit = build_bot_kit(svc)
+    metrics = Metrics()
+    metrics.watch_spool(svc.spooled_writer)
+    kit = build_bot_kit(svc, metrics=metrics)
     client = build_discord_client(svc, kit)
+    metrics.gateway_connected.set_function(
+        lambda: 1.0 if client.is_ready() and not client.is_closed() else 0.0
+    )
+    stop_metrics = _serve_metrics(svc.settings, metrics)
     try:
         async with client:
             await client.start(token)
@@ -212,8 +222,22 @@ async def _run_discord(svc: Services, token: str) -> None:
             "Discord refused LEXIMIND_DISCORD__TOKEN; reset it in the Developer Portal"
         ) from exc
     finally:
+        stop_metrics()
         kit.close()
         await svc.aclose()
+
+
+def _serve_metrics(settings: Settings, metrics: Metrics) -> Callable[[], None]:
+    """Serves the process's metrics on LEXIMIND_METRICS__PORT; a no-op stop when it is unset."""
+    from ops.metrics import serve_metrics
+
+    where = settings.metrics
+    if where.port is None:
+        return lambda: None
+    try:
+        return serve_metrics(metrics.registry, host=where.host, port=where.port)
+    except OSError as exc:
+        raise _fail(f"cannot serve metrics on {where.host}:{where.port}: {exc}") from exc
 
 
 @github.command("poll-reactions")

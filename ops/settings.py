@@ -308,6 +308,14 @@ class VectorSettings(BaseModel):
         return self
 
 
+class MetricsSettings(BaseModel):
+    """Prometheus metrics of the processes with no HTTP API: `leximind discord` (and the
+    scheduler). `leximind serve` has /metrics on its own port."""
+
+    host: str = Field("127.0.0.1", description="address to bind; 0.0.0.0 inside a container")
+    port: int | None = Field(None, ge=1, le=65535, description="unset: no metrics server")
+
+
 class GitHubSettings(BaseModel):
     """The GitHub adapter: webhook secret, a token or a GitHub App, and the bot's login.
 
@@ -491,6 +499,7 @@ class Settings(BaseSettings):
     github: GitHubSettings = Field(default_factory=GitHubSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @field_validator("default_kb")
     @classmethod

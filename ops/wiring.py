@@ -23,6 +23,7 @@ from core.storage.logs import ObjectFeedbackLog, ObjectInteractionLog
 from core.storage.s3 import S3ObjectStore
 from core.storage.spool import Spool
 from core.storage.writer import SpooledWriter
+from ops.metrics import Metrics
 from ops.settings import GitHubSettings, Settings, VectorSettings
 from training.build import DatasetSpec
 from training.errors import TrainingError
@@ -106,8 +107,12 @@ class BotKit:
         self.state.close()
 
 
-def build_bot_kit(services: Services) -> BotKit:
-    """The shared bot layer over already built services; state lives in DATA_DIR/bots."""
+def build_bot_kit(services: Services, *, metrics: Metrics | None = None) -> BotKit:
+    """The shared bot layer over already built services; state lives in DATA_DIR/bots.
+
+    With `metrics`, every bot answer and every reaction label (by the answer's model) is
+    counted there.
+    """
     settings = services.settings
     bots = settings.bots
     folder = settings.data_dir / "bots"
@@ -126,12 +131,20 @@ def build_bot_kit(services: Services) -> BotKit:
     return BotKit(
         routes=KnowledgeBaseRoutes(bots.routes, default=settings.default_kb),
         state=state,
-        answerer=BotAnswerer(answers=services.answers, rate_limiter=state, hash_user=hash_user),
+        answerer=BotAnswerer(
+            answers=services.answers,
+            rate_limiter=state,
+            hash_user=hash_user,
+            models=state,
+            on_answer=metrics.count_answer if metrics else None,
+        ),
         feedback=FeedbackRecorder(
             answers=state,
             feedback=services.feedback,
             labels=EmojiLabels(bots.positive_emoji, bots.negative_emoji),
             hash_user=hash_user,
+            models=state,
+            on_recorded=metrics.count_feedback if metrics else None,
         ),
     )
 

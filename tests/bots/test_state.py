@@ -81,3 +81,15 @@ async def test_recent_answers_are_listed_by_prefix_and_age(tmp_path: Path) -> No
     ]
     assert [k for k, _ in await state.recent_answers("git_ub:", since=0)] == []
     assert len(await state.recent_answers("github:", since=0)) == 2
+
+
+async def test_the_model_of_an_answer_is_kept_until_retention(tmp_path: Path) -> None:
+    """Reactions days later still find the model; after the retention it is forgotten."""
+    clock = Clock()
+    state = SqliteBotState(tmp_path / "s.sqlite3", retention=100, clock=clock)
+    await state.note("i-1", "lora-3")
+    assert (await state.model_of("i-1"), await state.model_of("i-2")) == ("lora-3", None)
+    state.close()
+    clock.now += 101
+    state = SqliteBotState(tmp_path / "s.sqlite3", retention=100, clock=clock)
+    assert await state.model_of("i-1") is None
