@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -25,7 +25,16 @@ from ops.schemas import (
     source_out,
 )
 from ops.settings import Settings
-from ops.wiring import Services, build_services, load_settings
+from ops.wiring import (
+    Services,
+    build_bot_kit,
+    build_services,
+    build_slack_bot,
+    load_settings,
+)
+
+if TYPE_CHECKING:
+    from bots.slack import SlackBot
 
 _log = logging.getLogger(__name__)
 
@@ -81,9 +90,15 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = services_factory(settings or load_settings())
         app.state.services = services
+        kit = build_bot_kit(services) if services.settings.slack.http_enabled else None
+        app.state.slack = build_slack_bot(services, kit) if kit else None
         try:
             yield
         finally:
+            if app.state.slack is not None:
+                await app.state.slack.aclose()
+            if kit is not None:
+                kit.close()
             await services.aclose()
 
     app = FastAPI(
@@ -161,6 +176,14 @@ def create_app(
                 if report["status"] == "ok":
                     report["status"] = "degraded"
         return JSONResponse(report, status_code=503 if report["status"] == "unavailable" else 200)
+
+    @app.post("/slack/events", include_in_schema=False)
+    async def slack_events(request: Request) -> Response:
+        """Slack's Events API and slash commands (HTTP mode), verified by Bolt."""
+        slack: SlackBot | None = request.app.state.slack
+        if slack is None:
+            return _error(404, "Slack is not configured on this server")
+        return await slack.handle(request)
 
     @app.get("/metrics")
     async def prometheus() -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -168,6 +169,40 @@ def serve(
     uvicorn.run(
         "ops.api:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
     )
+
+
+@app.command()
+def slack(
+    socket: Annotated[bool, typer.Option("--socket", help="connect over Socket Mode")] = False,
+) -> None:
+    """Run the Slack bot over Socket Mode (HTTP mode runs inside `leximind serve`)."""
+    if not socket:
+        raise _fail(
+            "HTTP mode is served by `leximind serve` at POST /slack/events; "
+            "use `leximind slack --socket` for Socket Mode"
+        )
+    svc = _services()
+    if not svc.settings.slack.socket_enabled:
+        raise _fail("Socket Mode needs LEXIMIND_SLACK__BOT_TOKEN and LEXIMIND_SLACK__APP_TOKEN")
+    asyncio.run(_slack_socket_mode(svc))
+
+
+async def _slack_socket_mode(svc: Services) -> None:
+    from ops.wiring import build_bot_kit, build_slack_bot
+
+    app_token = svc.settings.slack.app_token
+    assert app_token is not None  # checked by the caller
+    kit = build_bot_kit(svc)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        bot = build_slack_bot(svc, kit)
+        await bot.serve_socket_mode(app_token.get_secret_value(), stop=stop)
+    finally:
+        kit.close()
+        await svc.aclose()
 
 
 if __name__ == "__main__":
