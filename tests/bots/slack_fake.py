@@ -2,7 +2,8 @@
 
 `FakeSlack.handle` serves the Web API methods the adapter calls from pytest-httpserver on
 127.0.0.1, keeping channels' messages so that threads read back what was posted. Helpers
-build Events API and slash command requests signed exactly as Slack signs them.
+build Events API and slash command requests signed exactly as Slack signs them; the core
+behind the bot answers from fixed sources with a model that echoes a set reply.
 """
 
 from __future__ import annotations
@@ -10,13 +11,24 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
+from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
+
+from core.answering import AnswerService
+from core.errors import StoreUnavailable
+from core.storage.local import LocalInteractionLog
+from core.types import ChatMessage, ChunkKind, Completion, Source
+from ops.settings import Settings
+from ops.wiring import Services, build_services
+from tests.fakes import ListRetriever, chunk
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-1-test-token"
@@ -135,6 +147,13 @@ class FakeSlack:
         return {"ok": True, "messages": sorted(found, key=lambda m: float(m["ts"]))}
 
 
+def serve_fake_slack(httpserver: HTTPServer) -> FakeSlack:
+    """A FakeSlack answering the Web API under `/api/` and response URLs under `/respond/`."""
+    fake = FakeSlack()
+    httpserver.expect_request(re.compile(r"^/(api|respond)/")).respond_with_handler(fake.handle)
+    return fake
+
+
 def sign(body: str, *, secret: str = SIGNING_SECRET, at: float | None = None) -> dict[str, str]:
     """The headers Slack sends with a request body: v0 HMAC-SHA256 of `v0:<ts>:<body>`."""
     stamp = str(int(time.time() if at is None else at))
@@ -206,3 +225,54 @@ def command_body(text: str, *, channel: str, response_url: str, trigger: str) ->
             "trigger_id": trigger,
         }
     )
+
+
+# --- The core behind the bot: fixed sources per knowledge base and a model that echoes.
+
+README_URL = "https://github.com/o/r/blob/c0ffee/README.md#L1-L5"
+SOURCES = {
+    "default": [Source(chunk("README.md", "Run make test to run the tests."), 0.9, README_URL)],
+    "docs": [Source(chunk("docs/guide.md", "The guide covers testing.", kb="docs"), 0.9)],
+}
+ROUTES = {"slack:T1/CDOCS": "docs", "slack:T2": "docs", "slack:T1/CBROKEN": "broken"}
+
+
+class Retriever(ListRetriever):
+    """The fixed sources, except that the `broken` knowledge base's store is down."""
+
+    async def search(
+        self, query: str, *, kb: str, k: int, kind: ChunkKind | None = None
+    ) -> list[Source]:
+        if kb == "broken":
+            raise StoreUnavailable("the index of broken is gone")
+        return await super().search(query, kb=kb, k=k, kind=kind)
+
+
+class EchoModel:
+    """Answers every prompt with `reply` and keeps the prompts it saw."""
+
+    name = "echo"
+
+    def __init__(self, reply: str = "Run `make test` [1].") -> None:
+        self.reply = reply
+        self.prompts: list[list[ChatMessage]] = []
+
+    async def complete(self, messages: Sequence[ChatMessage]) -> Completion:
+        self.prompts.append(list(messages))
+        return Completion(text=self.reply, model=self.name)
+
+    async def check(self) -> None:
+        return None
+
+
+def with_fake_core(model: EchoModel, retriever: Retriever) -> Callable[[Settings], Services]:
+    def build(settings: Settings) -> Services:
+        services = build_services(settings)
+        answers = AnswerService(
+            retriever=retriever,
+            chat_model=model,
+            interaction_log=LocalInteractionLog(settings.data_dir),
+        )
+        return replace(services, answers=answers)
+
+    return build

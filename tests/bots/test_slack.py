@@ -6,9 +6,9 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,61 +20,30 @@ from pytest_httpserver import HTTPServer
 
 from bots.rendering import FAILED, FEEDBACK_HINT, RATE_LIMITED
 from bots.slack.threads import NOT_IN_CHANNEL, PLACEHOLDER, USAGE
-from core.answering import AnswerService
-from core.errors import StoreUnavailable
-from core.storage.local import LocalFeedbackLog, LocalInteractionLog
-from core.types import ChatMessage, ChunkKind, Completion, FeedbackLabel, Source
+from core.storage.local import LocalFeedbackLog
+from core.types import FeedbackLabel
 from ops.api import create_app
 from ops.settings import BotSettings, Settings, SlackSettings
-from ops.wiring import Services, build_services
 from tests.bots.slack_fake import (
     BOT_TOKEN,
     BOT_USER,
+    README_URL,
+    ROUTES,
     SIGNING_SECRET,
+    SOURCES,
+    EchoModel,
     FakeSlack,
+    Retriever,
     command_body,
     event_body,
     mention,
     reaction,
+    serve_fake_slack,
     sign,
+    with_fake_core,
 )
-from tests.fakes import ListRetriever, chunk
 
 T = TypeVar("T")
-README_URL = "https://github.com/o/r/blob/c0ffee/README.md#L1-L5"
-SOURCES = {
-    "default": [Source(chunk("README.md", "Run make test to run the tests."), 0.9, README_URL)],
-    "docs": [Source(chunk("docs/guide.md", "The guide covers testing.", kb="docs"), 0.9)],
-}
-ROUTES = {"slack:T1/CDOCS": "docs", "slack:T2": "docs", "slack:T1/CBROKEN": "broken"}
-
-
-class Retriever(ListRetriever):
-    """The fixed sources, except that the `broken` knowledge base's store is down."""
-
-    async def search(
-        self, query: str, *, kb: str, k: int, kind: ChunkKind | None = None
-    ) -> list[Source]:
-        if kb == "broken":
-            raise StoreUnavailable("the index of broken is gone")
-        return await super().search(query, kb=kb, k=k, kind=kind)
-
-
-class EchoModel:
-    """Answers every prompt with `reply` and keeps the prompts it saw."""
-
-    name = "echo"
-
-    def __init__(self, reply: str = "Run `make test` [1].") -> None:
-        self.reply = reply
-        self.prompts: list[list[ChatMessage]] = []
-
-    async def complete(self, messages: Sequence[ChatMessage]) -> Completion:
-        self.prompts.append(list(messages))
-        return Completion(text=self.reply, model=self.name)
-
-    async def check(self) -> None:
-        return None
 
 
 def wait_until(check: Callable[[], T], *, timeout: float = 30.0) -> T:
@@ -135,24 +104,9 @@ def make_settings(data_dir: Path, api_url: str, *, rate_limit: int = 5) -> Setti
     )
 
 
-def with_fake_core(model: EchoModel, retriever: Retriever) -> Callable[[Settings], Services]:
-    def build(settings: Settings) -> Services:
-        services = build_services(settings)
-        answers = AnswerService(
-            retriever=retriever,
-            chat_model=model,
-            interaction_log=LocalInteractionLog(settings.data_dir),
-        )
-        return replace(services, answers=answers)
-
-    return build
-
-
 @pytest.fixture
 def slack_api(httpserver: HTTPServer) -> FakeSlack:
-    fake = FakeSlack()
-    httpserver.expect_request(re.compile(r"^/(api|respond)/")).respond_with_handler(fake.handle)
-    return fake
+    return serve_fake_slack(httpserver)
 
 
 @pytest.fixture

@@ -61,3 +61,12 @@ def test_errors_are_one_line_not_tracebacks(env: Path, tmp_path: Path) -> None:
     bad = runner.invoke(app, ["index", ".", "--kb", "bad name!"])
     assert bad.exit_code == 2 and "invalid knowledge base name" in bad.output
     assert "Traceback" not in missing.output + unknown.output + empty.output
+
+
+def test_slack_command_needs_socket_mode_and_its_tokens(tmp_path: Path) -> None:
+    """`leximind slack` points HTTP mode at serve; --socket without tokens says what is missing."""
+    plain = runner.invoke(app, ["slack"])
+    assert plain.exit_code == 1 and "POST /slack/events" in plain.output
+    result = runner.invoke(app, ["slack", "--socket"], env={"LEXIMIND_DATA_DIR": str(tmp_path)})
+    assert result.exit_code == 1
+    assert "LEXIMIND_SLACK__APP_TOKEN" in result.output
