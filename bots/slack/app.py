@@ -103,12 +103,22 @@ class SlackBot:
         """Answers still being worked on."""
         return self._work.pending
 
+    async def start(self) -> None:
+        """Opens one connection pool for the Web API calls of every event (call once, in the
+        event loop that will serve); without it each call would open its own."""
+        client = self._app.client
+        if client.session is None:
+            client.session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=client.timeout)
+            )
+
     async def handle(self, request: Request) -> Response:
         """One HTTP-mode request: verified, acknowledged, dispatched to the listeners."""
         return await self._http.handle(request)
 
     async def serve_socket_mode(self, app_token: str, *, stop: asyncio.Event) -> None:
         """Receives events over Socket Mode until `stop` is set, then finishes the answers."""
+        await self.start()
         handler = AsyncSocketModeHandler(self._app, app_token)
         await handler.connect_async()  # type: ignore[no-untyped-call]
         _log.info("connected to Slack in Socket Mode")
@@ -119,8 +129,11 @@ class SlackBot:
             await self.aclose()
 
     async def aclose(self, timeout: float = 30.0) -> None:
-        """Lets the answers in flight finish (up to `timeout` seconds)."""
+        """Lets the answers in flight finish (up to `timeout` seconds), then closes the pool."""
         await self._work.drain(timeout)
+        session, self._app.client.session = self._app.client.session, None
+        if session is not None:
+            await session.close()
 
     async def _first(self, key: str | None) -> bool:
         if not key:
