@@ -38,6 +38,7 @@ bench: $(BIN)/leximind
 	$(BIN)/python -m benchmarks.retrieval
 	$(BIN)/python -m benchmarks.indexing
 	$(BIN)/python -m benchmarks.latency
+	$(BIN)/python -m benchmarks.slack_bot
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) .data .bench

@@ -248,6 +248,7 @@ def run(events: int, model_seconds: float, workers: int) -> None:
         proc.terminate()
         proc.wait(timeout=60)
         fake_process.terminate()
+        shutil.rmtree(data, ignore_errors=True)
     placeholders, updates = final["placeholders"], final["updates"]
     once = all(
         len(placeholders.get(signed_event(n)[0], [])) == 1

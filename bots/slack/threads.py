@@ -52,7 +52,7 @@ def question_text(text: str, bot_user_id: str | None) -> str:
     """A mention's text without the bot's own `<@U...>`, as plain characters."""
     if bot_user_id:
         text = re.sub(rf"<@{re.escape(bot_user_id)}(\|[^>]*)?>", " ", text)
-    return unescape(" ".join(text.split()))
+    return unescape(re.sub(r"[ \t]+", " ", text).strip())
 
 
 def render_slack(answer: Answer) -> str:
