@@ -1,4 +1,4 @@
-"""The `leximind` command: index, ask, search, serve."""
+"""The `leximind` command: index, ask, search, serve, slack."""
 
 from __future__ import annotations
 

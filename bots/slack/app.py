@@ -98,11 +98,6 @@ class SlackBot:
     def app(self) -> AsyncApp:
         return self._app
 
-    @property
-    def pending(self) -> int:
-        """Answers still being worked on."""
-        return self._work.pending
-
     async def start(self) -> None:
         """Opens one connection pool for the Web API calls of every event (call once, in the
         event loop that will serve); without it each call would open its own."""

@@ -24,8 +24,8 @@ from werkzeug import Request, Response
 
 from core.answering import AnswerService
 from core.errors import StoreUnavailable
-from core.storage.local import LocalInteractionLog
-from core.types import ChatMessage, ChunkKind, Completion, Source
+from core.storage.local import LocalFeedbackLog, LocalInteractionLog
+from core.types import ChatMessage, ChunkKind, Completion, Feedback, Source
 from ops.settings import Settings
 from ops.wiring import Services, build_services
 from tests.fakes import ListRetriever, chunk
@@ -265,7 +265,22 @@ class EchoModel:
         return None
 
 
-def with_fake_core(model: EchoModel, retriever: Retriever) -> Callable[[Settings], Services]:
+class FlakyFeedbackLog(LocalFeedbackLog):
+    """The local feedback log, failing as an unreachable store while `down` is set."""
+
+    down = False
+
+    async def record(self, feedback: Feedback) -> None:
+        if self.down:
+            raise StoreUnavailable("the feedback store is unreachable")
+        await super().record(feedback)
+
+
+def with_fake_core(
+    model: EchoModel, retriever: Retriever, feedback: FlakyFeedbackLog | None = None
+) -> Callable[[Settings], Services]:
+    """Real services on the data dir, answering from `retriever` with `model`."""
+
     def build(settings: Settings) -> Services:
         services = build_services(settings)
         answers = AnswerService(
@@ -273,6 +288,6 @@ def with_fake_core(model: EchoModel, retriever: Retriever) -> Callable[[Settings
             chat_model=model,
             interaction_log=LocalInteractionLog(settings.data_dir),
         )
-        return replace(services, answers=answers)
+        return replace(services, answers=answers, feedback=feedback or services.feedback)
 
     return build

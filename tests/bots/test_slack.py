@@ -33,6 +33,7 @@ from tests.bots.slack_fake import (
     SOURCES,
     EchoModel,
     FakeSlack,
+    FlakyFeedbackLog,
     Retriever,
     command_body,
     event_body,
@@ -114,11 +115,16 @@ def serve(tmp_path: Path, httpserver: HTTPServer, slack_api: FakeSlack) -> Calla
     """Starts the app (as a context manager); a second start reuses the same data dir."""
 
     @contextmanager
-    def start(*, rate_limit: int = 5, model: EchoModel | None = None) -> Iterator[Harness]:
+    def start(
+        *,
+        rate_limit: int = 5,
+        model: EchoModel | None = None,
+        feedback: FlakyFeedbackLog | None = None,
+    ) -> Iterator[Harness]:
         settings = make_settings(tmp_path, httpserver.url_for("/api/"), rate_limit=rate_limit)
         model = model or EchoModel()
         retriever = Retriever(SOURCES)
-        app = create_app(settings, services_factory=with_fake_core(model, retriever))
+        app = create_app(settings, services_factory=with_fake_core(model, retriever, feedback))
         with TestClient(app) as client:
             yield Harness(
                 client, slack_api, model, retriever, settings, httpserver.url_for("/respond/1")
@@ -276,6 +282,25 @@ def test_reactions_on_answers_become_feedback_and_removal_retracts(
         assert labels() == []
     user_hash = next(h.settings.data_dir.glob("feedback/*/*.json")).stem
     assert user_hash != "U2"
+
+
+def test_a_reaction_the_feedback_store_refuses_is_retried_by_slack(
+    serve: Callable[..., Any], tmp_path: Path
+) -> None:
+    """A failing feedback store answers 500 so Slack redelivers; the redelivery is recorded."""
+    log = FlakyFeedbackLog(tmp_path)
+    with serve(feedback=log) as h:
+        h.ask("How do I run the tests?")
+        answer_ts = h.updates()[0]["ts"]
+        [interaction] = h.interactions()
+        event = reaction("+1", channel="C1", ts=answer_ts, at=time.time())
+        log.down = True
+        assert h.event(dict(event), event_id="Ev-r").status_code == 500
+        log.down = False
+        retry = h.event(dict(event), event_id="Ev-r", **{"X-Slack-Retry-Num": "1"})
+        assert retry.status_code == 200
+        [recorded] = asyncio.run(log.for_interaction(interaction["id"]))
+    assert recorded.label is FeedbackLabel.POSITIVE
 
 
 def test_the_slash_command_quotes_the_question_and_answers_in_its_thread(
