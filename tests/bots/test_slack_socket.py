@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -14,6 +17,7 @@ from aiohttp import WSMsgType, web
 from pydantic import SecretStr
 from pytest_httpserver import HTTPServer
 
+from bots.rendering import FAILED
 from bots.slack.threads import USAGE
 from ops.settings import Settings, SlackSettings
 from ops.wiring import build_bot_kit, build_slack_bot
@@ -30,6 +34,7 @@ from tests.bots.slack_fake import (
     serve_fake_slack,
     with_fake_core,
 )
+from tests.conftest import REPO_ROOT
 
 
 class FakeSocketModeServer:
@@ -159,3 +164,51 @@ async def test_socket_mode_answers_mentions_and_commands_with_the_same_listeners
         "env-2": None,
         "env-3": {"text": USAGE, "response_type": "ephemeral"},
     }
+
+
+async def test_leximind_slack_socket_runs_until_sigterm(
+    tmp_path: Path,
+    httpserver: HTTPServer,
+    slack_api: FakeSlack,
+    socket_server: Callable[[list[dict[str, Any]]], Any],
+) -> None:
+    """`leximind slack --socket` answers over the socket and exits cleanly on SIGTERM."""
+    message = slack_api.post_as_user("C1", f"<@{BOT_USER}> How do I run the tests?")
+    payload = json.loads(event_body(mention(message, channel="C1"), event_id="Ev1"))
+    envelope = {
+        "envelope_id": "env-1",
+        "type": "events_api",
+        "payload": payload,
+        "accepts_response_payload": False,
+        "retry_attempt": 0,
+    }
+    server, url = await socket_server([envelope])
+    slack_api.socket_url = url
+    env = {
+        **os.environ,
+        "LEXIMIND_DATA_DIR": str(tmp_path),
+        "LEXIMIND_SLACK__BOT_TOKEN": BOT_TOKEN,
+        "LEXIMIND_SLACK__APP_TOKEN": APP_TOKEN,
+        "LEXIMIND_SLACK__API_URL": httpserver.url_for("/api/"),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ops.cli",
+        "slack",
+        "--socket",
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        [update] = await eventually(lambda: slack_api.called("chat.update"), timeout=120)
+        await eventually(lambda: server.acks)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = await process.communicate()
+    # Nothing is indexed in this data dir, so the core fails and the thread gets the apology.
+    assert update["text"] == FAILED
+    assert server.acks == [{"envelope_id": "env-1"}]
+    assert process.returncode == 0, output.decode()
