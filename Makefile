@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 VLLM_VENV ?= .venv-vllm
+LABEL_STUDIO_VENV ?= .venv-label-studio
 REPO ?= .
 KB ?= demo
 QUESTION ?= How do I run the tests?
@@ -21,12 +22,17 @@ $(VLLM_VENV)/.ready: ops/vllm/make_venv.sh
 	bash ops/vllm/make_venv.sh $(VLLM_VENV)
 	touch $@
 
+$(LABEL_STUDIO_VENV)/.ready: ops/label_studio/make_venv.sh
+	bash ops/label_studio/make_venv.sh $(LABEL_STUDIO_VENV)
+	touch $@
+
 demo: $(BIN)/leximind
 	LEXIMIND_DATA_DIR=$(DATA) $(BIN)/leximind index $(REPO) --kb $(KB)
 	LEXIMIND_DATA_DIR=$(DATA) $(BIN)/leximind ask "$(QUESTION)" --kb $(KB)
 
-test: $(BIN)/leximind $(VLLM_VENV)/.ready
+test: $(BIN)/leximind $(VLLM_VENV)/.ready $(LABEL_STUDIO_VENV)/.ready
 	LEXIMIND_TEST_VLLM_PYTHON=$(abspath $(VLLM_VENV))/bin/python HF_HUB_OFFLINE=1 \
+		LEXIMIND_TEST_LABEL_STUDIO=$(abspath $(LABEL_STUDIO_VENV))/bin/label-studio \
 		$(BIN)/python -m pytest -ra
 
 lint: $(BIN)/leximind
@@ -38,7 +44,9 @@ bench: $(BIN)/leximind
 	$(BIN)/python -m benchmarks.retrieval
 	$(BIN)/python -m benchmarks.indexing
 	$(BIN)/python -m benchmarks.latency
+	$(BIN)/python -m benchmarks.dataset
+	$(BIN)/python -m benchmarks.storage
 	$(BIN)/python -m benchmarks.slack_bot
 
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) .data .bench
+	rm -rf $(VENV) $(VLLM_VENV) $(LABEL_STUDIO_VENV) .data .bench

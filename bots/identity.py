@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import secrets
 from pathlib import Path
+
+from core.privacy import hash_user_id
 
 
 class UserHasher:
@@ -21,8 +21,7 @@ class UserHasher:
         self._key = key
 
     def __call__(self, platform: str, user_id: str) -> str:
-        message = f"{platform}:{user_id}".encode()
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:32]
+        return hash_user_id(platform, user_id, key=self._key)[:32]
 
 
 def load_or_create_key(path: Path) -> bytes:

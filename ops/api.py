@@ -184,7 +184,11 @@ def create_app(
 
     @app.get("/healthz")
     async def healthz(request: Request) -> JSONResponse:
-        """Whether the store answers and the model server (if any) is reachable."""
+        """Whether the stores answer and the model server (if any) is reachable.
+
+        Also the object store's state as last seen by a write and the spool depth: records
+        waiting locally for the object store (`degraded` while it is unreachable).
+        """
         svc = services(request)
         report: dict[str, Any] = {"status": "ok", "knowledge_bases": svc.catalog.names()}
         try:
@@ -192,6 +196,9 @@ def create_app(
             report["store"] = "ok"
         except ServiceUnavailable as exc:
             report.update(status="unavailable", store=str(exc))
+        report.update(svc.spooled_writer.status())
+        if svc.spooled_writer.store_down and report["status"] == "ok":
+            report["status"] = "degraded"
         if svc.chat_model is None:
             report["model"] = "extractive (no model configured)"
         else:

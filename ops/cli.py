@@ -1,8 +1,9 @@
-"""The `leximind` command: index, ask, search, serve, slack."""
+"""The `leximind` command: index, ask, search, serve, discord, slack, data, label."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import signal
@@ -16,10 +17,13 @@ from rich.table import Table
 
 from core.errors import LeximindError
 from core.types import Question, Source
+from ops.data_cli import data_app
+from ops.label_cli import label_app
 from ops.schemas import ask_response, source_out
 from ops.settings import validate_kb_name
 
 if TYPE_CHECKING:
+    from ops.settings import Settings
     from ops.wiring import Services
 
 app = typer.Typer(
@@ -27,17 +31,25 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.add_typer(label_app, name="label")
+app.add_typer(data_app, name="data")
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
 
 
-def _services() -> Services:
-    # Imported here so that `leximind --help` does not pay for loading the store and model.
-    from ops.wiring import build_services, load_settings
+def _settings() -> Settings:
+    from ops.wiring import load_settings
 
     settings = load_settings()
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
-    return build_services(settings)
+    return settings
+
+
+def _services(settings: Settings | None = None) -> Services:
+    # Imported here so that `leximind --help` does not pay for loading the store and model.
+    from ops.wiring import build_services
+
+    return build_services(settings or _settings())
 
 
 def _fail(message: str) -> typer.Exit:
@@ -171,6 +183,36 @@ def serve(
     )
 
 
+@app.command("discord")
+def discord_bot() -> None:
+    """Run the Discord bot: answers @mentions and /leximind, records reactions as feedback."""
+    settings = _settings()
+    token = settings.discord.token
+    if token is None:
+        raise _fail("LEXIMIND_DISCORD__TOKEN is not set; see docs/bots.md for the setup")
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: the client closes on its way out
+        asyncio.run(_run_discord(_services(settings), token.get_secret_value()))
+
+
+async def _run_discord(svc: Services, token: str) -> None:
+    import discord
+
+    from ops.wiring import build_bot_kit, build_discord_client
+
+    kit = build_bot_kit(svc)
+    client = build_discord_client(svc, kit)
+    try:
+        async with client:
+            await client.start(token)
+    except discord.LoginFailure as exc:
+        raise _fail(
+            "Discord refused LEXIMIND_DISCORD__TOKEN; reset it in the Developer Portal"
+        ) from exc
+    finally:
+        kit.close()
+        await svc.aclose()
+
+
 @app.command()
 def slack(
     socket: Annotated[bool, typer.Option("--socket", help="connect over Socket Mode")] = False,
@@ -181,10 +223,10 @@ def slack(
             "HTTP mode is served by `leximind serve` at POST /slack/events; "
             "use `leximind slack --socket` for Socket Mode"
         )
-    svc = _services()
-    if not svc.settings.slack.socket_enabled:
+    settings = _settings()
+    if not settings.slack.socket_enabled:
         raise _fail("Socket Mode needs LEXIMIND_SLACK__BOT_TOKEN and LEXIMIND_SLACK__APP_TOKEN")
-    asyncio.run(_slack_socket_mode(svc))
+    asyncio.run(_slack_socket_mode(_services(settings)))
 
 
 async def _slack_socket_mode(svc: Services) -> None:

@@ -5,7 +5,9 @@ Only ops/wiring.py constructs it; everything else receives plain values.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -13,6 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bots.reactions import NEGATIVE_EMOJI, POSITIVE_EMOJI
 
 _PLACEHOLDERS = frozenset({"changeme", "change-me", "secret", "xxx", "todo", "your-api-key"})
+# MinIO's well-known default credentials are placeholders too.
+_STORAGE_PLACEHOLDERS = _PLACEHOLDERS | {"minioadmin", "your-secret-key"}
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
 def _default_data_dir() -> Path:
@@ -124,6 +129,123 @@ class BotSettings(BaseModel):
         return key
 
 
+class DiscordSettings(BaseModel):
+    """The Discord bot run by `leximind discord`."""
+
+    token: SecretStr | None = Field(None, description="bot token from the Developer Portal")
+    guild_id: int | None = Field(
+        None, gt=0, description="also register /leximind in this guild, where it appears at once"
+    )
+    sync_commands: bool = Field(True, description="register /leximind with Discord at start-up")
+
+    @field_validator("token")
+    @classmethod
+    def _real_token(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is None:
+            return None
+        value = token.get_secret_value().strip()
+        if not value:
+            return None  # `LEXIMIND_DISCORD__TOKEN=` left empty in a .env file
+        if value.lower() in _PLACEHOLDERS:
+            raise ValueError("LEXIMIND_DISCORD__TOKEN is a placeholder; set the bot's token")
+        if value.lower().startswith("bot "):
+            raise ValueError("LEXIMIND_DISCORD__TOKEN is the bare token, without 'Bot '")
+        if any(ch.isspace() for ch in value):
+            raise ValueError("LEXIMIND_DISCORD__TOKEN must not contain spaces")
+        return SecretStr(value)
+
+
+class LabelStudioSettings(BaseModel):
+    """The Label Studio server where maintainers review and correct answers."""
+
+    url: str | None = Field(None, description="e.g. http://127.0.0.1:8080")
+    token: SecretStr | None = Field(None, description="a user's legacy API token")
+    project: str = Field(
+        "Leximind review", min_length=1, description="project title (created if missing) or id"
+    )
+    timeout: float = Field(30.0, gt=0, description="seconds per request")
+
+    @model_validator(mode="after")
+    def _complete(self) -> LabelStudioSettings:
+        token = self.token.get_secret_value() if self.token else ""
+        if self.url and not token:
+            raise ValueError(
+                "LEXIMIND_LABEL_STUDIO__TOKEN is required when LEXIMIND_LABEL_STUDIO__URL is set"
+            )
+        if token.strip().lower() in _PLACEHOLDERS:
+            raise ValueError("LEXIMIND_LABEL_STUDIO__TOKEN is a placeholder; set the real token")
+        return self
+
+
+class DatasetSettings(BaseModel):
+    """The training-data build (`leximind data build`); unset folders are sources not used."""
+
+    codeqa_dir: Path | None = Field(None, description="CodeQA folder (<split>.question ...)")
+    conala_dir: Path | None = Field(None, description="CoNaLa folder (conala-*.json)")
+    out_dir: Path | None = Field(None, description="dataset versions; default DATA_DIR/datasets")
+    include_feedback: bool = Field(False, description="add labelled feedback from the store")
+    seed: int = Field(42, description="shuffle and split seed")
+    test_ratio: float = Field(0.2, gt=0, lt=1, description="share of examples in test")
+    max_record_chars: int = Field(8000, gt=0, description="longer records are dropped")
+    max_context_chars: int = Field(
+        4000, gt=0, description="passages and earlier turns in a feedback record's input"
+    )
+
+
+class StorageSettings(BaseModel):
+    """Where interactions, feedback and datasets go: a local folder or any S3 API (MinIO)."""
+
+    backend: Literal["local", "s3"] = Field("local", description="local folder or S3")
+    local_dir: Path | None = Field(None, description="local backend; default DATA_DIR/objects")
+    endpoint: str | None = Field(None, description="S3 host:port, e.g. minio.internal:9000")
+    access_key: str | None = None
+    secret_key: SecretStr | None = None
+    secure: bool = Field(True, description="HTTPS to the S3 endpoint")
+    region: str = "us-east-1"
+    bucket: str = Field("leximind", description="created on first use if missing")
+    connect_timeout: float = Field(5.0, gt=0, description="seconds")
+    read_timeout: float = Field(30.0, gt=0, description="seconds")
+    retries: int = Field(2, ge=0, le=10, description="retries of a failed S3 request")
+    spool_dir: Path | None = Field(None, description="default DATA_DIR/spool")
+    replay_batch: int = Field(100, ge=0, description="spooled writes replayed after each write")
+    retry_after: float = Field(
+        5.0, ge=0, description="seconds writes go to the spool after a failure"
+    )
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if "://" in value or "/" in value:
+            raise ValueError(
+                f"storage endpoint {value!r} must be host:port, without scheme or path"
+            )
+        return value
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket(cls, value: str) -> str:
+        if not _BUCKET.fullmatch(value) or ".." in value:
+            raise ValueError(f"invalid bucket name {value!r}: 3-63 lowercase letters, digits, . -")
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> StorageSettings:
+        secret = self.secret_key.get_secret_value() if self.secret_key else ""
+        if secret.strip().lower() in _STORAGE_PLACEHOLDERS:
+            raise ValueError("LEXIMIND_STORAGE__SECRET_KEY is a placeholder; set the real key")
+        if (self.access_key or "").strip().lower() in _STORAGE_PLACEHOLDERS:
+            raise ValueError("LEXIMIND_STORAGE__ACCESS_KEY is a placeholder; set the real key")
+        if self.backend == "s3" and not (self.endpoint and self.access_key and secret):
+            raise ValueError(
+                "LEXIMIND_STORAGE__BACKEND=s3 needs LEXIMIND_STORAGE__ENDPOINT, "
+                "LEXIMIND_STORAGE__ACCESS_KEY and LEXIMIND_STORAGE__SECRET_KEY"
+            )
+        return self
+
+
 class SlackSettings(BaseModel):
     """The Slack app: HTTP mode needs bot token and signing secret, Socket Mode the app token."""
 
@@ -193,6 +315,10 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     bots: BotSettings = Field(default_factory=BotSettings)
+    discord: DiscordSettings = Field(default_factory=DiscordSettings)
+    label_studio: LabelStudioSettings = Field(default_factory=LabelStudioSettings)
+    dataset: DatasetSettings = Field(default_factory=DatasetSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
 
     @field_validator("default_kb")

@@ -15,14 +15,26 @@ from bots.routing import KnowledgeBaseRoutes
 from bots.state import SqliteBotState
 from core.answering import AnswerPolicy, AnswerService
 from core.llm.openai_compatible import OpenAICompatibleChatModel
-from core.ports import ChatModel, FeedbackLog
-from core.storage.local import LocalFeedbackLog, LocalInteractionLog
+from core.ports import ChatModel, FeedbackLog, ObjectStore
+from core.storage.local import LocalObjectStore
+from core.storage.logs import ObjectFeedbackLog, ObjectInteractionLog
+from core.storage.s3 import S3ObjectStore
+from core.storage.spool import Spool
+from core.storage.writer import SpooledWriter
 from ops.settings import Settings
-from rag.catalog import Catalog
-from rag.embedding import OnnxEmbedder
-from rag.indexer import Indexer
-from rag.retrieval import FusionWeights, HybridRetriever
-from rag.stores.lancedb import LanceDBStore
+from training.build import DatasetSpec
+from training.review.label_studio import LabelStudioClient, LabelStudioError
+
+if TYPE_CHECKING:
+    from bots.discord.client import LeximindDiscord
+
+    # Imported where they are built: commands that need no index (`data build`) skip
+    # loading LanceDB and onnxruntime, about a second and 150 MB.
+    from rag.catalog import Catalog
+    from rag.embedding import OnnxEmbedder
+    from rag.indexer import Indexer
+    from rag.retrieval import HybridRetriever
+    from rag.stores.lancedb import LanceDBStore
 
 if TYPE_CHECKING:
     from bots.slack import SlackBot
@@ -56,6 +68,8 @@ class Services:
     chat_model: ChatModel | None
     answers: AnswerService
     feedback: FeedbackLog
+    object_store: ObjectStore
+    spooled_writer: SpooledWriter
 
     @property
     def clones_dir(self) -> Path:
@@ -163,8 +177,79 @@ def build_chat_model(settings: Settings) -> ChatModel | None:
     )
 
 
+def build_label_studio(settings: Settings) -> LabelStudioClient:
+    """The Label Studio client; raises LabelStudioError when no server is configured."""
+    ls = settings.label_studio
+    if not ls.url or not ls.token:
+        raise LabelStudioError(
+            "Label Studio is not configured: set LEXIMIND_LABEL_STUDIO__URL and "
+            "LEXIMIND_LABEL_STUDIO__TOKEN"
+        )
+    return LabelStudioClient(url=ls.url, token=ls.token.get_secret_value(), timeout=ls.timeout)
+
+
+def dataset_spec(
+    settings: Settings,
+    *,
+    codeqa: Path | None = None,
+    conala: Path | None = None,
+    out: Path | None = None,
+    feedback: bool | None = None,
+    seed: int | None = None,
+) -> DatasetSpec:
+    """The dataset build's spec from settings, with command-line values taking precedence."""
+    d = settings.dataset
+    return DatasetSpec(
+        out_dir=out or d.out_dir or settings.data_dir / "datasets",
+        codeqa_dir=codeqa or d.codeqa_dir,
+        conala_dir=conala or d.conala_dir,
+        include_feedback=d.include_feedback if feedback is None else feedback,
+        seed=d.seed if seed is None else seed,
+        test_ratio=d.test_ratio,
+        max_record_chars=d.max_record_chars,
+        max_context_chars=d.max_context_chars,
+    )
+
+
+def build_object_store(settings: Settings) -> ObjectStore:
+    """The S3 store when the backend is s3, else the local folder (DATA_DIR/objects)."""
+    st = settings.storage
+    if st.backend == "local":
+        return LocalObjectStore(st.local_dir or settings.data_dir / "objects")
+    if not (st.endpoint and st.access_key and st.secret_key):
+        raise ValueError("the s3 storage backend needs an endpoint, an access key and a secret key")
+    return S3ObjectStore(
+        endpoint=st.endpoint,
+        access_key=st.access_key,
+        secret_key=st.secret_key.get_secret_value(),
+        bucket=st.bucket,
+        secure=st.secure,
+        region=st.region or None,
+        connect_timeout=st.connect_timeout,
+        read_timeout=st.read_timeout,
+        retries=st.retries,
+    )
+
+
+def build_spooled_writer(settings: Settings) -> SpooledWriter:
+    """The object store behind a durable spool (DATA_DIR/spool unless set)."""
+    st = settings.storage
+    return SpooledWriter(
+        build_object_store(settings),
+        Spool(st.spool_dir or settings.data_dir / "spool"),
+        replay_batch=st.replay_batch,
+        retry_after=st.retry_after,
+    )
+
+
 def build_services(settings: Settings) -> Services:
     """Builds the store, embedder, retriever, indexer and answering service from settings."""
+    from rag.catalog import Catalog
+    from rag.embedding import OnnxEmbedder
+    from rag.indexer import Indexer
+    from rag.retrieval import FusionWeights, HybridRetriever
+    from rag.stores.lancedb import LanceDBStore
+
     data = settings.data_dir
     emb = settings.embedding
     embedder = OnnxEmbedder(
@@ -188,11 +273,12 @@ def build_services(settings: Settings) -> Services:
         weights=FusionWeights(dense=r.dense_weight, keyword=r.keyword_weight, rrf_k=r.rrf_k),
     )
     chat_model = build_chat_model(settings)
+    writer = build_spooled_writer(settings)
     a = settings.answer
     answers = AnswerService(
         retriever=retriever,
         chat_model=chat_model,
-        interaction_log=LocalInteractionLog(data),
+        interaction_log=ObjectInteractionLog(writer),
         policy=AnswerPolicy(
             default_kb=settings.default_kb,
             top_k=r.top_k,
@@ -219,5 +305,23 @@ def build_services(settings: Settings) -> Services:
         indexer=indexer,
         chat_model=chat_model,
         answers=answers,
-        feedback=LocalFeedbackLog(data),
+        feedback=ObjectFeedbackLog(writer),
+        object_store=writer.store,
+        spooled_writer=writer,
+    )
+
+
+def build_discord_client(services: Services, kit: BotKit) -> LeximindDiscord:
+    """The Discord gateway client over the shared bot layer; it is started by the caller."""
+    from bots.discord.client import LeximindDiscord
+
+    settings = services.settings.discord
+    return LeximindDiscord(
+        answerer=kit.answerer,
+        routes=kit.routes,
+        ledger=kit.state,
+        answers=kit.state,
+        feedback=kit.feedback,
+        command_guild=settings.guild_id,
+        sync_commands=settings.sync_commands,
     )

@@ -1,4 +1,4 @@
-"""Test-wide fixtures: a clean environment and paths to the shared data."""
+"""Test-wide fixtures: a clean environment, paths to the shared data, and real servers."""
 
 from __future__ import annotations
 
@@ -8,6 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.label_studio import (
+    LabelStudioServer,
+    require_label_studio,
+    start_label_studio,
+)
+from tests.support.seaweedfs import SeaweedServer, start_seaweedfs
 from tests.support.vllm_server import (
     VllmServer,
     require_vllm_python,
@@ -72,4 +78,35 @@ def own_vllm_server(
         served_name="tiny-llama-own",
         work_dir=tmp_path_factory.mktemp("vllm-own"),
     ) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def label_studio_executable() -> Path:
+    """The Label Studio venv's `label-studio`; read at session scope, before env cleaning."""
+    return require_label_studio()
+
+
+@pytest.fixture(scope="session")
+def label_studio(
+    tmp_path_factory: pytest.TempPathFactory, label_studio_executable: Path
+) -> Iterator[LabelStudioServer]:
+    """A Label Studio server shared by the session, started by the first test that needs it."""
+    with start_label_studio(
+        label_studio_executable, tmp_path_factory.mktemp("label-studio")
+    ) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServer]:
+    """A SeaweedFS S3 server shared by the session, started by the first test that asks."""
+    with start_seaweedfs(tmp_path_factory.mktemp("seaweedfs")) as server:
+        yield server
+
+
+@pytest.fixture
+def own_seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServer]:
+    """A SeaweedFS server for one test only, which the test may kill and restart."""
+    with start_seaweedfs(tmp_path_factory.mktemp("seaweedfs-own")) as server:
         yield server

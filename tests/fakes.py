@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
-from core.errors import ModelUnavailable, UnknownKnowledgeBase
+from core.errors import ModelUnavailable, StoreUnavailable, UnknownKnowledgeBase
+from core.storage.keys import validate_key
 from core.types import (
     ChatMessage,
     Chunk,
@@ -89,3 +90,42 @@ class MemoryInteractionLog:
 
     async def record(self, interaction: Interaction) -> None:
         self.records[interaction.id] = interaction
+
+
+class MemoryObjectStore:
+    """An ObjectStore in a dict that can be switched off: while `down`, every call fails.
+
+    `puts` counts the writes that reached it, to tell direct writes from replays.
+    """
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+        self.down = False
+        self.puts = 0
+
+    def _check(self, key: str | None = None) -> None:
+        if key is not None:
+            validate_key(key)
+        if self.down:
+            raise StoreUnavailable("memory store switched off")
+
+    def put(self, key: str, data: bytes, *, content_type: str = "application/json") -> None:
+        self._check(key)
+        self.objects[key] = bytes(data)
+        self.puts += 1
+
+    def get(self, key: str) -> bytes:
+        self._check(key)
+        return self.objects[key]
+
+    def exists(self, key: str) -> bool:
+        self._check(key)
+        return key in self.objects
+
+    def delete(self, key: str) -> None:
+        self._check(key)
+        self.objects.pop(key, None)
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        self._check()
+        yield from sorted(k for k in self.objects if k.startswith(prefix))

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,7 +25,8 @@ from werkzeug import Request, Response
 
 from core.answering import AnswerService
 from core.errors import StoreUnavailable
-from core.storage.local import LocalFeedbackLog, LocalInteractionLog
+from core.ports import FeedbackLog
+from core.storage.logs import ObjectInteractionLog
 from core.types import ChatMessage, ChunkKind, Completion, Feedback, Source
 from ops.settings import Settings
 from ops.wiring import Services, build_services
@@ -265,29 +267,45 @@ class EchoModel:
         return None
 
 
-class FlakyFeedbackLog(LocalFeedbackLog):
-    """The local feedback log, failing as an unreachable store while `down` is set."""
+class FlakyFeedbackLog:
+    """The process's real feedback log, failing as an unreachable store while `down` is set."""
 
-    down = False
+    def __init__(self) -> None:
+        self.inner: FeedbackLog | None = None
+        self.down = False
 
     async def record(self, feedback: Feedback) -> None:
-        if self.down:
+        if self.down or self.inner is None:
             raise StoreUnavailable("the feedback store is unreachable")
-        await super().record(feedback)
+        await self.inner.record(feedback)
+
+    async def for_interaction(self, interaction_id: str) -> list[Feedback]:
+        assert self.inner is not None
+        return await self.inner.for_interaction(interaction_id)
 
 
 def with_fake_core(
     model: EchoModel, retriever: Retriever, feedback: FlakyFeedbackLog | None = None
 ) -> Callable[[Settings], Services]:
-    """Real services on the data dir, answering from `retriever` with `model`."""
+    """Real services on the data dir (object store, spool, logs), answering from `retriever`
+    with `model`; `feedback`, when given, stands in front of the real feedback log."""
 
     def build(settings: Settings) -> Services:
         services = build_services(settings)
         answers = AnswerService(
             retriever=retriever,
             chat_model=model,
-            interaction_log=LocalInteractionLog(settings.data_dir),
+            interaction_log=ObjectInteractionLog(services.spooled_writer),
         )
-        return replace(services, answers=answers, feedback=feedback or services.feedback)
+        if feedback is None:
+            return replace(services, answers=answers)
+        feedback.inner = services.feedback
+        return replace(services, answers=answers, feedback=feedback)
 
     return build
+
+
+def stored(data_dir: Path, prefix: str) -> list[dict[str, Any]]:
+    """The JSON records under `prefix` in the local object store of a data dir."""
+    folder = data_dir / "objects" / prefix
+    return [json.loads(path.read_text()) for path in sorted(folder.rglob("*.json"))]

@@ -10,9 +10,9 @@ from bots.rendering import FAILED, RATE_LIMITED
 from bots.state import SqliteBotState
 from core.answering import AnswerService
 from core.errors import StoreUnavailable
-from core.storage.local import LocalInteractionLog
 from core.types import Source, Turn
 from tests.fakes import ListRetriever, ScriptedChatModel, chunk
+from tests.support.storage import local_interaction_log
 
 SOURCES = {"docs": [Source(chunk("README.md", "Run make test to run the tests.", kb="docs"), 0.9)]}
 
@@ -28,7 +28,7 @@ def answerer(
     service = AnswerService(
         retriever=retriever or ListRetriever(SOURCES),
         chat_model=ScriptedChatModel(["Run `make test` [1]."] * 5),
-        interaction_log=LocalInteractionLog(tmp_path),
+        interaction_log=local_interaction_log(tmp_path),
     )
     return BotAnswerer(
         answers=service,
@@ -52,7 +52,7 @@ async def test_a_question_is_answered_with_a_hashed_user(tmp_path: Path) -> None
     reply = await answerer(tmp_path).reply(asked())
     assert reply.outcome is Outcome.ANSWERED
     assert reply.answer is not None and reply.answer.text == "Run `make test` [1]."
-    [record] = tmp_path.glob("interactions/*/*/*/*.json")
+    [record] = tmp_path.glob("objects/interactions/*/*/*/*.json")
     text = record.read_text()
     assert '"U1"' not in text
     assert UserHasher(b"k" * 32)("slack", "U1") in text

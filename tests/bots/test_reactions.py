@@ -10,17 +10,18 @@ import pytest
 from bots.identity import UserHasher
 from bots.reactions import EmojiLabels, FeedbackRecorder, normalise_emoji
 from bots.state import SqliteBotState
-from core.storage.local import LocalFeedbackLog
+from core.storage.logs import ObjectFeedbackLog
 from core.types import FeedbackLabel
+from tests.support.storage import local_feedback_log
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def recorder(tmp_path: Path) -> tuple[FeedbackRecorder, LocalFeedbackLog]:
+async def recorder(tmp_path: Path) -> tuple[FeedbackRecorder, ObjectFeedbackLog]:
     state = SqliteBotState(tmp_path / "state.sqlite3")
     await state.remember("slack:C1:111.1", "interaction-1")
-    log = LocalFeedbackLog(tmp_path)
+    log = local_feedback_log(tmp_path)
     recorder = FeedbackRecorder(
         answers=state, feedback=log, labels=EmojiLabels(), hash_user=UserHasher(b"k" * 32)
     )
@@ -46,7 +47,7 @@ async def react(
 
 
 async def test_latest_reaction_wins_and_user_ids_are_hashed(
-    recorder: tuple[FeedbackRecorder, LocalFeedbackLog],
+    recorder: tuple[FeedbackRecorder, ObjectFeedbackLog],
 ) -> None:
     rec, log = recorder
     await react(rec, "+1")
@@ -57,7 +58,7 @@ async def test_latest_reaction_wins_and_user_ids_are_hashed(
 
 
 async def test_removing_the_current_reaction_retracts_it(
-    recorder: tuple[FeedbackRecorder, LocalFeedbackLog],
+    recorder: tuple[FeedbackRecorder, ObjectFeedbackLog],
 ) -> None:
     rec, log = recorder
     await react(rec, "+1::skin-tone-2")
@@ -68,7 +69,7 @@ async def test_removing_the_current_reaction_retracts_it(
 
 
 async def test_other_messages_and_neutral_emoji_are_ignored(
-    recorder: tuple[FeedbackRecorder, LocalFeedbackLog],
+    recorder: tuple[FeedbackRecorder, ObjectFeedbackLog],
 ) -> None:
     rec, log = recorder
     assert await react(rec, "eyes") is None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import time
@@ -20,8 +19,6 @@ from pytest_httpserver import HTTPServer
 
 from bots.rendering import FAILED, FEEDBACK_HINT, RATE_LIMITED
 from bots.slack.threads import NOT_IN_CHANNEL, PLACEHOLDER, USAGE
-from core.storage.local import LocalFeedbackLog
-from core.types import FeedbackLabel
 from ops.api import create_app
 from ops.settings import BotSettings, Settings, SlackSettings
 from tests.bots.slack_fake import (
@@ -41,6 +38,7 @@ from tests.bots.slack_fake import (
     reaction,
     serve_fake_slack,
     sign,
+    stored,
     with_fake_core,
 )
 
@@ -88,8 +86,12 @@ class Harness:
         return wait_until(lambda: len(found := self.slack.called("chat.update")) >= count and found)
 
     def interactions(self) -> list[dict[str, Any]]:
-        files = self.settings.data_dir.glob("interactions/*/*/*/*.json")
-        return [json.loads(path.read_text()) for path in files]
+        return stored(self.settings.data_dir, "interactions")
+
+    def labels(self, interaction_id: str) -> list[str]:
+        """The current (not retracted) feedback labels of one answer, as stored."""
+        found = stored(self.settings.data_dir, f"feedback/{interaction_id}")
+        return [f["label"] for f in found if f["label"]]
 
 
 def make_settings(data_dir: Path, api_url: str, *, rate_limit: int = 5) -> Settings:
@@ -261,34 +263,28 @@ def test_reactions_on_answers_become_feedback_and_removal_retracts(
         asked = h.ask("How do I run the tests?")
         answer_ts = h.updates()[0]["ts"]
         [interaction] = h.interactions()
-        log = LocalFeedbackLog(h.settings.data_dir)
-
-        def labels() -> list[FeedbackLabel | None]:
-            found = asyncio.run(log.for_interaction(interaction["id"]))
-            return [f.label for f in found]
-
         t0 = time.time()
         for emoji, added, offset in (("+1", True, 0), ("-1::skin-tone-3", True, 1)):
             event = reaction(emoji, channel="C1", ts=answer_ts, at=t0 + offset, added=added)
             assert h.event(event, event_id=f"Ev-{emoji}").status_code == 200
-        assert labels() == [FeedbackLabel.NEGATIVE]
+        assert h.labels(interaction["id"]) == ["negative"]
         on_question = reaction("+1", channel="C1", ts=asked, at=t0 + 2)
         on_question["item_user"] = "U1"
         h.event(on_question, event_id="Ev-q")
         h.event(reaction("eyes", channel="C1", ts=answer_ts, at=t0 + 3), event_id="Ev-eyes")
-        assert labels() == [FeedbackLabel.NEGATIVE]
+        assert h.labels(interaction["id"]) == ["negative"]
         removed = reaction("-1", channel="C1", ts=answer_ts, at=t0 + 4, added=False)
         assert h.event(removed, event_id="Ev-rm").status_code == 200
-        assert labels() == []
-    user_hash = next(h.settings.data_dir.glob("feedback/*/*.json")).stem
-    assert user_hash != "U2"
+        assert h.labels(interaction["id"]) == []
+    [record] = stored(h.settings.data_dir, f"feedback/{interaction['id']}")
+    assert record["user_hash"] != "U2" and record["platform"] == "slack"
 
 
 def test_a_reaction_the_feedback_store_refuses_is_retried_by_slack(
-    serve: Callable[..., Any], tmp_path: Path
+    serve: Callable[..., Any],
 ) -> None:
-    """A failing feedback store answers 500 so Slack redelivers; the redelivery is recorded."""
-    log = FlakyFeedbackLog(tmp_path)
+    """A failing feedback log answers 500 so Slack redelivers; the redelivery is recorded."""
+    log = FlakyFeedbackLog()
     with serve(feedback=log) as h:
         h.ask("How do I run the tests?")
         answer_ts = h.updates()[0]["ts"]
@@ -299,8 +295,7 @@ def test_a_reaction_the_feedback_store_refuses_is_retried_by_slack(
         log.down = False
         retry = h.event(dict(event), event_id="Ev-r", **{"X-Slack-Retry-Num": "1"})
         assert retry.status_code == 200
-        [recorded] = asyncio.run(log.for_interaction(interaction["id"]))
-    assert recorded.label is FeedbackLabel.POSITIVE
+        assert h.labels(interaction["id"]) == ["positive"]
 
 
 def test_the_slash_command_quotes_the_question_and_answers_in_its_thread(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -13,10 +14,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ops.api import create_app
-from ops.settings import EmbeddingSettings, Settings
+from ops.settings import EmbeddingSettings, Settings, StorageSettings
 from ops.wiring import build_services
 from rag.sources import read_tree
 from tests.support.corpus import make_fastapi_repo
+from tests.support.seaweedfs import SeaweedServer
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +74,9 @@ def test_ask_answers_extractively_with_sources_and_records(
     assert "[1]" in body["answer"]
     assert body["sources"][0]["path"] == "docs/en/docs/tutorial/cors.md"
     assert 0 < body["confidence"] <= 1
-    recorded = list(indexed.data_dir.glob(f"interactions/*/*/*/{body['interaction_id']}.json"))
+    recorded = list(
+        indexed.data_dir.glob(f"objects/interactions/*/*/*/{body['interaction_id']}.json")
+    )
     assert len(recorded) == 1
 
 
@@ -130,10 +134,11 @@ def test_malformed_json_is_400(client: TestClient) -> None:
 
 
 def test_health_metrics_and_docs(client: TestClient) -> None:
-    """/healthz reports the store and model, /metrics counts requests, /docs is served."""
+    """/healthz reports the stores, spool and model, /metrics counts requests, /docs is served."""
     health = client.get("/healthz")
     assert health.status_code == 200
     assert health.json()["store"] == "ok"
+    assert health.json()["object_store"] == "ok" and health.json()["spool_depth"] == 0
     assert health.json()["model"].startswith("extractive")
     client.post("/search", json={"question": "Docker"})
     metrics = client.get("/metrics").text
@@ -190,3 +195,37 @@ def test_server_sees_a_separate_index_run(tmp_path: Path, model_cache: Path) -> 
         assert c.post("/search", json={"question": "CORS"}).json()["sources"][0]["path"] == (
             "docs/en/docs/tutorial/cors.md"
         )
+
+
+def test_answers_survive_an_object_store_outage(
+    tmp_path: Path, indexed: Settings, own_seaweedfs: SeaweedServer
+) -> None:
+    """With S3 down /ask still answers, /healthz shows the spooled record; drain stores it."""
+    storage = StorageSettings(
+        backend="s3",
+        endpoint=own_seaweedfs.endpoint,
+        access_key=own_seaweedfs.access_key,
+        secret_key=own_seaweedfs.secret_key,
+        secure=False,
+        connect_timeout=1.0,
+        retries=0,
+        spool_dir=tmp_path / "spool",
+    )
+    settings = indexed.model_copy(update={"storage": storage})
+    own_seaweedfs.stop()
+    with TestClient(create_app(settings)) as c:
+        r = c.post("/ask", json={"question": "How do I enable CORS?"})
+        assert r.status_code == 200
+        health = c.get("/healthz")
+        assert health.status_code == 200 and health.json()["status"] == "degraded"
+        assert health.json()["spool_depth"] == 1
+        assert "unreachable" in health.json()["object_store"]
+
+        own_seaweedfs.start()
+        services = c.app.state.services  # type: ignore[attr-defined]
+        assert asyncio.run(services.spooled_writer.drain()) == 1
+
+        health = c.get("/healthz").json()
+        assert (health["status"], health["object_store"], health["spool_depth"]) == ("ok", "ok", 0)
+        keys = list(services.object_store.list("interactions/"))
+        assert [k.rsplit("/", 1)[1] for k in keys] == [f"{r.json()['interaction_id']}.json"]

@@ -63,6 +63,14 @@ def test_errors_are_one_line_not_tracebacks(env: Path, tmp_path: Path) -> None:
     assert "Traceback" not in missing.output + unknown.output + empty.output
 
 
+def test_discord_without_a_token_says_what_to_set(env: Path) -> None:
+    """`leximind discord` with no token exits 1 naming the variable, before loading anything."""
+    result = runner.invoke(app, ["discord"])
+    assert result.exit_code == 1
+    assert "LEXIMIND_DISCORD__TOKEN is not set" in result.output
+    assert not env.exists()
+
+
 def test_slack_command_needs_socket_mode_and_its_tokens(tmp_path: Path) -> None:
     """`leximind slack` points HTTP mode at serve; --socket without tokens says what is missing."""
     plain = runner.invoke(app, ["slack"])

@@ -51,12 +51,21 @@ def test_nested_variables(monkeypatch: pytest.MonkeyPatch) -> None:
         {"LEXIMIND_LLM__API_KEY": "changeme"},
         {"LEXIMIND_DEFAULT_KB": "no spaces allowed"},
         {"LEXIMIND_RETRIEVAL__TOP_K": "0"},
+        {"LEXIMIND_STORAGE__BACKEND": "s3"},
+        {"LEXIMIND_STORAGE__BACKEND": "s3", "LEXIMIND_STORAGE__ENDPOINT": "minio:9000"},
+        {"LEXIMIND_STORAGE__BACKEND": "gcs"},
+        {"LEXIMIND_STORAGE__SECRET_KEY": "minioadmin"},
+        {"LEXIMIND_STORAGE__SECRET_KEY": "changeme"},
+        {"LEXIMIND_STORAGE__ACCESS_KEY": "minioadmin"},
+        {"LEXIMIND_STORAGE__ENDPOINT": "http://minio:9000"},
+        {"LEXIMIND_STORAGE__BUCKET": "Leximind_Data"},
+        {"LEXIMIND_STORAGE__READ_TIMEOUT": "0"},
     ],
 )
 def test_bad_settings_refused_at_start(
     monkeypatch: pytest.MonkeyPatch, env: dict[str, str]
 ) -> None:
-    """A model URL without a model, a placeholder key, a bad kb name or top_k 0 fail fast."""
+    """Incomplete model or S3 settings, placeholder keys, bad names or limits fail fast."""
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     with pytest.raises(ValidationError):
@@ -96,6 +105,84 @@ def test_bot_routes_and_emoji_lists_come_from_json(monkeypatch: pytest.MonkeyPat
     s = Settings(_env_file=None)
     assert s.bots.routes == {"slack:T1/C2": "docs"}
     assert s.bots.positive_emoji == ["rocket"]
+
+
+@pytest.mark.parametrize(
+    ("token", "message"),
+    [("changeme", "placeholder"), ("Bot abc.def.ghi", "without 'Bot '"), ("abc def", "spaces")],
+)
+def test_bad_discord_tokens_are_refused(
+    monkeypatch: pytest.MonkeyPatch, token: str, message: str
+) -> None:
+    """A placeholder, a token with the 'Bot ' prefix or with spaces fails at start-up."""
+    monkeypatch.setenv("LEXIMIND_DISCORD__TOKEN", token)
+    with pytest.raises(ValueError, match=message):
+        Settings(_env_file=None)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"LEXIMIND_LABEL_STUDIO__URL": "http://ls:8080"}, "TOKEN is required"),
+        ({"LEXIMIND_LABEL_STUDIO__TOKEN": "changeme"}, "placeholder"),
+        ({"LEXIMIND_LABEL_STUDIO__PROJECT": ""}, "at least 1 character"),
+    ],
+)
+def test_bad_label_studio_settings_are_refused(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    """A Label Studio URL without a token, a placeholder token or an empty project fail fast."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=message):
+        Settings(_env_file=None)
+
+
+def test_discord_settings_keep_the_token_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The token is trimmed and hidden; an empty one counts as unset; the guild id is a number."""
+    monkeypatch.setenv("LEXIMIND_DISCORD__TOKEN", " MTIz.real.token ")
+    monkeypatch.setenv("LEXIMIND_DISCORD__GUILD_ID", "123456789012345678")
+    s = Settings(_env_file=None)
+    assert s.discord.token is not None and s.discord.token.get_secret_value() == "MTIz.real.token"
+    assert "MTIz.real.token" not in repr(s) and "MTIz.real.token" not in s.model_dump_json()
+    assert (s.discord.guild_id, s.discord.sync_commands) == (123456789012345678, True)
+    monkeypatch.setenv("LEXIMIND_DISCORD__TOKEN", "")
+    assert Settings(_env_file=None).discord.token is None
+
+
+def test_label_studio_token_is_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Label Studio token is hidden from repr and dumps."""
+    monkeypatch.setenv("LEXIMIND_LABEL_STUDIO__URL", "http://ls:8080")
+    monkeypatch.setenv("LEXIMIND_LABEL_STUDIO__TOKEN", "f" * 40)
+    s = Settings(_env_file=None)
+    assert s.label_studio.url == "http://ls:8080"
+    assert "f" * 40 not in repr(s) and "f" * 40 not in s.model_dump_json()
+
+
+def test_s3_storage_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The s3 backend takes endpoint, keys, bucket and timeouts; the secret key stays hidden."""
+    env = {
+        "LEXIMIND_STORAGE__BACKEND": "s3",
+        "LEXIMIND_STORAGE__ENDPOINT": "minio.internal:9000",
+        "LEXIMIND_STORAGE__ACCESS_KEY": "leximind-app",
+        "LEXIMIND_STORAGE__SECRET_KEY": "s3-real-secret-123",
+        "LEXIMIND_STORAGE__SECURE": "false",
+        "LEXIMIND_STORAGE__BUCKET": "leximind-prod",
+        "LEXIMIND_STORAGE__READ_TIMEOUT": "10",
+    }
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    s = Settings(_env_file=None).storage
+    assert (s.backend, s.endpoint, s.access_key, s.secure, s.bucket, s.read_timeout) == (
+        "s3",
+        "minio.internal:9000",
+        "leximind-app",
+        False,
+        "leximind-prod",
+        10.0,
+    )
+    assert s.secret_key is not None and s.secret_key.get_secret_value() == "s3-real-secret-123"
+    assert "s3-real-secret-123" not in repr(s) and "s3-real-secret-123" not in s.model_dump_json()
 
 
 SLACK_APP, SLACK_SECRET = "LEXIMIND_SLACK__APP_TOKEN", "LEXIMIND_SLACK__SIGNING_SECRET"

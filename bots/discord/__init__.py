@@ -1,0 +1,1 @@
+"""The Discord adapter: gateway client, reply chains as conversations, message splitting."""

@@ -1,0 +1,189 @@
+"""Writes records to the object store, or to the local spool while the store is unreachable."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from core.errors import StoreUnavailable
+from core.ports import ObjectStore
+from core.storage.keys import parse_time, validate_key
+from core.storage.spool import Spool
+
+_log = logging.getLogger(__name__)
+
+
+class WriteKind(StrEnum):
+    """How a record is written: plainly, or only if it is not older than the stored one."""
+
+    REPLACE = "replace"
+    LATEST_WINS = "latest-wins"
+
+
+class SpooledWriter:
+    """Puts records into an ObjectStore; keeps them in a durable Spool when it is unreachable.
+
+    A write that meets StoreUnavailable goes to the spool and the caller is not failed. For
+    `retry_after` seconds after a failure, writes go straight to the spool (so a dead store
+    costs each caller a local fsync, not a network timeout); the next write after that tries
+    the store again. After a successful write up to `replay_batch` spooled writes are replayed,
+    oldest first; `drain()` replays all of them (the scheduler calls it).
+
+    Replays are idempotent: a record always lands under the same key, and a LATEST_WINS record
+    (feedback) replaces the stored one only if its `created_at` is not older. That check is a
+    read then a write, serialised within this process; two processes writing the same user's
+    feedback on the same answer in the same instant could still interleave.
+    """
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        spool: Spool,
+        *,
+        replay_batch: int = 100,
+        retry_after: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._spool = spool
+        self._replay_batch = replay_batch
+        self._retry_after = retry_after
+        self._clock = clock
+        self._down_until = float("-inf")
+        self._last_failure: tuple[str, str] | None = None
+        self._latest_lock = threading.Lock()
+        self._draining = False
+
+    @property
+    def store(self) -> ObjectStore:
+        return self._store
+
+    @property
+    def spool(self) -> Spool:
+        return self._spool
+
+    async def write(self, kind: WriteKind, key: str, data: bytes) -> None:
+        """Writes to the store, or durably to the spool; StoreUnavailable only if both fail.
+
+        ValueError for an invalid key, or a LATEST_WINS record without a readable `created_at`.
+        """
+        validate_key(key)
+        if kind is WriteKind.LATEST_WINS:
+            _created_at(data)
+        if self._clock() >= self._down_until:
+            try:
+                await asyncio.to_thread(self._apply, kind, key, data)
+            except StoreUnavailable as exc:
+                self._mark_down(exc)
+            else:
+                self._mark_up()
+                if self._replay_batch and self._spool.depth():
+                    await self.drain(limit=self._replay_batch)
+                return
+        try:
+            seq = await asyncio.to_thread(self._spool.append, kind.value, key, data)
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"object store unreachable and the spool cannot keep {key}: {exc}"
+            ) from exc
+        _log.info("object store unreachable: %s spooled as entry %d", key, seq)
+
+    async def drain(self, limit: int | None = None) -> int:
+        """Replays spooled writes oldest first, at most `limit`; returns how many were stored.
+
+        Stops at the first StoreUnavailable (later writes must not overtake earlier ones).
+        Returns 0 at once while another drain, in this process or another, is running.
+        """
+        if self._draining:
+            return 0
+        self._draining = True
+        try:
+            return await asyncio.to_thread(self._drain, limit)
+        finally:
+            self._draining = False
+
+    def status(self) -> dict[str, Any]:
+        """For /healthz: spool depth, rejected entries, and the store failure if it persists."""
+        report: dict[str, Any] = {
+            "spool_depth": self._spool.depth(),
+            "spool_rejected": self._spool.rejected(),
+        }
+        if self._last_failure is None:
+            report["object_store"] = "ok"
+        else:
+            since, error = self._last_failure
+            report["object_store"] = f"unreachable since {since}, spooling writes: {error}"
+        return report
+
+    @property
+    def store_down(self) -> bool:
+        """Whether the last write to the store failed (and none has succeeded since)."""
+        return self._last_failure is not None
+
+    def _drain(self, limit: int | None) -> int:
+        replayed = 0
+        with self._spool.exclusive() as mine:
+            if not mine:
+                return 0
+            for entry in self._spool.pending(limit):
+                try:
+                    self._apply(WriteKind(entry.kind), entry.key, entry.data)
+                except StoreUnavailable as exc:
+                    self._mark_down(exc)
+                    break
+                except (ValueError, KeyError) as exc:
+                    self._spool.reject(entry.seq, f"cannot be replayed: {exc!r}")
+                    continue
+                self._mark_up()
+                self._spool.remove(entry.seq)
+                replayed += 1
+        if replayed:
+            _log.info("replayed %d spooled writes; %d left", replayed, self._spool.depth())
+        return replayed
+
+    def _apply(self, kind: WriteKind, key: str, data: bytes) -> None:
+        if kind is WriteKind.REPLACE:
+            self._store.put(key, data)
+            return
+        incoming = _created_at(data)
+        with self._latest_lock:
+            try:
+                current: datetime | None = _created_at(self._store.get(key))
+            except KeyError:
+                current = None
+            except ValueError as exc:
+                _log.warning("replacing unreadable record %s: %s", key, exc)
+                current = None
+            if current is None or current <= incoming:
+                self._store.put(key, data)
+
+    def _mark_down(self, exc: StoreUnavailable) -> None:
+        self._down_until = self._clock() + self._retry_after
+        if self._last_failure is None:
+            since = datetime.now(UTC).isoformat(timespec="seconds")
+            _log.warning("object store unreachable, spooling writes: %s", exc)
+        else:
+            since = self._last_failure[0]
+        self._last_failure = (since, str(exc))
+
+    def _mark_up(self) -> None:
+        if self._last_failure is not None:
+            _log.warning("object store reachable again")
+        self._down_until = float("-inf")
+        self._last_failure = None
+
+
+def _created_at(data: bytes) -> datetime:
+    """The `created_at` of a JSON record; ValueError when there is none or it is malformed."""
+    try:
+        value = json.loads(data)["created_at"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"record without a readable created_at: {exc!r}") from exc
+    return parse_time(str(value), what="created_at")

@@ -1,0 +1,108 @@
+"""`leximind label export|import`: the Label Studio review loop from the command line."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from core.errors import LeximindError
+from ops.settings import Settings
+from training.review.board import LabelStudioBoard
+from training.review.loop import ExportReport, ImportReport, export_for_review, import_corrections
+
+label_app = typer.Typer(
+    help="Review doubtful answers in Label Studio and bring the corrections back.",
+    no_args_is_help=True,
+)
+console = Console()
+errors = Console(stderr=True, soft_wrap=True)
+
+
+def _settings() -> Settings:
+    from ops.wiring import load_settings
+
+    try:
+        settings = load_settings()
+    except ValidationError as exc:
+        raise _fail(f"invalid settings: {exc}") from exc
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    return settings
+
+
+def _fail(message: str) -> typer.Exit:
+    errors.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+    return typer.Exit(code=1)
+
+
+@label_app.command("export")
+def export_command(
+    since: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="only interactions asked on or after this day"),
+    ] = None,
+) -> None:
+    """Send answers with negative feedback, and abstentions, to Label Studio as tasks."""
+    from ops.wiring import build_label_studio, build_object_store
+
+    settings = _settings()
+    try:
+        with build_label_studio(settings) as client:
+            board = LabelStudioBoard.open(client, settings.label_studio.project)
+            report = export_for_review(
+                build_object_store(settings), board, since=since.date() if since else None
+            )
+    except LeximindError as exc:
+        raise _fail(str(exc)) from exc
+    _print_export(report, project=board.project_id)
+
+
+def _print_export(report: ExportReport, *, project: int) -> None:
+    console.print(
+        f"exported {report.exported}, already there {report.already_queued} "
+        f"(Label Studio project {project})"
+    )
+    if report.already_corrected:
+        console.print(f"not sent again, already corrected: {report.already_corrected}")
+    if report.missing:
+        console.print(f"feedback on interactions not in the store: {report.missing}")
+    if report.unreadable:
+        console.print(f"[yellow]unreadable records ({len(report.unreadable)}):[/yellow]")
+        for key in report.unreadable:
+            console.print(f"  {key}", highlight=False)
+
+
+@label_app.command("import")
+def import_command() -> None:
+    """Store the latest corrected answer of each reviewed task as a correction."""
+    from ops.wiring import build_label_studio, build_object_store
+
+    settings = _settings()
+    try:
+        with build_label_studio(settings) as client:
+            board = LabelStudioBoard.open(client, settings.label_studio.project)
+            report = import_corrections(build_object_store(settings), board)
+    except LeximindError as exc:
+        raise _fail(str(exc)) from exc
+    _print_import(report)
+
+
+def _print_import(report: ImportReport) -> None:
+    console.print(f"imported {report.imported}, unchanged {report.unchanged}")
+    if report.updated or report.kept_newer:
+        console.print(
+            f"updated {report.updated}, kept a newer stored correction {report.kept_newer}"
+        )
+    ignored = {
+        "skipped": report.skipped,
+        "without a corrected answer": report.empty,
+        "on tasks Leximind did not create": report.foreign,
+    }
+    if any(ignored.values()):
+        console.print(
+            "ignored annotations: " + ", ".join(f"{n} {what}" for what, n in ignored.items() if n)
+        )
