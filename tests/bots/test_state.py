@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 from bots.state import SqliteBotState
@@ -65,3 +66,21 @@ async def test_answer_links_persist(tmp_path: Path) -> None:
     state = SqliteBotState(tmp_path / "s.sqlite3")
     assert await state.interaction_for("slack:C1:1700000000.1") == "i-1"
     assert await state.interaction_for("slack:C1:other") is None
+
+
+async def test_a_claim_waits_for_another_process_without_blocking_the_loop(
+    tmp_path: Path,
+) -> None:
+    """While another process holds the write lock the claim waits off the event loop, and
+    succeeds once the lock is released."""
+    state = SqliteBotState(tmp_path / "s.sqlite3")
+    other = sqlite3.connect(tmp_path / "s.sqlite3", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    claiming = asyncio.create_task(state.claim("slack:Ev1"))
+    await asyncio.sleep(0.2)  # the event loop still runs while the claim waits
+    assert not claiming.done()
+    other.execute("COMMIT")
+    assert await claiming
+    assert not await state.claim("slack:Ev1")
+    other.close()
+    state.close()
