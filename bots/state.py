@@ -71,7 +71,7 @@ class SqliteBotState:
 
         It runs on the event loop: without an fsync a statement takes tens of microseconds,
         while a hand-off to a thread costs milliseconds once retrieval threads compete for
-        the GIL (200 Slack events at once were acknowledged 2-3x sooner inline). Only when
+        the GIL (200 Slack events at once were acknowledged 2-5x sooner inline). Only when
         another process holds the write lock longer than a few milliseconds does the wait
         move to the state's own thread, so the loop never blocks on it.
         """
