@@ -46,7 +46,7 @@ bench: $(BIN)/leximind
 	$(BIN)/python -m benchmarks.latency
 	$(BIN)/python -m benchmarks.dataset
 	$(BIN)/python -m benchmarks.storage
-	$(BIN)/python -m benchmarks.slack_bot
+	$(BIN)/python -m benchmarks.bots
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) $(LABEL_STUDIO_VENV) .data .bench

@@ -76,13 +76,35 @@ class FeedbackRecorder:
         at: datetime | None = None,
     ) -> Feedback | None:
         """Records one reaction event; returns the feedback written, or None if ignored."""
+        return await self.hashed_reaction(
+            platform=platform,
+            message_key=message_key,
+            user_hash=self._hash_user(platform, user_id),
+            emoji=emoji,
+            added=added,
+            at=at,
+        )
+
+    async def hashed_reaction(
+        self,
+        *,
+        platform: str,
+        message_key: str,
+        user_hash: str,
+        emoji: str,
+        added: bool,
+        at: datetime | None = None,
+    ) -> Feedback | None:
+        """Like `reaction`, for a user known only by their keyed hash.
+
+        A poller that sees a reaction vanish has kept no raw user id to pass.
+        """
         label = self._labels.label(emoji)
         if label is None:
             return None
         interaction_id = await self._answers.interaction_for(message_key)
         if interaction_id is None:
             return None
-        user_hash = self._hash_user(platform, user_id)
         emoji = normalise_emoji(emoji)
         if not added:
             current = {f.user_hash: f for f in await self._feedback.for_interaction(interaction_id)}

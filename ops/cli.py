@@ -1,4 +1,4 @@
-"""The `leximind` command: index, ask, search, serve, discord, slack, data, label."""
+"""The `leximind` command: index, ask, search, serve, the bots, data build, label export|import."""
 
 from __future__ import annotations
 
@@ -33,6 +33,8 @@ app = typer.Typer(
 )
 app.add_typer(label_app, name="label")
 app.add_typer(data_app, name="data")
+github = typer.Typer(help="The GitHub adapter.", no_args_is_help=True)
+app.add_typer(github, name="github")
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
 
@@ -213,6 +215,31 @@ async def _run_discord(svc: Services, token: str) -> None:
         await svc.aclose()
 
 
+@github.command("poll-reactions")
+def poll_reactions() -> None:
+    """Record the reactions on the bot's recent GitHub answers as feedback, once."""
+    from ops.wiring import build_bot_kit, build_reaction_poller
+
+    svc = _services()
+    if not svc.settings.github.signs_in:
+        raise _fail("set LEXIMIND_GITHUB__TOKEN, or __APP_ID and __PRIVATE_KEY")
+    kit = build_bot_kit(svc)
+    poller = build_reaction_poller(svc, kit)
+    try:
+        report = asyncio.run(poller.poll())
+    except LeximindError as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        poller.close()
+        kit.close()
+    console.print(
+        f"{report.comments} answers checked ({report.unchanged} unchanged): "
+        f"{report.recorded} reactions recorded, {report.retracted} retracted"
+    )
+    if report.failed:
+        raise _fail(f"{len(report.failed)} answers could not be read; they are retried next run")
+
+
 @app.command()
 def slack(
     socket: Annotated[bool, typer.Option("--socket", help="connect over Socket Mode")] = False,
@@ -229,20 +256,27 @@ def slack(
     asyncio.run(_slack_socket_mode(_services(settings)))
 
 
+SHUTDOWN_DRAIN_SECONDS = 60.0
+
+
 async def _slack_socket_mode(svc: Services) -> None:
+    from ops.background import TaskTracker
     from ops.wiring import build_bot_kit, build_slack_bot
 
     app_token = svc.settings.slack.app_token
     assert app_token is not None  # checked by the caller
     kit = build_bot_kit(svc)
+    tasks = TaskTracker()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    bot = build_slack_bot(svc, kit, tasks)
     try:
-        bot = build_slack_bot(svc, kit)
         await bot.serve_socket_mode(app_token.get_secret_value(), stop=stop)
     finally:
+        await tasks.drain(SHUTDOWN_DRAIN_SECONDS)  # answers already accepted still go out
+        await bot.aclose()
         kit.close()
         await svc.aclose()
 

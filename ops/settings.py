@@ -246,6 +246,72 @@ class StorageSettings(BaseModel):
         return self
 
 
+class GitHubSettings(BaseModel):
+    """The GitHub adapter: webhook secret, a token or a GitHub App, and the bot's login.
+
+    The webhook is served when WEBHOOK_SECRET is set; then BOT_LOGIN and one way of signing
+    in (TOKEN, or APP_ID with PRIVATE_KEY) are required. PRIVATE_KEY is the App's PEM text
+    (literal `\\n` allowed) or the path of the .pem file GitHub gave you.
+    """
+
+    webhook_secret: SecretStr | None = None
+    token: SecretStr | None = Field(None, description="personal or machine-user token")
+    app_id: int | None = Field(None, gt=0)
+    private_key: SecretStr | None = Field(None, description="PEM text or path to a .pem file")
+    api_url: str = Field("https://api.github.com", description="REST API base URL")
+    question_label: str = Field("question", min_length=1)
+    bot_login: str | None = Field(None, description="the login the bot posts as")
+    timeout: int = Field(15, gt=0, description="seconds per API request")
+    retries: int = Field(10, ge=0, description="PyGithub retries (rate limits, 5xx); 0: none")
+    seconds_between_requests: float = Field(0.25, ge=0, description="per API client")
+    seconds_between_writes: float = Field(1.0, ge=0, description="per API client")
+    concurrency: int = Field(8, gt=0, description="API calls in flight at once")
+    reaction_window_days: float = Field(14, gt=0, description="answers polled for reactions")
+
+    @model_validator(mode="after")
+    def _complete(self) -> GitHubSettings:
+        for name in ("webhook_secret", "token", "private_key"):
+            value: SecretStr | None = getattr(self, name)
+            if value is not None and value.get_secret_value().strip().lower() in _PLACEHOLDERS:
+                raise ValueError(f"LEXIMIND_GITHUB__{name.upper()} is a placeholder")
+        if (self.app_id is None) != (self.private_key is None):
+            raise ValueError("LEXIMIND_GITHUB__APP_ID and __PRIVATE_KEY go together")
+        if self.token is not None and self.app_id is not None:
+            raise ValueError(
+                "set LEXIMIND_GITHUB__TOKEN or the App (APP_ID, PRIVATE_KEY), not both"
+            )
+        if self.private_key is not None:
+            self.private_key = SecretStr(_pem(self.private_key.get_secret_value()))
+        if self.webhook_secret is not None:
+            if not self.signs_in:
+                raise ValueError(
+                    "the GitHub webhook needs LEXIMIND_GITHUB__TOKEN or __APP_ID and __PRIVATE_KEY"
+                )
+            if not self.bot_login:
+                raise ValueError("the GitHub webhook needs LEXIMIND_GITHUB__BOT_LOGIN")
+        return self
+
+    @property
+    def signs_in(self) -> bool:
+        """Whether a token or an App key is configured."""
+        return self.token is not None or self.app_id is not None
+
+
+def _pem(value: str) -> str:
+    """PEM text as given (escaped newlines restored), or read from the file it names."""
+    text = value.strip()
+    if not text.startswith("-----BEGIN"):
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise ValueError("LEXIMIND_GITHUB__PRIVATE_KEY is neither PEM text nor a readable file")
+        text = path.read_text().strip()
+    if "\\n" in text and "\n" not in text:
+        text = text.replace("\\n", "\n").strip()
+    if not text.startswith("-----BEGIN") or "PRIVATE KEY-----" not in text:
+        raise ValueError("LEXIMIND_GITHUB__PRIVATE_KEY is not a PEM private key")
+    return text + "\n"
+
+
 class SlackSettings(BaseModel):
     """The Slack app: HTTP mode needs bot token and signing secret, Socket Mode the app token."""
 
@@ -319,6 +385,7 @@ class Settings(BaseSettings):
     label_studio: LabelStudioSettings = Field(default_factory=LabelStudioSettings)
     dataset: DatasetSettings = Field(default_factory=DatasetSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    github: GitHubSettings = Field(default_factory=GitHubSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
 
     @field_validator("default_kb")

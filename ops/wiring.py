@@ -21,12 +21,15 @@ from core.storage.logs import ObjectFeedbackLog, ObjectInteractionLog
 from core.storage.s3 import S3ObjectStore
 from core.storage.spool import Spool
 from core.storage.writer import SpooledWriter
-from ops.settings import Settings
+from ops.settings import GitHubSettings, Settings
 from training.build import DatasetSpec
 from training.review.label_studio import LabelStudioClient, LabelStudioError
 
 if TYPE_CHECKING:
     from bots.discord.client import LeximindDiscord
+    from bots.github.api import GitHubApi
+    from bots.github.bot import GitHubWebhook
+    from bots.github.reactions import ReactionPoller
 
     # Imported where they are built: commands that need no index (`data build`) skip
     # loading LanceDB and onnxruntime, about a second and 150 MB.
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
 
 if TYPE_CHECKING:
     from bots.slack import SlackBot
+    from bots.slack.app import Spawner
 
 _log = logging.getLogger(__name__)
 
@@ -123,11 +127,11 @@ def build_bot_kit(services: Services) -> BotKit:
     )
 
 
-def build_slack_bot(services: Services, kit: BotKit) -> SlackBot:
+def build_slack_bot(services: Services, kit: BotKit, tasks: Spawner) -> SlackBot:
     """The Slack listeners on a Bolt AsyncApp whose Web API client uses the Slack settings.
 
-    Raises ValueError when no bot token is configured. Events are verified with the signing
-    secret when one is set (HTTP mode); Socket Mode needs none.
+    Answers run as `tasks`; raises ValueError when no bot token is configured. Events are
+    verified with the signing secret when one is set (HTTP mode); Socket Mode needs none.
     """
     from slack_bolt.async_app import AsyncApp
     from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
@@ -159,6 +163,7 @@ def build_slack_bot(services: Services, kit: BotKit) -> SlackBot:
         answer_index=kit.state,
         answerer=kit.answerer,
         feedback=kit.feedback,
+        tasks=tasks,
     )
 
 
@@ -324,4 +329,59 @@ def build_discord_client(services: Services, kit: BotKit) -> LeximindDiscord:
         feedback=kit.feedback,
         command_guild=settings.guild_id,
         sync_commands=settings.sync_commands,
+    )
+
+
+def build_github_api(settings: GitHubSettings) -> GitHubApi:
+    """The GitHub API client, signed in with the token or as the App.
+
+    Raises ValueError when the settings name neither (check `settings.signs_in` first).
+    """
+    from bots.github.api import GitHubAccess, GitHubApi
+
+    access = GitHubAccess(
+        base_url=settings.api_url,
+        token=settings.token.get_secret_value() if settings.token else None,
+        app_id=settings.app_id,
+        private_key=settings.private_key.get_secret_value() if settings.private_key else None,
+        timeout=settings.timeout,
+        retries=settings.retries,
+        seconds_between_requests=settings.seconds_between_requests,
+        seconds_between_writes=settings.seconds_between_writes,
+    )
+    return GitHubApi(access, concurrency=settings.concurrency)
+
+
+def build_github_webhook(services: Services, kit: BotKit) -> GitHubWebhook:
+    """The webhook receiver; the settings validator made sure secret and login are set."""
+    from bots.github.bot import GitHubBot, GitHubWebhook
+
+    github = services.settings.github
+    assert github.webhook_secret is not None and github.bot_login is not None
+    bot = GitHubBot(
+        api=build_github_api(github),
+        answerer=kit.answerer,
+        routes=kit.routes,
+        answers=kit.state,
+        bot_login=github.bot_login,
+        question_label=github.question_label,
+        max_question_chars=services.settings.answer.max_question_chars,
+    )
+    return GitHubWebhook(secret=github.webhook_secret.get_secret_value(), bot=bot, ledger=kit.state)
+
+
+def build_reaction_poller(services: Services, kit: BotKit) -> ReactionPoller:
+    """The GitHub reaction poller; what it saw is kept in DATA_DIR/bots."""
+    from bots.github.reactions import ReactionPoller, ReactionSnapshots
+
+    github = services.settings.github
+    return ReactionPoller(
+        api=build_github_api(github),
+        state=kit.state,
+        recorder=kit.feedback,
+        snapshots=ReactionSnapshots(
+            services.settings.data_dir / "bots" / "github-reactions.sqlite3"
+        ),
+        hash_user=kit.answerer.user_hash,
+        window=github.reaction_window_days * 86400,
     )

@@ -3,15 +3,16 @@
 The same listeners serve HTTP mode (`POST /slack/events` through Bolt's Starlette adapter,
 which checks the signature and the 5-minute timestamp window first) and Socket Mode.
 Listeners only acknowledge, drop duplicates and bots, and hand the slow part (the answer)
-to background work, so Slack gets its acknowledgement at once.
+to the process's background tasks, so Slack gets its acknowledgement at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -28,7 +29,6 @@ from bots.answering import BotAnswerer, BotQuestion
 from bots.ports import AnswerIndex, DeliveryLedger
 from bots.reactions import FeedbackRecorder
 from bots.routing import KnowledgeBaseRoutes
-from bots.slack.background import BackgroundWork
 from bots.slack.threads import (
     NOT_IN_CHANNEL,
     PLACEHOLDER,
@@ -49,6 +49,12 @@ PLATFORM = "slack"
 _SLACK_ERRORS = (SlackClientError, aiohttp.ClientError, TimeoutError)
 
 Payload = dict[str, Any]
+
+
+class Spawner(Protocol):
+    """Runs work in the background of the process; the process waits for it at shutdown."""
+
+    def spawn(self, work: Coroutine[Any, Any, Any], *, name: str) -> None: ...
 
 
 def _identity(context: AsyncBoltContext) -> BotIdentity:
@@ -77,6 +83,7 @@ class SlackBot:
         answer_index: AnswerIndex,
         answerer: BotAnswerer,
         feedback: FeedbackRecorder,
+        tasks: Spawner,
         command: str = "/leximind",
     ) -> None:
         self._app = app
@@ -85,7 +92,7 @@ class SlackBot:
         self._index = answer_index
         self._answerer = answerer
         self._feedback = feedback
-        self._work = BackgroundWork()
+        self._tasks = tasks
         self._reactions = asyncio.Lock()  # one reaction at a time: removal sees the addition
         self._http = AsyncSlackRequestHandler(app)
         app.event("app_mention")(self._on_mention)
@@ -112,7 +119,8 @@ class SlackBot:
         return await self._http.handle(request)
 
     async def serve_socket_mode(self, app_token: str, *, stop: asyncio.Event) -> None:
-        """Receives events over Socket Mode until `stop` is set, then finishes the answers."""
+        """Receives events over Socket Mode until `stop` is set; answers still being worked
+        on are the caller's to wait for (see `tasks`), then `aclose`."""
         await self.start()
         handler = AsyncSocketModeHandler(self._app, app_token)
         await handler.connect_async()  # type: ignore[no-untyped-call]
@@ -121,11 +129,9 @@ class SlackBot:
             await stop.wait()
         finally:
             await handler.close_async()  # type: ignore[no-untyped-call]
-            await self.aclose()
 
-    async def aclose(self, timeout: float = 30.0) -> None:
-        """Lets the answers in flight finish (up to `timeout` seconds), then closes the pool."""
-        await self._work.drain(timeout)
+    async def aclose(self) -> None:
+        """Closes the Web API connection pool; call it after the background work is done."""
         session, self._app.client.session = self._app.client.session, None
         if session is not None:
             await session.close()
@@ -146,7 +152,7 @@ class SlackBot:
             return
         team = body.get("team_id") or context.team_id
         name = f"slack mention {body.get('event_id')}"
-        self._work.spawn(self._answer_mention(me, team, event), name=name)
+        self._tasks.spawn(self._answer_mention(me, team, event), name=name)
 
     async def _answer_mention(self, me: BotIdentity, team: str | None, event: Payload) -> None:
         channel, ts = str(event["channel"]), str(event["ts"])
@@ -178,7 +184,7 @@ class SlackBot:
         if not await self._first(body.get("trigger_id")):
             return
         name = f"slack command {body.get('trigger_id')}"
-        self._work.spawn(self._answer_command(body, text, respond), name=name)
+        self._tasks.spawn(self._answer_command(body, text, respond), name=name)
 
     async def _answer_command(self, body: Payload, text: str, respond: AsyncRespond) -> None:
         channel, user = str(body["channel_id"]), str(body["user_id"])

@@ -19,6 +19,7 @@ from pytest_httpserver import HTTPServer
 
 from bots.rendering import FAILED
 from bots.slack.threads import USAGE
+from ops.background import TaskTracker
 from ops.settings import Settings, SlackSettings
 from ops.wiring import build_bot_kit, build_slack_bot
 from tests.bots.slack_fake import (
@@ -145,16 +146,18 @@ async def test_socket_mode_answers_mentions_and_commands_with_the_same_listeners
     model = EchoModel()
     services = with_fake_core(model, Retriever(SOURCES))(settings)
     kit = build_bot_kit(services)
+    tasks = TaskTracker()
+    bot = build_slack_bot(services, kit, tasks)
     stop = asyncio.Event()
-    serving = asyncio.create_task(
-        build_slack_bot(services, kit).serve_socket_mode(APP_TOKEN, stop=stop)
-    )
+    serving = asyncio.create_task(bot.serve_socket_mode(APP_TOKEN, stop=stop))
     try:
         [update] = await eventually(lambda: slack_api.called("chat.update"))
         acks = await eventually(lambda: len(server.acks) >= 3 and server.acks)
     finally:
         stop.set()
         await serving
+        await tasks.drain(30)
+        await bot.aclose()
         kit.close()
     assert update["text"].startswith("Run `make test` [1].")
     assert len(slack_api.called("chat.postMessage")) == 1, "the redelivery is not answered"

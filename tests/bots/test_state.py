@@ -68,6 +68,22 @@ async def test_answer_links_persist(tmp_path: Path) -> None:
     assert await state.interaction_for("slack:C1:other") is None
 
 
+async def test_recent_answers_are_listed_by_prefix_and_age(tmp_path: Path) -> None:
+    """A poller lists the answers of one platform since a time; `_` and `%` are literal."""
+    clock = Clock()
+    state = SqliteBotState(tmp_path / "s.sqlite3", clock=clock)
+    await state.remember("github:o/r:comment:1", "i1")
+    clock.now += 10
+    await state.remember("github:o/r:comment:2", "i2")
+    await state.remember("slack:C1:1.1", "i3")
+    await state.remember("gitXub:o/r:comment:3", "i4")
+    assert await state.recent_answers("github:", since=clock.now - 5) == [
+        ("github:o/r:comment:2", "i2")
+    ]
+    assert [k for k, _ in await state.recent_answers("git_ub:", since=0)] == []
+    assert len(await state.recent_answers("github:", since=0)) == 2
+
+
 async def test_a_claim_waits_for_another_process_without_blocking_the_loop(
     tmp_path: Path,
 ) -> None:

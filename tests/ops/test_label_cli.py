@@ -22,7 +22,7 @@ runner = CliRunner()
 def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LocalObjectStore:
     monkeypatch.setenv("LEXIMIND_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)  # no developer .env is read
-    store = LocalObjectStore(tmp_path / "data")
+    store = LocalObjectStore(tmp_path / "data" / "objects")
     store_interaction(store, interaction("cli1"))
     store_feedback(store, "cli1", "u1", FeedbackLabel.NEGATIVE)
     return store

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from pydantic import BaseModel, ValidationError
@@ -183,6 +184,58 @@ def test_s3_storage_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     assert s.secret_key is not None and s.secret_key.get_secret_value() == "s3-real-secret-123"
     assert "s3-real-secret-123" not in repr(s) and "s3-real-secret-123" not in s.model_dump_json()
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"LEXIMIND_GITHUB__WEBHOOK_SECRET": "s3cr3t-hook"}, "needs LEXIMIND_GITHUB__TOKEN"),
+        (
+            {"LEXIMIND_GITHUB__WEBHOOK_SECRET": "s3cr3t-hook", "LEXIMIND_GITHUB__TOKEN": "ghp_1"},
+            "needs LEXIMIND_GITHUB__BOT_LOGIN",
+        ),
+        ({"LEXIMIND_GITHUB__WEBHOOK_SECRET": "changeme"}, "placeholder"),
+        ({"LEXIMIND_GITHUB__TOKEN": "TODO"}, "placeholder"),
+        ({"LEXIMIND_GITHUB__APP_ID": "12"}, "go together"),
+        (
+            {
+                "LEXIMIND_GITHUB__TOKEN": "ghp_1",
+                "LEXIMIND_GITHUB__APP_ID": "12",
+                "LEXIMIND_GITHUB__PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\\nx\\n"
+                "-----END PRIVATE KEY-----",
+            },
+            "not both",
+        ),
+        (
+            {"LEXIMIND_GITHUB__APP_ID": "12", "LEXIMIND_GITHUB__PRIVATE_KEY": "missing.pem"},
+            "neither PEM text nor a readable file",
+        ),
+    ],
+)
+def test_bad_github_settings_are_refused(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    """The GitHub webhook needs a way to sign in and the bot's login; placeholders fail."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=message):
+        Settings(_env_file=None)
+
+
+def test_github_app_key_from_escaped_text_or_a_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The App key may be PEM text with `\\n` escapes or the path of a .pem file; it is secret."""
+    pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n"
+    monkeypatch.setenv("LEXIMIND_GITHUB__APP_ID", "12")
+    monkeypatch.setenv("LEXIMIND_GITHUB__PRIVATE_KEY", pem.replace("\n", "\\n"))
+    s = Settings(_env_file=None)
+    assert s.github.private_key is not None
+    assert s.github.private_key.get_secret_value() == pem
+    assert "MIIB" not in repr(s)
+    (tmp_path / "app.pem").write_text(pem)
+    monkeypatch.setenv("LEXIMIND_GITHUB__PRIVATE_KEY", str(tmp_path / "app.pem"))
+    assert Settings(_env_file=None).github.private_key.get_secret_value() == pem  # type: ignore[union-attr]
 
 
 SLACK_APP, SLACK_SECRET = "LEXIMIND_SLACK__APP_TOKEN", "LEXIMIND_SLACK__SIGNING_SECRET"

@@ -1,0 +1,1 @@
+"""The GitHub adapter: webhook events -> questions -> answer comments; reactions by polling."""
