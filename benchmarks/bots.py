@@ -358,9 +358,9 @@ def main() -> None:
     platforms = [name for name, n in counts.items() if n > 0]
     proc, url = serve(data, remote_url, platforms)
     try:
-        requests = [
-            r for name in platforms for r in PLATFORMS[name].requests(counts[name], questions)
-        ]
+        # Interleaved, so that no platform's requests queue behind all of another's.
+        batches = [PLATFORMS[name].requests(counts[name], questions) for name in platforms]
+        requests = [r for group in itertools.zip_longest(*batches) for r in group if r]
         started, results = asyncio.run(fire(url, requests))
         wait_for_answers(posted, {r.answer_key for r in requests}, seconds=120)
     finally:
