@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 VLLM_VENV ?= .venv-vllm
 LABEL_STUDIO_VENV ?= .venv-label-studio
+TRAIN_VENV ?= .venv-train
 REPO ?= .
 KB ?= demo
 QUESTION ?= How do I run the tests?
@@ -26,13 +27,18 @@ $(LABEL_STUDIO_VENV)/.ready: ops/label_studio/make_venv.sh
 	bash ops/label_studio/make_venv.sh $(LABEL_STUDIO_VENV)
 	touch $@
 
+$(TRAIN_VENV)/.ready: ops/training/make_venv.sh
+	bash ops/training/make_venv.sh $(TRAIN_VENV)
+	touch $@
+
 demo: $(BIN)/leximind
 	LEXIMIND_DATA_DIR=$(DATA) $(BIN)/leximind index $(REPO) --kb $(KB)
 	LEXIMIND_DATA_DIR=$(DATA) $(BIN)/leximind ask "$(QUESTION)" --kb $(KB)
 
-test: $(BIN)/leximind $(VLLM_VENV)/.ready $(LABEL_STUDIO_VENV)/.ready
+test: $(BIN)/leximind $(VLLM_VENV)/.ready $(LABEL_STUDIO_VENV)/.ready $(TRAIN_VENV)/.ready
 	LEXIMIND_TEST_VLLM_PYTHON=$(abspath $(VLLM_VENV))/bin/python HF_HUB_OFFLINE=1 \
 		LEXIMIND_TEST_LABEL_STUDIO=$(abspath $(LABEL_STUDIO_VENV))/bin/label-studio \
+		LEXIMIND_TEST_TRAIN_PYTHON=$(abspath $(TRAIN_VENV))/bin/python \
 		$(BIN)/python -m pytest -ra
 
 lint: $(BIN)/leximind
@@ -49,4 +55,4 @@ bench: $(BIN)/leximind
 	$(BIN)/python -m benchmarks.bots
 
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) $(LABEL_STUDIO_VENV) .data .bench
+	rm -rf $(VENV) $(VLLM_VENV) $(LABEL_STUDIO_VENV) $(TRAIN_VENV) .data .bench

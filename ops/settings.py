@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bots.reactions import NEGATIVE_EMOJI, POSITIVE_EMOJI
+from training.llamafactory_config import MANAGED_KEYS
 
 _PLACEHOLDERS = frozenset({"changeme", "change-me", "secret", "xxx", "todo", "your-api-key"})
 # MinIO's well-known default credentials are placeholders too.
@@ -312,6 +313,95 @@ def _pem(value: str) -> str:
     return text + "\n"
 
 
+_LORA_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+
+
+class TrainingSettings(BaseModel):
+    """LoRA training with LlamaFactory (`llamafactory-cli train`, run from its own venv).
+
+    The defaults are the production recipe (Llama 3 8B Instruct on a GPU); a CPU test run
+    sets a tiny model, its chat template, use_cpu, no bf16 and max_steps.
+    """
+
+    cli: Path | None = Field(
+        None, description="llamafactory-cli of the trainer venv (ops/training/make_venv.sh)"
+    )
+    model: str = Field(
+        "meta-llama/Meta-Llama-3-8B-Instruct", min_length=1, description="base model: id or folder"
+    )
+    template: str = Field("llama3", min_length=1, description="LlamaFactory chat template")
+    lora_rank: int = Field(8, gt=0, description="vLLM's --max-lora-rank must be at least this")
+    lora_alpha: int | None = Field(None, gt=0, description="default: twice the rank")
+    lora_dropout: float = Field(0.0, ge=0, lt=1)
+    lora_target: str = Field("q_proj,k_proj,v_proj,o_proj", description="comma-separated modules")
+    cutoff_len: int = Field(512, gt=0, description="tokens per example; longer ones are cut")
+    batch_size: int = Field(8, gt=0, description="per-device train batch size")
+    gradient_accumulation: int = Field(8, gt=0, description="steps per optimizer update")
+    learning_rate: float = Field(5e-5, gt=0)
+    lr_scheduler: str = Field("linear", min_length=1, description="transformers scheduler type")
+    warmup_ratio: float = Field(0.03, ge=0, lt=1)
+    max_grad_norm: float = Field(0.3, gt=0)
+    epochs: float = Field(1.5, gt=0)
+    max_steps: int | None = Field(None, gt=0, description="stop after this many steps")
+    bf16: bool = Field(True, description="bfloat16 mixed precision (needs a GPU that has it)")
+    use_cpu: bool = Field(False, description="train on the CPU (tests)")
+    logging_steps: int = Field(10, gt=0, description="steps between loss records")
+    seed: int = Field(42)
+    timeout: float = Field(
+        8 * 3600, gt=0, description="seconds a run may take before it is stopped and failed"
+    )
+    extra: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        description='JSON of further LlamaFactory arguments, e.g. {"quantization_bit": 4}',
+    )
+
+    @field_validator("lora_target")
+    @classmethod
+    def _modules(cls, value: str) -> str:
+        modules = [m.strip() for m in value.split(",")]
+        if not all(_LORA_MODULE.fullmatch(m) for m in modules):
+            raise ValueError(
+                f"LEXIMIND_TRAINING__LORA_TARGET {value!r} must be module names separated by commas"
+            )
+        return ",".join(modules)
+
+    @field_validator("extra")
+    @classmethod
+    def _not_managed(
+        cls, value: dict[str, str | int | float | bool]
+    ) -> dict[str, str | int | float | bool]:
+        managed = sorted(MANAGED_KEYS & set(value))
+        if managed:
+            raise ValueError(f"LEXIMIND_TRAINING__EXTRA may not set {managed}: Leximind sets them")
+        return value
+
+    @model_validator(mode="after")
+    def _precision(self) -> TrainingSettings:
+        if self.bf16 and self.use_cpu:
+            raise ValueError("LEXIMIND_TRAINING__BF16 needs a GPU; set it to false with USE_CPU")
+        return self
+
+
+class TrackingSettings(BaseModel):
+    """MLflow: one run per training and the registered adapter versions.
+
+    Unset, runs go to an SQLite file in DATA_DIR/mlflow and artifacts to DATA_DIR/mlflow/artifacts.
+    """
+
+    uri: str | None = Field(
+        None, description="MLflow server URL or sqlite:/// URI; default DATA_DIR/mlflow/mlflow.db"
+    )
+    artifact_location: str | None = Field(
+        None,
+        description="artifact root of a new experiment; default DATA_DIR/mlflow/artifacts "
+        "with the SQLite default, the server's own with a server",
+    )
+    experiment: str = Field("leximind-adapters", min_length=1)
+    registered_model: str = Field("leximind-adapter", min_length=1)
+    timeout: float = Field(30.0, gt=0, description="seconds per request to an MLflow server")
+    retries: int = Field(2, ge=0, le=10, description="retries of a failed MLflow request")
+
+
 class SlackSettings(BaseModel):
     """The Slack app: HTTP mode needs bot token and signing secret, Socket Mode the app token."""
 
@@ -386,6 +476,8 @@ class Settings(BaseSettings):
     dataset: DatasetSettings = Field(default_factory=DatasetSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     github: GitHubSettings = Field(default_factory=GitHubSettings)
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
+    tracking: TrackingSettings = Field(default_factory=TrackingSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
 
     @field_validator("default_kb")

@@ -23,7 +23,12 @@ from core.storage.spool import Spool
 from core.storage.writer import SpooledWriter
 from ops.settings import GitHubSettings, Settings
 from training.build import DatasetSpec
+from training.errors import TrainingError
+from training.llamafactory import LlamaFactoryTrainer
+from training.llamafactory_config import LoraRecipe
+from training.model_registry import MlflowRegistry
 from training.review.label_studio import LabelStudioClient, LabelStudioError
+from training.tracking import MlflowTracker, mlflow_client
 
 if TYPE_CHECKING:
     from bots.discord.client import LeximindDiscord
@@ -385,3 +390,73 @@ def build_reaction_poller(services: Services, kit: BotKit) -> ReactionPoller:
         hash_user=kit.answerer.user_hash,
         window=github.reaction_window_days * 86400,
     )
+
+
+def build_trainer(settings: Settings) -> LlamaFactoryTrainer:
+    """LlamaFactory with the LEXIMIND_TRAINING__* recipe; TrainingError when no CLI is set."""
+    t = settings.training
+    if t.cli is None:
+        raise TrainingError(
+            "LEXIMIND_TRAINING__CLI is not set: build the trainer venv with "
+            "`bash ops/training/make_venv.sh DEST` and point it at DEST/bin/llamafactory-cli"
+        )
+    recipe = LoraRecipe(
+        model=t.model,
+        template=t.template,
+        lora_rank=t.lora_rank,
+        lora_alpha=t.lora_alpha,
+        lora_dropout=t.lora_dropout,
+        lora_target=t.lora_target,
+        cutoff_len=t.cutoff_len,
+        batch_size=t.batch_size,
+        gradient_accumulation=t.gradient_accumulation,
+        learning_rate=t.learning_rate,
+        lr_scheduler=t.lr_scheduler,
+        warmup_ratio=t.warmup_ratio,
+        max_grad_norm=t.max_grad_norm,
+        epochs=t.epochs,
+        max_steps=t.max_steps,
+        bf16=t.bf16,
+        use_cpu=t.use_cpu,
+        logging_steps=t.logging_steps,
+        seed=t.seed,
+        extra=dict(t.extra),
+    )
+    return LlamaFactoryTrainer(cli=t.cli, recipe=recipe, timeout=t.timeout)
+
+
+def tracking_uri(settings: Settings) -> str:
+    """The MLflow URI: the setting, else an SQLite file in DATA_DIR/mlflow (folder created)."""
+    if settings.tracking.uri:
+        return settings.tracking.uri
+    folder = (settings.data_dir / "mlflow").resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'mlflow.db'}"
+
+
+def artifact_location(settings: Settings) -> str | None:
+    """Where a new experiment keeps artifacts: the setting; with a server its own default
+    (None); else DATA_DIR/mlflow/artifacts, so nothing lands in the working directory."""
+    tr = settings.tracking
+    if tr.artifact_location:
+        return tr.artifact_location
+    if tracking_uri(settings).startswith(("http://", "https://")):
+        return None
+    return (settings.data_dir / "mlflow" / "artifacts").resolve().as_uri()
+
+
+def build_tracking(
+    settings: Settings, *, object_store: ObjectStore | None = None
+) -> tuple[MlflowTracker, MlflowRegistry]:
+    """The MLflow tracker (adapters also go to `object_store`) and registry; imports mlflow."""
+    tr = settings.tracking
+    uri = tracking_uri(settings)
+    client = mlflow_client(uri, timeout=tr.timeout, retries=tr.retries)
+    tracker = MlflowTracker(
+        client,
+        uri=uri,
+        experiment=tr.experiment,
+        artifact_location=artifact_location(settings),
+        object_store=object_store,
+    )
+    return tracker, MlflowRegistry(client, uri=uri, model_name=tr.registered_model)

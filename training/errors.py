@@ -6,6 +6,7 @@ LeximindError
                         checks, or a version that cannot be written
       +-- TrainingFailed  a run that must not be deployed (non-zero exit, no adapter, NaN)
       +-- DeploymentError an adapter the model server could not load or switch to
+      +-- TrackingError   the experiment tracker or model registry (MLflow) failed a request
 
 Messages name the file (or object key) and, where there is one, the line.
 """
@@ -31,3 +32,8 @@ class TrainingFailed(TrainingError):
 
 class DeploymentError(TrainingError):
     """An adapter could not be loaded into, or switched on in, the model server."""
+
+
+class TrackingError(TrainingError):
+    """The experiment tracker or the model registry (MLflow) could not be reached or refused a
+    request; the message names the tracking URI and what was being done."""

@@ -4,6 +4,7 @@
 - `feedback/<interaction id>/<user hash>.json`: one user's current label on one answer
 - `corrections/<interaction id>.json`: a maintainer's corrected answer (Label Studio import)
 - `datasets/<version>/...`: a training-data version (the ETL)
+- `adapters/<version>/<file>`: a trained LoRA adapter (the experiment tracker)
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ INTERACTIONS = "interactions/"
 FEEDBACK = "feedback/"
 CORRECTIONS = "corrections/"
 DATASETS = "datasets/"
+ADAPTERS = "adapters/"
 
 
 def validate_key(key: str) -> str:
@@ -59,3 +61,10 @@ def feedback_key(interaction_id: str, user_hash: str) -> str:
     validate_segment(interaction_id, what="interaction id")
     validate_segment(user_hash, what="user hash")
     return f"{FEEDBACK}{interaction_id}/{user_hash}.json"
+
+
+def adapter_key(version: str, filename: str) -> str:
+    """`adapters/<version>/<file>`: one file of a trained LoRA adapter."""
+    validate_segment(version, what="adapter version")
+    validate_segment(filename, what="adapter file name")
+    return f"{ADAPTERS}{version}/{filename}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.storage.keys import feedback_key, interaction_key, validate_key
+from core.storage.keys import adapter_key, feedback_key, interaction_key, validate_key
 
 
 def test_interaction_key_is_dated_by_the_utc_day() -> None:
@@ -38,3 +38,14 @@ def test_valid_keys_pass_through() -> None:
     """Ordinary keys, with any Unicode letters, are returned unchanged."""
     for key in ("a", "datasets/v1/train.json", "datasets/ü/x-1_2.json"):
         assert validate_key(key) == key
+
+
+def test_adapter_key_is_one_file_of_a_version() -> None:
+    """adapters/<version>/<file>; a version or file name that would nest or hide is refused."""
+    assert (
+        adapter_key("leximind-1", "adapter_config.json")
+        == "adapters/leximind-1/adapter_config.json"
+    )
+    for version, name in (("a/b", "x.json"), ("v1", ".hidden"), ("", "x.json"), ("v1", "")):
+        with pytest.raises(ValueError):
+            adapter_key(version, name)

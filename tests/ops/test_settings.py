@@ -26,7 +26,7 @@ def env_names(model: type[BaseModel], prefix: str = "LEXIMIND_") -> set[str]:
 def test_every_setting_is_in_env_example() -> None:
     """.env.example mentions every setting, and nothing that is not one."""
     text = (REPO_ROOT / ".env.example").read_text()
-    documented = set(re.findall(r"^#?\s*(LEXIMIND_[A-Z_]+)=", text, flags=re.M))
+    documented = set(re.findall(r"^#?\s*(LEXIMIND_[A-Z0-9_]+)=", text, flags=re.M))
     assert documented == env_names(Settings)
 
 

@@ -1,0 +1,55 @@
+"""The composition root builds the trainer and MLflow from settings; only MLflow imports mlflow."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from ops.settings import Settings, TrackingSettings, TrainingSettings
+from ops.wiring import artifact_location, build_tracking, build_trainer, tracking_uri
+from tests.conftest import REPO_ROOT
+
+
+def test_default_tracking_is_sqlite_in_the_data_dir(tmp_path: Path) -> None:
+    """Unset, MLflow is an SQLite file and an artifact folder under DATA_DIR/mlflow."""
+    settings = Settings(_env_file=None, data_dir=tmp_path)
+    assert tracking_uri(settings) == f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}"
+    assert (tmp_path / "mlflow").is_dir()
+    assert artifact_location(settings) == (tmp_path / "mlflow" / "artifacts").as_uri()
+
+
+def test_a_server_keeps_its_own_artifact_store_unless_told(tmp_path: Path) -> None:
+    """With a server URL the server's artifact default applies, or the configured location."""
+    server = TrackingSettings(uri="http://mlflow.internal:5000")
+    settings = Settings(_env_file=None, data_dir=tmp_path, tracking=server)
+    assert tracking_uri(settings) == "http://mlflow.internal:5000"
+    assert artifact_location(settings) is None
+    located = TrackingSettings(uri="http://mlflow.internal:5000", artifact_location="s3://b/a")
+    settings = Settings(_env_file=None, data_dir=tmp_path, tracking=located)
+    assert artifact_location(settings) == "s3://b/a"
+    assert not (tmp_path / "mlflow").exists()
+
+
+def test_tracking_is_built_without_contacting_the_server(tmp_path: Path) -> None:
+    """Start-up does not need the MLflow server to be up."""
+    server = TrackingSettings(uri="http://127.0.0.1:9", registered_model="adapters-prod")
+    tracker, registry = build_tracking(Settings(_env_file=None, data_dir=tmp_path, tracking=server))
+    assert tracker is not None and registry is not None
+
+
+def test_trainer_uses_the_configured_cli(tmp_path: Path) -> None:
+    """The trainer runs the CLI of the settings, with their recipe and timeout."""
+    training = TrainingSettings(cli=tmp_path / "llamafactory-cli", max_steps=5, timeout=60)
+    trainer = build_trainer(Settings(_env_file=None, data_dir=tmp_path, training=training))
+    assert trainer.recipe.max_steps == 5
+    assert trainer.recipe.model == "meta-llama/Meta-Llama-3-8B-Instruct"
+
+
+def test_serving_processes_do_not_import_mlflow() -> None:
+    """The CLI, the API and the composition root load without mlflow (about a second)."""
+    code = (
+        "import sys, ops.cli, ops.api, ops.wiring, training.tracking, training.model_registry; "
+        "sys.exit('mlflow' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, timeout=120).returncode == 0
