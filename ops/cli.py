@@ -21,6 +21,7 @@ from ops.data_cli import data_app
 from ops.label_cli import label_app
 from ops.schemas import ask_response, source_out
 from ops.settings import validate_kb_name
+from ops.store_cli import store_app
 
 if TYPE_CHECKING:
     from ops.settings import Settings
@@ -33,6 +34,7 @@ app = typer.Typer(
 )
 app.add_typer(label_app, name="label")
 app.add_typer(data_app, name="data")
+app.add_typer(store_app, name="store")
 github = typer.Typer(help="The GitHub adapter.", no_args_is_help=True)
 app.add_typer(github, name="github")
 console = Console()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,6 +20,7 @@ _PLACEHOLDERS = frozenset({"changeme", "change-me", "secret", "xxx", "todo", "yo
 # MinIO's well-known default credentials are placeholders too.
 _STORAGE_PLACEHOLDERS = _PLACEHOLDERS | {"minioadmin", "your-secret-key"}
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_COLLECTION = re.compile(r"[A-Z][_0-9A-Za-z]{0,254}")
 
 
 def _default_data_dir() -> Path:
@@ -243,6 +245,65 @@ class StorageSettings(BaseModel):
             raise ValueError(
                 "LEXIMIND_STORAGE__BACKEND=s3 needs LEXIMIND_STORAGE__ENDPOINT, "
                 "LEXIMIND_STORAGE__ACCESS_KEY and LEXIMIND_STORAGE__SECRET_KEY"
+            )
+        return self
+
+
+class VectorSettings(BaseModel):
+    """Where chunks and vectors live: embedded LanceDB (DATA_DIR/lancedb) or Weaviate."""
+
+    backend: Literal["lancedb", "weaviate"] = Field("lancedb", description="vector store")
+    weaviate_url: str | None = Field(None, description="REST endpoint, e.g. http://weaviate:8080")
+    weaviate_grpc_port: int = Field(50051, gt=0, lt=65536, description="on the URL's host")
+    weaviate_api_key: SecretStr | None = None
+    weaviate_collection: str = Field(
+        "LeximindChunk", description="one collection, a tenant per knowledge base"
+    )
+    weaviate_init_timeout: float = Field(10.0, gt=0, description="seconds to connect")
+    weaviate_query_timeout: float = Field(30.0, gt=0, description="seconds per search")
+    weaviate_insert_timeout: float = Field(90.0, gt=0, description="seconds per batch write")
+    weaviate_batch_size: int = Field(200, gt=0, le=10_000, description="objects per batch")
+    weaviate_attempts: int = Field(
+        3, ge=1, le=10, description="sends of a batch whose objects Weaviate refused"
+    )
+    weaviate_alpha: float = Field(
+        0.5, ge=0, le=1, description="hybrid search: 0 keywords only, 1 vectors only"
+    )
+    weaviate_fusion_type: Literal["ranked", "relative_score"] = Field(
+        "ranked", description="hybrid search: fuse ranks or normalised scores"
+    )
+
+    @field_validator("weaviate_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"Weaviate URL {value!r} must be http(s)://host[:port]")
+        if parts.path or parts.query:
+            raise ValueError(f"Weaviate URL {value!r} must not have a path")
+        return value
+
+    @field_validator("weaviate_collection")
+    @classmethod
+    def _collection(cls, value: str) -> str:
+        if not _COLLECTION.fullmatch(value):
+            raise ValueError(
+                f"invalid Weaviate collection {value!r}: a capital letter, then letters, "
+                "digits or _"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> VectorSettings:
+        key = self.weaviate_api_key.get_secret_value() if self.weaviate_api_key else ""
+        if key.strip().lower() in _PLACEHOLDERS:
+            raise ValueError("LEXIMIND_VECTOR__WEAVIATE_API_KEY is a placeholder; set the real key")
+        if self.backend == "weaviate" and not self.weaviate_url:
+            raise ValueError(
+                "LEXIMIND_VECTOR__BACKEND=weaviate needs LEXIMIND_VECTOR__WEAVIATE_URL"
             )
         return self
 
@@ -475,6 +536,7 @@ class Settings(BaseSettings):
     label_studio: LabelStudioSettings = Field(default_factory=LabelStudioSettings)
     dataset: DatasetSettings = Field(default_factory=DatasetSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    vector: VectorSettings = Field(default_factory=VectorSettings)
     github: GitHubSettings = Field(default_factory=GitHubSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 from bots.answering import BotAnswerer
 from bots.identity import UserHasher, load_or_create_key
@@ -21,7 +23,7 @@ from core.storage.logs import ObjectFeedbackLog, ObjectInteractionLog
 from core.storage.s3 import S3ObjectStore
 from core.storage.spool import Spool
 from core.storage.writer import SpooledWriter
-from ops.settings import GitHubSettings, Settings
+from ops.settings import GitHubSettings, Settings, VectorSettings
 from training.build import DatasetSpec
 from training.errors import TrainingError
 from training.llamafactory import LlamaFactoryTrainer
@@ -31,6 +33,8 @@ from training.review.label_studio import LabelStudioClient, LabelStudioError
 from training.tracking import MlflowTracker, mlflow_client
 
 if TYPE_CHECKING:
+    from weaviate import WeaviateClient
+
     from bots.discord.client import LeximindDiscord
     from bots.github.api import GitHubApi
     from bots.github.bot import GitHubWebhook
@@ -41,8 +45,9 @@ if TYPE_CHECKING:
     from rag.catalog import Catalog
     from rag.embedding import OnnxEmbedder
     from rag.indexer import Indexer
+    from rag.ports import VectorStore
     from rag.retrieval import HybridRetriever
-    from rag.stores.lancedb import LanceDBStore
+    from rag.stores.weaviate import WeaviateStore
 
 if TYPE_CHECKING:
     from bots.slack import SlackBot
@@ -69,7 +74,7 @@ class Services:
     """Everything a Leximind process uses, built once."""
 
     settings: Settings
-    store: LanceDBStore
+    store: VectorStore
     embedder: OnnxEmbedder
     catalog: Catalog
     retriever: HybridRetriever
@@ -87,6 +92,9 @@ class Services:
     async def aclose(self) -> None:
         if isinstance(self.chat_model, OpenAICompatibleChatModel):
             await self.chat_model.aclose()
+        close = getattr(self.store, "close", None)  # the Weaviate store holds a connection
+        if close is not None:
+            close()
 
 
 @dataclass(slots=True)
@@ -252,13 +260,80 @@ def build_spooled_writer(settings: Settings) -> SpooledWriter:
     )
 
 
+def build_vector_store(
+    settings: Settings,
+    *,
+    dimension: int | None = None,
+    backend: Literal["lancedb", "weaviate"] | None = None,
+) -> VectorStore:
+    """LanceDB in DATA_DIR/lancedb, or Weaviate when LEXIMIND_VECTOR__BACKEND=weaviate.
+
+    `backend` overrides the setting (`leximind store migrate` opens both); `dimension` is
+    needed only to create a new LanceDB table. Raises ValueError when Weaviate is chosen
+    but has no URL.
+    """
+    if (backend or settings.vector.backend) == "weaviate":
+        return build_weaviate_store(settings.vector)
+    from rag.stores.lancedb import LanceDBStore
+
+    return LanceDBStore(settings.data_dir / "lancedb", dimension=dimension)
+
+
+def build_weaviate_store(vector: VectorSettings) -> WeaviateStore:
+    """The Weaviate store; it connects on first use, so Weaviate need not be up yet."""
+    from rag.stores.weaviate import WeaviateStore
+
+    if not vector.weaviate_url:
+        raise ValueError("Weaviate is not configured: set LEXIMIND_VECTOR__WEAVIATE_URL")
+    return WeaviateStore(
+        functools.partial(connect_weaviate, vector),
+        collection=vector.weaviate_collection,
+        alpha=vector.weaviate_alpha,
+        fusion_type=vector.weaviate_fusion_type,
+        batch_size=vector.weaviate_batch_size,
+        attempts=vector.weaviate_attempts,
+    )
+
+
+def connect_weaviate(vector: VectorSettings) -> WeaviateClient:
+    """A connected weaviate-client v4 client: REST at the URL, gRPC on the same host.
+
+    The client's start-up checks are skipped because they also ask pypi.org for a newer
+    client version; the store's `check` reads the schema instead.
+    """
+    import weaviate
+    from weaviate.classes.init import AdditionalConfig, Auth, Timeout
+
+    assert vector.weaviate_url is not None
+    url = urlsplit(vector.weaviate_url)
+    secure = url.scheme == "https"
+    host = url.hostname or ""
+    key = vector.weaviate_api_key
+    return weaviate.connect_to_custom(
+        http_host=host,
+        http_port=url.port or (443 if secure else 80),
+        http_secure=secure,
+        grpc_host=host,
+        grpc_port=vector.weaviate_grpc_port,
+        grpc_secure=secure,
+        auth_credentials=Auth.api_key(key.get_secret_value()) if key else None,
+        additional_config=AdditionalConfig(
+            timeout=Timeout(
+                init=vector.weaviate_init_timeout,
+                query=vector.weaviate_query_timeout,
+                insert=vector.weaviate_insert_timeout,
+            )
+        ),
+        skip_init_checks=True,
+    )
+
+
 def build_services(settings: Settings) -> Services:
     """Builds the store, embedder, retriever, indexer and answering service from settings."""
     from rag.catalog import Catalog
     from rag.embedding import OnnxEmbedder
     from rag.indexer import Indexer
     from rag.retrieval import FusionWeights, HybridRetriever
-    from rag.stores.lancedb import LanceDBStore
 
     data = settings.data_dir
     emb = settings.embedding
@@ -269,7 +344,7 @@ def build_services(settings: Settings) -> Services:
         batch_size=emb.batch_size,
         threads=emb.threads,
     )
-    store = LanceDBStore(data / "lancedb", dimension=embedder.dimension)
+    store = build_vector_store(settings, dimension=embedder.dimension)
     catalog = Catalog(data / "catalog.json")
     r = settings.retrieval
     retriever = HybridRetriever(

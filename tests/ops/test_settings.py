@@ -61,6 +61,15 @@ def test_nested_variables(monkeypatch: pytest.MonkeyPatch) -> None:
         {"LEXIMIND_STORAGE__ENDPOINT": "http://minio:9000"},
         {"LEXIMIND_STORAGE__BUCKET": "Leximind_Data"},
         {"LEXIMIND_STORAGE__READ_TIMEOUT": "0"},
+        {"LEXIMIND_VECTOR__BACKEND": "weaviate"},
+        {"LEXIMIND_VECTOR__BACKEND": "qdrant"},
+        {"LEXIMIND_VECTOR__WEAVIATE_URL": "weaviate:8080"},
+        {"LEXIMIND_VECTOR__WEAVIATE_URL": "http://weaviate:8080/v1"},
+        {"LEXIMIND_VECTOR__WEAVIATE_API_KEY": "changeme"},
+        {"LEXIMIND_VECTOR__WEAVIATE_COLLECTION": "lower_case"},
+        {"LEXIMIND_VECTOR__WEAVIATE_ALPHA": "1.5"},
+        {"LEXIMIND_VECTOR__WEAVIATE_FUSION_TYPE": "average"},
+        {"LEXIMIND_VECTOR__WEAVIATE_GRPC_PORT": "70000"},
     ],
 )
 def test_bad_settings_refused_at_start(
@@ -236,6 +245,21 @@ def test_github_app_key_from_escaped_text_or_a_file(
     (tmp_path / "app.pem").write_text(pem)
     monkeypatch.setenv("LEXIMIND_GITHUB__PRIVATE_KEY", str(tmp_path / "app.pem"))
     assert Settings(_env_file=None).github.private_key.get_secret_value() == pem  # type: ignore[union-attr]
+
+
+def test_weaviate_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Weaviate backend reads its URL, port and key; a trailing slash is dropped."""
+    monkeypatch.setenv("LEXIMIND_VECTOR__BACKEND", "weaviate")
+    monkeypatch.setenv("LEXIMIND_VECTOR__WEAVIATE_URL", "https://weaviate.internal:8443/")
+    monkeypatch.setenv("LEXIMIND_VECTOR__WEAVIATE_GRPC_PORT", "8444")
+    monkeypatch.setenv("LEXIMIND_VECTOR__WEAVIATE_API_KEY", "wv-real-key-123")
+    v = Settings(_env_file=None).vector
+    assert (v.backend, v.weaviate_url, v.weaviate_grpc_port) == (
+        "weaviate",
+        "https://weaviate.internal:8443",
+        8444,
+    )
+    assert "wv-real-key-123" not in repr(v)
 
 
 SLACK_APP, SLACK_SECRET = "LEXIMIND_SLACK__APP_TOKEN", "LEXIMIND_SLACK__SIGNING_SECRET"
