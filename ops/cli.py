@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import signal
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -263,6 +264,47 @@ def poll_reactions() -> None:
     )
     if report.failed:
         raise _fail(f"{len(report.failed)} answers could not be read; they are retried next run")
+
+
+@app.command()
+def slack(
+    socket: Annotated[bool, typer.Option("--socket", help="connect over Socket Mode")] = False,
+) -> None:
+    """Run the Slack bot over Socket Mode (HTTP mode runs inside `leximind serve`)."""
+    if not socket:
+        raise _fail(
+            "HTTP mode is served by `leximind serve` at POST /slack/events; "
+            "use `leximind slack --socket` for Socket Mode"
+        )
+    settings = _settings()
+    if not settings.slack.socket_enabled:
+        raise _fail("Socket Mode needs LEXIMIND_SLACK__BOT_TOKEN and LEXIMIND_SLACK__APP_TOKEN")
+    asyncio.run(_slack_socket_mode(_services(settings)))
+
+
+SHUTDOWN_DRAIN_SECONDS = 60.0
+
+
+async def _slack_socket_mode(svc: Services) -> None:
+    from ops.background import TaskTracker
+    from ops.wiring import build_bot_kit, build_slack_bot
+
+    app_token = svc.settings.slack.app_token
+    assert app_token is not None  # checked by the caller
+    kit = build_bot_kit(svc)
+    tasks = TaskTracker()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    bot = build_slack_bot(svc, kit, tasks)
+    try:
+        await bot.serve_socket_mode(app_token.get_secret_value(), stop=stop)
+    finally:
+        await tasks.drain(SHUTDOWN_DRAIN_SECONDS)  # answers already accepted still go out
+        await bot.aclose()
+        kit.close()
+        await svc.aclose()
 
 
 if __name__ == "__main__":

@@ -471,6 +471,55 @@ class TrackingSettings(BaseModel):
     retries: int = Field(2, ge=0, le=10, description="retries of a failed MLflow request")
 
 
+class SlackSettings(BaseModel):
+    """The Slack app: HTTP mode needs bot token and signing secret, Socket Mode the app token."""
+
+    bot_token: SecretStr | None = Field(None, description="xoxb-... bot token")
+    signing_secret: SecretStr | None = Field(None, description="verifies HTTP-mode requests")
+    app_token: SecretStr | None = Field(None, description="xapp-... token for Socket Mode")
+    api_url: str = Field("https://slack.com/api/", description="Web API base URL")
+    timeout: float = Field(10.0, gt=0, description="seconds per Web API call")
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, url: str) -> str:
+        if not url.startswith(("https://", "http://")):
+            raise ValueError("LEXIMIND_SLACK__API_URL must be an http(s) URL")
+        return url if url.endswith("/") else url + "/"
+
+    @model_validator(mode="after")
+    def _complete(self) -> SlackSettings:
+        prefixes = {"bot_token": "xoxb-", "signing_secret": "", "app_token": "xapp-"}
+        for name, prefix in prefixes.items():
+            secret: SecretStr | None = getattr(self, name)
+            value = secret.get_secret_value().strip() if secret else None
+            if value is None:
+                continue
+            variable = f"LEXIMIND_SLACK__{name.upper()}"
+            if value.lower() in _PLACEHOLDERS or value.lower().startswith(f"{prefix}changeme"):
+                raise ValueError(f"{variable} is a placeholder; set the real value or unset it")
+            if not value.startswith(prefix):
+                raise ValueError(f"{variable} must start with {prefix!r}")
+        if (self.signing_secret or self.app_token) and not self.bot_token:
+            raise ValueError("LEXIMIND_SLACK__BOT_TOKEN is required to answer on Slack")
+        if self.bot_token and not (self.signing_secret or self.app_token):
+            raise ValueError(
+                "set LEXIMIND_SLACK__SIGNING_SECRET (HTTP mode) or LEXIMIND_SLACK__APP_TOKEN "
+                "(Socket Mode) with LEXIMIND_SLACK__BOT_TOKEN"
+            )
+        return self
+
+    @property
+    def http_enabled(self) -> bool:
+        """Whether `leximind serve` answers Slack events at POST /slack/events."""
+        return self.bot_token is not None and self.signing_secret is not None
+
+    @property
+    def socket_enabled(self) -> bool:
+        """Whether `leximind slack --socket` can connect."""
+        return self.bot_token is not None and self.app_token is not None
+
+
 class Settings(BaseSettings):
     """Every setting, e.g. LEXIMIND_DATA_DIR or LEXIMIND_LLM__BASE_URL."""
 
@@ -500,6 +549,7 @@ class Settings(BaseSettings):
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
 
     @field_validator("default_kb")
     @classmethod

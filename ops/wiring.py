@@ -50,6 +50,10 @@ if TYPE_CHECKING:
     from rag.retrieval import HybridRetriever
     from rag.stores.weaviate import WeaviateStore
 
+if TYPE_CHECKING:
+    from bots.slack import SlackBot
+    from bots.slack.app import Spawner
+
 _log = logging.getLogger(__name__)
 
 
@@ -146,6 +150,46 @@ def build_bot_kit(services: Services, *, metrics: Metrics | None = None) -> BotK
             models=state,
             on_recorded=metrics.count_feedback if metrics else None,
         ),
+    )
+
+
+def build_slack_bot(services: Services, kit: BotKit, tasks: Spawner) -> SlackBot:
+    """The Slack listeners on a Bolt AsyncApp whose Web API client uses the Slack settings.
+
+    Answers run as `tasks`; raises ValueError when no bot token is configured. Events are
+    verified with the signing secret when one is set (HTTP mode); Socket Mode needs none.
+    """
+    from slack_bolt.async_app import AsyncApp
+    from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from bots.slack import SlackBot
+
+    slack = services.settings.slack
+    if slack.bot_token is None:
+        raise ValueError("Slack is not configured: set LEXIMIND_SLACK__BOT_TOKEN")
+    client = AsyncWebClient(
+        token=slack.bot_token.get_secret_value(), base_url=slack.api_url, timeout=int(slack.timeout)
+    )
+    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=2))
+    secret = slack.signing_secret.get_secret_value() if slack.signing_secret else None
+    app = AsyncApp(
+        client=client,
+        signing_secret=secret,
+        request_verification_enabled=secret is not None,
+        # Listeners only acknowledge and start background work, so running them before the
+        # response keeps the acknowledgement immediate and the work owned by our lifespan.
+        process_before_response=True,
+        logger=logging.getLogger("slack_bolt"),
+    )
+    return SlackBot(
+        app=app,
+        routes=kit.routes,
+        deliveries=kit.state,
+        answer_index=kit.state,
+        answerer=kit.answerer,
+        feedback=kit.feedback,
+        tasks=tasks,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 from bots.state import SqliteBotState
@@ -93,3 +94,21 @@ async def test_the_model_of_an_answer_is_kept_until_retention(tmp_path: Path) ->
     clock.now += 101
     state = SqliteBotState(tmp_path / "s.sqlite3", retention=100, clock=clock)
     assert await state.model_of("i-1") is None
+
+
+async def test_a_claim_waits_for_another_process_without_blocking_the_loop(
+    tmp_path: Path,
+) -> None:
+    """While another process holds the write lock the claim waits off the event loop, and
+    succeeds once the lock is released."""
+    state = SqliteBotState(tmp_path / "s.sqlite3")
+    other = sqlite3.connect(tmp_path / "s.sqlite3", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    claiming = asyncio.create_task(state.claim("slack:Ev1"))
+    await asyncio.sleep(0.2)  # the event loop still runs while the claim waits
+    assert not claiming.done()
+    other.execute("COMMIT")
+    assert await claiming
+    assert not await state.claim("slack:Ev1")
+    other.close()
+    state.close()

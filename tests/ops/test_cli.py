@@ -91,3 +91,12 @@ def test_the_discord_metrics_server_follows_the_settings() -> None:
             _serve_metrics(settings, Metrics())
     finally:
         stop()
+
+
+def test_slack_command_needs_socket_mode_and_its_tokens(tmp_path: Path) -> None:
+    """`leximind slack` points HTTP mode at serve; --socket without tokens says what is missing."""
+    plain = runner.invoke(app, ["slack"])
+    assert plain.exit_code == 1 and "POST /slack/events" in plain.output
+    result = runner.invoke(app, ["slack", "--socket"], env={"LEXIMIND_DATA_DIR": str(tmp_path)})
+    assert result.exit_code == 1
+    assert "LEXIMIND_SLACK__APP_TOKEN" in result.output

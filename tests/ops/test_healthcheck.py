@@ -10,6 +10,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from ops.healthcheck import check_file, check_url, main
+from tests.support.vllm_server import free_port
 
 
 def test_a_url_answering_2xx_is_healthy(httpserver: HTTPServer) -> None:
@@ -32,10 +33,10 @@ def test_an_unavailable_service_is_unhealthy(httpserver: HTTPServer) -> None:
     assert main([httpserver.url_for("/healthz")]) == 1
 
 
-def test_nothing_listening_is_unhealthy(httpserver: HTTPServer) -> None:
+def test_nothing_listening_is_unhealthy() -> None:
     """A refused connection is a reason, not a crash."""
-    url = httpserver.url_for("/healthz")
-    httpserver.stop()
+    # a port that was free a moment ago; stopping the shared httpserver would break later tests
+    url = f"http://127.0.0.1:{free_port()}/healthz"
     problem = check_url(url, timeout=2)
     assert problem is not None and "unreachable" in problem
 

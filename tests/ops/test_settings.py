@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from ops.settings import Settings
+from ops.settings import Settings, SlackSettings
 from tests.conftest import REPO_ROOT
 
 
@@ -260,3 +260,40 @@ def test_weaviate_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         8444,
     )
     assert "wv-real-key-123" not in repr(v)
+
+
+SLACK_APP, SLACK_SECRET = "LEXIMIND_SLACK__APP_TOKEN", "LEXIMIND_SLACK__SIGNING_SECRET"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"LEXIMIND_SLACK__BOT_TOKEN": "xoxb-changeme", SLACK_APP: "xapp-1"}, "placeholder"),
+        ({"LEXIMIND_SLACK__BOT_TOKEN": "xoxb-1", SLACK_SECRET: "changeme"}, "placeholder"),
+        ({"LEXIMIND_SLACK__BOT_TOKEN": "xapp-1", SLACK_APP: "xapp-2"}, "start with 'xoxb-'"),
+        ({"LEXIMIND_SLACK__BOT_TOKEN": "xoxb-1"}, "SIGNING_SECRET"),
+        ({SLACK_SECRET: "s3cr3t-value"}, "BOT_TOKEN is required"),
+        ({"LEXIMIND_SLACK__API_URL": "slack.com/api"}, "http"),
+    ],
+)
+def test_bad_slack_settings_are_refused(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    """Placeholder or mistyped Slack tokens and half a configuration fail at start-up."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=message):
+        Settings(_env_file=None)
+
+
+def test_slack_modes_and_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bot token + signing secret enable HTTP mode, + app token Socket Mode; secrets stay hidden."""
+    monkeypatch.setenv("LEXIMIND_SLACK__BOT_TOKEN", "xoxb-123-real")
+    monkeypatch.setenv("LEXIMIND_SLACK__SIGNING_SECRET", "f00dbabe-signing")
+    monkeypatch.setenv("LEXIMIND_SLACK__API_URL", "http://127.0.0.1:9/api")
+    s = Settings(_env_file=None)
+    assert (s.slack.http_enabled, s.slack.socket_enabled) == (True, False)
+    assert s.slack.api_url == "http://127.0.0.1:9/api/"
+    dumped = repr(s) + s.model_dump_json()
+    assert "xoxb-123-real" not in dumped and "f00dbabe-signing" not in dumped
+    assert not SlackSettings().http_enabled
