@@ -44,3 +44,20 @@ class AnswerModels(Protocol):
     async def model_of(self, interaction_id: str) -> str | None:
         """The model that wrote the answer, or None when it is not (or no longer) known."""
         ...
+
+
+class RecentAnswers(Protocol):
+    """Lists the answers the bot posted lately, for pollers of platforms without reaction events."""
+
+    async def recent_answers(self, prefix: str, *, since: float) -> list[tuple[str, str]]:
+        """(message key, interaction id) pairs whose key starts with `prefix`, oldest first,
+        remembered at or after `since` (epoch seconds)."""
+        ...
+
+
+class BotState(DeliveryLedger, RateLimiter, AnswerIndex, AnswerModels, RecentAnswers, Protocol):
+    """All the bot state one process keeps: SQLite in the data dir, or Redis for replicas."""
+
+    def close(self) -> None:
+        """Releases the connections (from a running event loop where it has one)."""
+        ...

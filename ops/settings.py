@@ -132,6 +132,33 @@ class BotSettings(BaseModel):
         return key
 
 
+class StateSettings(BaseModel):
+    """Where the bots keep shared state: the data dir by default, Redis for several replicas."""
+
+    redis_url: SecretStr | None = Field(
+        None, description="redis://[:password@]host:6379/0; unset: SQLite in DATA_DIR/bots"
+    )
+    key_prefix: str = Field("leximind:", min_length=1, description="prefix of every Redis key")
+    socket_timeout: float = Field(5.0, gt=0, description="seconds a Redis call may take")
+    connect_timeout: float = Field(5.0, gt=0, description="seconds to open a connection")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.get_secret_value())
+        if parts.scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError(
+                "LEXIMIND_STATE__REDIS_URL must start with redis://, rediss:// or unix://"
+            )
+        if (parts.password or "").strip().lower() in _PLACEHOLDERS:
+            raise ValueError(
+                "LEXIMIND_STATE__REDIS_URL has a placeholder password; set the real one"
+            )
+        return value
+
+
 class DiscordSettings(BaseModel):
     """The Discord bot run by `leximind discord`."""
 
@@ -540,6 +567,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     bots: BotSettings = Field(default_factory=BotSettings)
+    state: StateSettings = Field(default_factory=StateSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     label_studio: LabelStudioSettings = Field(default_factory=LabelStudioSettings)
     dataset: DatasetSettings = Field(default_factory=DatasetSettings)

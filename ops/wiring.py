@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from bots.answering import BotAnswerer
 from bots.identity import UserHasher, load_or_create_key
+from bots.ports import BotState
 from bots.reactions import EmojiLabels, FeedbackRecorder
 from bots.routing import KnowledgeBaseRoutes
 from bots.state import SqliteBotState
@@ -103,7 +104,7 @@ class BotKit:
     """What every chat adapter uses: routing, state, the answer flow and reaction feedback."""
 
     routes: KnowledgeBaseRoutes
-    state: SqliteBotState
+    state: BotState
     answerer: BotAnswerer
     feedback: FeedbackRecorder
 
@@ -111,8 +112,31 @@ class BotKit:
         self.state.close()
 
 
+def build_bot_state(settings: Settings, folder: Path) -> BotState:
+    """Redis when LEXIMIND_STATE__REDIS_URL is set (state shared by replicas), else SQLite in
+    `folder`."""
+    bots, state = settings.bots, settings.state
+    limits: dict[str, Any] = {
+        "rate_limit": bots.rate_limit,
+        "rate_window": bots.rate_window,
+        "retention": bots.retention_days * 86400,
+    }
+    if state.redis_url is None:
+        return SqliteBotState(folder / "state.sqlite3", **limits)
+    from redis.asyncio import Redis
+
+    from bots.redis_state import RedisBotState
+
+    client = Redis.from_url(
+        state.redis_url.get_secret_value(),
+        socket_timeout=state.socket_timeout,
+        socket_connect_timeout=state.connect_timeout,
+    )
+    return RedisBotState(client, key_prefix=state.key_prefix, **limits)
+
+
 def build_bot_kit(services: Services, *, metrics: Metrics | None = None) -> BotKit:
-    """The shared bot layer over already built services; state lives in DATA_DIR/bots.
+    """The shared bot layer over already built services; state in DATA_DIR/bots or Redis.
 
     With `metrics`, every bot answer and every reaction label (by the answer's model) is
     counted there.
@@ -126,12 +150,7 @@ def build_bot_kit(services: Services, *, metrics: Metrics | None = None) -> BotK
         else load_or_create_key(folder / "user-hash.key")
     )
     hash_user = UserHasher(key)
-    state = SqliteBotState(
-        folder / "state.sqlite3",
-        rate_limit=bots.rate_limit,
-        rate_window=bots.rate_window,
-        retention=bots.retention_days * 86400,
-    )
+    state = build_bot_state(settings, folder)
     return BotKit(
         routes=KnowledgeBaseRoutes(bots.routes, default=settings.default_kb),
         state=state,
