@@ -1,6 +1,6 @@
 """Bot webhooks under load: acknowledgement latency, exactly-once answers, time to the last.
 
-    python -m benchmarks.bots [--github 200] [--model-seconds 2]
+    python -m benchmarks.bots [--github 200] [--slack 200] [--model-seconds 2]
 
 `leximind serve` runs as a subprocess over the FastAPI docs, with a chat model that
 takes `--model-seconds` per answer. One local fake plays the model server (OpenAI-compatible)
@@ -43,6 +43,9 @@ GITHUB_SECRET = "benchmark-webhook-secret"
 GITHUB_TOKEN = "ghp_benchmark"
 GITHUB_BOT = "leximind-bench"
 MODEL = "fake-slow-model"
+SLACK_SECRET = "benchmark-slack-signing-secret"
+SLACK_TOKEN = "xoxb-benchmark"
+SLACK_BOT_USER = "UBENCH"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,23 @@ def fake_remote(posted: Posted, model_seconds: float) -> FastAPI:
         await asyncio.sleep(model_seconds)
         message = {"role": "assistant", "content": "Declare it as a parameter [1]."}
         return {"model": MODEL, "choices": [{"index": 0, "message": message}]}
+
+    placeholders: dict[str, str] = {}  # Slack placeholder ts -> the answer key of its event
+    slack_ts = itertools.count(1)
+
+    @app.post("/slack/api/{method}")
+    async def slack_api(method: str, request: Request) -> dict[str, object]:
+        if method == "auth.test":
+            return {"ok": True, "user_id": SLACK_BOT_USER, "bot_id": "BBENCH", "team_id": "T1"}
+        body = await request.json()
+        if method == "chat.postMessage":
+            ts = f"1800000000.{next(slack_ts):06d}"
+            placeholders[ts] = f"slack:{body['channel']}:{body.get('thread_ts')}"
+            return {"ok": True, "channel": body["channel"], "ts": ts}
+        if method == "chat.update":
+            posted.add(placeholders[body["ts"]])
+            return {"ok": True, "channel": body["channel"], "ts": body["ts"]}
+        return {"ok": False, "error": "unknown_method"}
 
     @app.post("/repos/{owner}/{repo}/issues/{number}/comments")
     async def comment(owner: str, repo: str, number: int, request: Request) -> JSONResponse:
@@ -145,6 +165,43 @@ def github_env(remote: str) -> dict[str, str]:
     }
 
 
+def slack_requests(n: int, questions: list[str]) -> list[SignedRequest]:
+    """`app_mention` events from n users, signed as Slack signs them (v0 HMAC)."""
+    requests = []
+    for i in range(n):
+        ts = f"1700000000.{i:06d}"
+        event = {
+            "type": "app_mention",
+            "user": f"U{i:05d}",
+            "text": f"<@{SLACK_BOT_USER}> {questions[i % len(questions)]}",
+            "ts": ts,
+            "channel": "CBENCH",
+            "event_ts": ts,
+        }
+        payload = {"team_id": "T1", "type": "event_callback", "event_id": f"Ev{i:06d}"}
+        body = json.dumps({**payload, "event": event}).encode()
+        stamp = str(int(time.time()))
+        basestring = f"v0:{stamp}:".encode() + body
+        digest = hmac.new(SLACK_SECRET.encode(), basestring, hashlib.sha256).hexdigest()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": f"v0={digest}",
+        }
+        requests.append(
+            SignedRequest("slack", "/slack/events", headers, body, f"slack:CBENCH:{ts}")
+        )
+    return requests
+
+
+def slack_env(remote: str) -> dict[str, str]:
+    return {
+        "LEXIMIND_SLACK__BOT_TOKEN": SLACK_TOKEN,
+        "LEXIMIND_SLACK__SIGNING_SECRET": SLACK_SECRET,
+        "LEXIMIND_SLACK__API_URL": f"{remote}/slack/api/",
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class Platform:
     """A platform in the benchmark: its signed requests for n questions, and the settings
@@ -154,7 +211,10 @@ class Platform:
     env: Callable[[str], dict[str, str]]
 
 
-PLATFORMS = {"github": Platform(github_requests, github_env)}
+PLATFORMS = {
+    "github": Platform(github_requests, github_env),
+    "slack": Platform(slack_requests, slack_env),
+}
 
 
 def free_port() -> int:
@@ -287,9 +347,10 @@ def report(started: float, results: list[tuple[SignedRequest, int, float]], post
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--github", type=int, default=200, help="GitHub webhooks to send")
+    parser.add_argument("--slack", type=int, default=200, help="Slack events to send")
     parser.add_argument("--model-seconds", type=float, default=2.0, help="chat model delay")
     args = parser.parse_args()
-    counts = {"github": args.github}
+    counts = {"github": args.github, "slack": args.slack}
     questions = [qa.question for qa in load_dev_set()]
     data = prepare_data()
     posted = Posted()
@@ -297,9 +358,9 @@ def main() -> None:
     platforms = [name for name, n in counts.items() if n > 0]
     proc, url = serve(data, remote_url, platforms)
     try:
-        requests = [
-            r for name in platforms for r in PLATFORMS[name].requests(counts[name], questions)
-        ]
+        # Interleaved, so that no platform's requests queue behind all of another's.
+        batches = [PLATFORMS[name].requests(counts[name], questions) for name in platforms]
+        requests = [r for group in itertools.zip_longest(*batches) for r in group if r]
         started, results = asyncio.run(fire(url, requests))
         wait_for_answers(posted, {r.answer_key for r in requests}, seconds=120)
     finally:

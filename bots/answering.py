@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from bots.identity import UserHasher
-from bots.ports import RateLimiter
+from bots.ports import AnswerModels, RateLimiter
 from bots.rendering import FAILED, RATE_LIMITED
 from core.answering import AnswerService
-from core.errors import InvalidQuestion
+from core.errors import InvalidQuestion, LeximindError
 from core.types import Answer, Question, Turn
 
 _log = logging.getLogger(__name__)
@@ -47,14 +48,26 @@ class BotQuestion:
 
 
 class BotAnswerer:
-    """Answers one bot question: never raises, never leaks an error's details to the chat."""
+    """Answers one bot question: never raises, never leaks an error's details to the chat.
+
+    With `models`, the model of each answer is noted so that reactions on it count for that
+    model; `on_answer` sees every answer given (the process's metrics).
+    """
 
     def __init__(
-        self, *, answers: AnswerService, rate_limiter: RateLimiter, hash_user: UserHasher
+        self,
+        *,
+        answers: AnswerService,
+        rate_limiter: RateLimiter,
+        hash_user: UserHasher,
+        models: AnswerModels | None = None,
+        on_answer: Callable[[Answer], None] | None = None,
     ) -> None:
         self._answers = answers
         self._rate_limiter = rate_limiter
         self._hash_user = hash_user
+        self._models = models
+        self._on_answer = on_answer
 
     def user_hash(self, platform: str, user_id: str) -> str:
         return self._hash_user(platform, user_id)
@@ -79,4 +92,15 @@ class BotAnswerer:
         except Exception:  # noqa: BLE001 - the chat boundary: an apology, the trace in the log
             _log.exception("answering a %s question failed", asked.platform)
             return BotReply(Outcome.FAILED, message=FAILED)
+        await self._answered(answer)
         return BotReply(Outcome.ANSWERED, answer=answer)
+
+    async def _answered(self, answer: Answer) -> None:
+        if self._on_answer is not None:
+            self._on_answer(answer)
+        if self._models is None or not answer.interaction_id:
+            return
+        try:
+            await self._models.note(answer.interaction_id, answer.model)
+        except LeximindError as exc:  # the answer still goes out; only its metrics suffer
+            _log.warning("model of answer %s not noted: %s", answer.interaction_id, exc)

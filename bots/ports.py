@@ -1,7 +1,7 @@
 """What the bot adapters need to remember between events, as small ports.
 
 The data-dir default is bots.state.SqliteBotState; a Redis backend for several replicas
-implements the same three protocols.
+implements the same protocols.
 """
 
 from __future__ import annotations
@@ -33,4 +33,31 @@ class AnswerIndex(Protocol):
 
     async def interaction_for(self, message_key: str) -> str | None:
         """The interaction a bot message answered, or None for any other message."""
+        ...
+
+
+class AnswerModels(Protocol):
+    """Which model wrote each answer, so that reactions on it are counted per model."""
+
+    async def note(self, interaction_id: str, model: str) -> None: ...
+
+    async def model_of(self, interaction_id: str) -> str | None:
+        """The model that wrote the answer, or None when it is not (or no longer) known."""
+        ...
+
+
+class RecentAnswers(Protocol):
+    """Lists the answers the bot posted lately, for pollers of platforms without reaction events."""
+
+    async def recent_answers(self, prefix: str, *, since: float) -> list[tuple[str, str]]:
+        """(message key, interaction id) pairs whose key starts with `prefix`, oldest first,
+        remembered at or after `since` (epoch seconds)."""
+        ...
+
+
+class BotState(DeliveryLedger, RateLimiter, AnswerIndex, AnswerModels, RecentAnswers, Protocol):
+    """All the bot state one process keeps: SQLite in the data dir, or Redis for replicas."""
+
+    def close(self) -> None:
+        """Releases the connections (from a running event loop where it has one)."""
         ...

@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from bots.identity import UserHasher
-from bots.ports import AnswerIndex
+from bots.ports import AnswerIndex, AnswerModels
+from core.errors import LeximindError
 from core.ports import FeedbackLog
 from core.types import Feedback, FeedbackLabel
 
@@ -15,6 +16,7 @@ _log = logging.getLogger(__name__)
 
 POSITIVE_EMOJI = ("+1", "thumbsup", "👍", "white_check_mark", "✅", "heart", "❤️", "tada", "🎉")
 NEGATIVE_EMOJI = ("-1", "thumbsdown", "👎", "x", "❌", "confused", "😕")
+UNKNOWN_MODEL = "unknown"
 
 
 def normalise_emoji(emoji: str) -> str:
@@ -48,6 +50,8 @@ class FeedbackRecorder:
 
     One label per user and answer: the latest reaction wins, and removing the reaction that
     gave the current label retracts it (removing an older, overridden one changes nothing).
+    `on_recorded` sees each feedback written with the model that wrote the answer, looked up
+    in `models` (`unknown` without it, or when the answer's model is not known).
     """
 
     def __init__(
@@ -58,12 +62,16 @@ class FeedbackRecorder:
         labels: EmojiLabels,
         hash_user: UserHasher,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        models: AnswerModels | None = None,
+        on_recorded: Callable[[Feedback, str], None] | None = None,
     ) -> None:
         self._answers = answers
         self._feedback = feedback
         self._labels = labels
         self._hash_user = hash_user
         self._clock = clock
+        self._models = models
+        self._on_recorded = on_recorded
 
     async def reaction(
         self,
@@ -121,4 +129,15 @@ class FeedbackRecorder:
         )
         await self._feedback.record(feedback)
         _log.info("feedback %s on %s", feedback.label or "retracted", interaction_id)
+        if self._on_recorded is not None:
+            self._on_recorded(feedback, await self._model_of(interaction_id))
         return feedback
+
+    async def _model_of(self, interaction_id: str) -> str:
+        if self._models is None:
+            return UNKNOWN_MODEL
+        try:
+            return await self._models.model_of(interaction_id) or UNKNOWN_MODEL
+        except LeximindError as exc:  # the feedback is stored; only its metric loses the model
+            _log.warning("model of answer %s not known: %s", interaction_id, exc)
+            return UNKNOWN_MODEL

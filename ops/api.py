@@ -1,4 +1,4 @@
-"""The HTTP API: /ask, /search, /healthz, /metrics and /github/webhook on FastAPI."""
+"""The HTTP API: /ask, /search, /healthz, /metrics, /github/webhook and /slack/events."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -34,8 +34,12 @@ from ops.wiring import (
     build_bot_kit,
     build_github_webhook,
     build_services,
+    build_slack_bot,
     load_settings,
 )
+
+if TYPE_CHECKING:
+    from bots.slack import SlackBot
 
 _log = logging.getLogger(__name__)
 
@@ -132,15 +136,24 @@ def create_app(
         app.state.tasks = TaskTracker()
         kit: BotKit | None = None
         app.state.github = None
-        if services.settings.github.webhook_secret is not None:
-            kit = build_bot_kit(services)
+        metrics.watch_spool(services.spooled_writer)
+        app.state.slack = None
+        github_on = services.settings.github.webhook_secret is not None
+        if github_on or services.settings.slack.http_enabled:
+            kit = build_bot_kit(services, metrics=metrics)
+        if kit is not None and github_on:
             app.state.github = build_github_webhook(services, kit)
+        if kit is not None and services.settings.slack.http_enabled:
+            app.state.slack = build_slack_bot(services, kit, app.state.tasks)
+            await app.state.slack.start()
         try:
             yield
         finally:
             await app.state.tasks.drain(DRAIN_SECONDS)
             if app.state.github is not None:
                 app.state.github.close()
+            if app.state.slack is not None:
+                await app.state.slack.aclose()
             if kit is not None:
                 kit.close()
             await services.aclose()
@@ -170,11 +183,7 @@ def create_app(
             platform="api",
         )
         answer = await services(request).answers.answer(question)
-        metrics.retrieval.observe(answer.timings.retrieval)
-        metrics.generation.observe(answer.timings.generation)
-        metrics.answers.labels(answer.model).inc()
-        if answer.abstained:
-            metrics.abstentions.inc()
+        metrics.count_answer(answer)
         return ask_response(answer)
 
     @app.post("/search", response_model=SearchResponse)
@@ -197,6 +206,14 @@ def create_app(
             tasks: TaskTracker = request.app.state.tasks
             tasks.spawn(hook.bot.answer(outcome.ask), name=f"GitHub delivery {delivery}")
         return JSONResponse({"detail": outcome.detail}, status_code=outcome.status)
+
+    @app.post("/slack/events", include_in_schema=False)
+    async def slack_events(request: Request) -> Response:
+        """Slack's Events API and slash commands (HTTP mode), verified by Bolt."""
+        slack: SlackBot | None = request.app.state.slack
+        if slack is None:
+            return _error(404, "Slack is not configured on this server")
+        return await slack.handle(request)
 
     @app.get("/healthz")
     async def healthz(request: Request) -> JSONResponse:

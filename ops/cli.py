@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import signal
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -23,8 +24,12 @@ from ops.model_cli import model_app, retrain_command
 from ops.scheduler_cli import scheduler_app
 from ops.schemas import ask_response, source_out
 from ops.settings import validate_kb_name
+from ops.store_cli import store_app
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ops.metrics import Metrics
     from ops.settings import Settings
     from ops.wiring import Services
 
@@ -35,6 +40,7 @@ app = typer.Typer(
 )
 app.add_typer(label_app, name="label")
 app.add_typer(data_app, name="data")
+app.add_typer(store_app, name="store")
 github = typer.Typer(help="The GitHub adapter.", no_args_is_help=True)
 app.add_typer(github, name="github")
 app.add_typer(model_app, name="model")
@@ -204,10 +210,17 @@ def discord_bot() -> None:
 async def _run_discord(svc: Services, token: str) -> None:
     import discord
 
+    from ops.metrics import Metrics
     from ops.wiring import build_bot_kit, build_discord_client
 
-    kit = build_bot_kit(svc)
+    metrics = Metrics()
+    metrics.watch_spool(svc.spooled_writer)
+    kit = build_bot_kit(svc, metrics=metrics)
     client = build_discord_client(svc, kit)
+    metrics.gateway_connected.set_function(
+        lambda: 1.0 if client.is_ready() and not client.is_closed() else 0.0
+    )
+    stop_metrics = _serve_metrics(svc.settings, metrics)
     try:
         async with client:
             await client.start(token)
@@ -216,8 +229,22 @@ async def _run_discord(svc: Services, token: str) -> None:
             "Discord refused LEXIMIND_DISCORD__TOKEN; reset it in the Developer Portal"
         ) from exc
     finally:
+        stop_metrics()
         kit.close()
         await svc.aclose()
+
+
+def _serve_metrics(settings: Settings, metrics: Metrics) -> Callable[[], None]:
+    """Serves the process's metrics on LEXIMIND_METRICS__PORT; a no-op stop when it is unset."""
+    from ops.metrics import serve_metrics
+
+    where = settings.metrics
+    if where.port is None:
+        return lambda: None
+    try:
+        return serve_metrics(metrics.registry, host=where.host, port=where.port)
+    except OSError as exc:
+        raise _fail(f"cannot serve metrics on {where.host}:{where.port}: {exc}") from exc
 
 
 @github.command("poll-reactions")
@@ -243,6 +270,47 @@ def poll_reactions() -> None:
     )
     if report.failed:
         raise _fail(f"{len(report.failed)} answers could not be read; they are retried next run")
+
+
+@app.command()
+def slack(
+    socket: Annotated[bool, typer.Option("--socket", help="connect over Socket Mode")] = False,
+) -> None:
+    """Run the Slack bot over Socket Mode (HTTP mode runs inside `leximind serve`)."""
+    if not socket:
+        raise _fail(
+            "HTTP mode is served by `leximind serve` at POST /slack/events; "
+            "use `leximind slack --socket` for Socket Mode"
+        )
+    settings = _settings()
+    if not settings.slack.socket_enabled:
+        raise _fail("Socket Mode needs LEXIMIND_SLACK__BOT_TOKEN and LEXIMIND_SLACK__APP_TOKEN")
+    asyncio.run(_slack_socket_mode(_services(settings)))
+
+
+SHUTDOWN_DRAIN_SECONDS = 60.0
+
+
+async def _slack_socket_mode(svc: Services) -> None:
+    from ops.background import TaskTracker
+    from ops.wiring import build_bot_kit, build_slack_bot
+
+    app_token = svc.settings.slack.app_token
+    assert app_token is not None  # checked by the caller
+    kit = build_bot_kit(svc)
+    tasks = TaskTracker()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    bot = build_slack_bot(svc, kit, tasks)
+    try:
+        await bot.serve_socket_mode(app_token.get_secret_value(), stop=stop)
+    finally:
+        await tasks.drain(SHUTDOWN_DRAIN_SECONDS)  # answers already accepted still go out
+        await bot.aclose()
+        kit.close()
+        await svc.aclose()
 
 
 if __name__ == "__main__":

@@ -1,17 +1,37 @@
-"""Prometheus metrics of one process, in a registry of its own so apps don't share counters."""
+"""Prometheus metrics of one process, in a registry of its own so apps don't share counters.
+
+`leximind serve` exposes them at /metrics; `leximind discord` and the scheduler, which serve
+no HTTP API, expose theirs with `serve_metrics` on LEXIMIND_METRICS__PORT. The dashboards in
+ops/deploy/grafana/ query these names; tests/ops/test_deploy.py checks that they exist.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily
+
+from core.types import Answer, Feedback
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+RETRACTED = "retracted"
+
+
+class SpoolStatus(Protocol):
+    """What the spool gauges read at scrape time (core.storage.writer.SpooledWriter)."""
+
+    def status(self) -> dict[str, object]: ...
+
+    @property
+    def store_down(self) -> bool: ...
 
 
 @dataclass
 class Metrics:
-    """Request counts, latencies by stage, answers by model, and abstentions."""
+    """Request counts, latencies by stage, answers by model, abstentions and feedback."""
 
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
@@ -45,3 +65,110 @@ class Metrics:
         self.abstentions = Counter(
             "leximind_abstentions_total", "Questions the service declined to answer", registry=r
         )
+        self.feedback = Counter(
+            "leximind_feedback_total",
+            "Reaction labels recorded on answers: positive, negative or retracted, by the model "
+            "that wrote the answer (unknown when the bot state no longer knows it)",
+            ["label", "model", "platform"],
+            registry=r,
+        )
+        self.gateway_connected = Gauge(
+            "leximind_gateway_connected",
+            "1 while the chat gateway (Discord) is connected and ready, else 0",
+            registry=r,
+        )
+
+    def count_answer(self, answer: Answer) -> None:
+        """Counts one answer: its stages' times, its model, and whether it abstained."""
+        self.retrieval.observe(answer.timings.retrieval)
+        self.generation.observe(answer.timings.generation)
+        self.answers.labels(answer.model).inc()
+        if answer.abstained:
+            self.abstentions.inc()
+
+    def count_feedback(self, feedback: Feedback, model: str) -> None:
+        """Counts one recorded reaction label; a removed reaction counts as `retracted`."""
+        label = feedback.label.value if feedback.label is not None else RETRACTED
+        self.feedback.labels(label, model, feedback.platform).inc()
+
+    def watch_spool(self, writer: SpoolStatus) -> None:
+        """Adds gauges read from `writer` at each scrape: spool depth, rejected entries and
+        whether the object store is up. Call it once per writer."""
+        self.registry.register(_SpoolCollector(writer))
+
+
+class _SpoolCollector:
+    """Reads the spooled writer's status when Prometheus scrapes, not on every write."""
+
+    def __init__(self, writer: SpoolStatus) -> None:
+        self._writer = writer
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        status = self._writer.status()
+        yield GaugeMetricFamily(
+            "leximind_spool_depth",
+            "Records waiting in the local spool for the object store",
+            value=_number(status.get("spool_depth")),
+        )
+        yield GaugeMetricFamily(
+            "leximind_spool_rejected",
+            "Spool entries that could never be applied (kept in spool/rejected/)",
+            value=_number(status.get("spool_rejected")),
+        )
+        yield GaugeMetricFamily(
+            "leximind_object_store_up",
+            "1 unless the last write to the object store failed",
+            value=0.0 if self._writer.store_down else 1.0,
+        )
+
+
+def _number(value: object) -> float:
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+# Outcomes of a scheduler job run, as the scheduler records them.
+JOB_OUTCOMES = ("ok", "failed", "skipped")
+
+
+@dataclass
+class JobMetrics:
+    """The scheduler's job outcomes: `leximind_job_runs_total{job,outcome}` and the time each
+    job last finished with each outcome."""
+
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        self.runs = Counter(
+            "leximind_job_runs_total",
+            "Scheduler job runs by job and outcome (ok, failed, skipped)",
+            ["job", "outcome"],
+            registry=self.registry,
+        )
+        self.last_run = Gauge(
+            "leximind_job_last_run_timestamp_seconds",
+            "Unix time at which each job last finished, by outcome",
+            ["job", "outcome"],
+            registry=self.registry,
+        )
+
+    def record(self, job: str, outcome: str) -> None:
+        """Counts one finished run; ValueError for an outcome the scheduler does not use."""
+        if outcome not in JOB_OUTCOMES:
+            raise ValueError(f"job outcome {outcome!r} is not one of {', '.join(JOB_OUTCOMES)}")
+        self.runs.labels(job, outcome).inc()
+        self.last_run.labels(job, outcome).set_to_current_time()
+
+
+def serve_metrics(registry: CollectorRegistry, *, host: str, port: int) -> Callable[[], None]:
+    """Serves `registry` at http://host:port/metrics from a daemon thread; returns the stop.
+
+    For processes without an HTTP API of their own. OSError when the port is taken.
+    """
+    server, thread = start_http_server(port, addr=host, registry=registry)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return stop

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +21,7 @@ _PLACEHOLDERS = frozenset({"changeme", "change-me", "secret", "xxx", "todo", "yo
 # MinIO's well-known default credentials are placeholders too.
 _STORAGE_PLACEHOLDERS = _PLACEHOLDERS | {"minioadmin", "your-secret-key"}
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_COLLECTION = re.compile(r"[A-Z][_0-9A-Za-z]{0,254}")
 
 
 def _default_data_dir() -> Path:
@@ -129,6 +131,33 @@ class BotSettings(BaseModel):
             if len(raw) < 16:
                 raise ValueError("LEXIMIND_BOTS__USER_HASH_KEY must be at least 32 hex digits")
         return key
+
+
+class StateSettings(BaseModel):
+    """Where the bots keep shared state: the data dir by default, Redis for several replicas."""
+
+    redis_url: SecretStr | None = Field(
+        None, description="redis://[:password@]host:6379/0; unset: SQLite in DATA_DIR/bots"
+    )
+    key_prefix: str = Field("leximind:", min_length=1, description="prefix of every Redis key")
+    socket_timeout: float = Field(5.0, gt=0, description="seconds a Redis call may take")
+    connect_timeout: float = Field(5.0, gt=0, description="seconds to open a connection")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.get_secret_value())
+        if parts.scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError(
+                "LEXIMIND_STATE__REDIS_URL must start with redis://, rediss:// or unix://"
+            )
+        if (parts.password or "").strip().lower() in _PLACEHOLDERS:
+            raise ValueError(
+                "LEXIMIND_STATE__REDIS_URL has a placeholder password; set the real one"
+            )
+        return value
 
 
 class DiscordSettings(BaseModel):
@@ -246,6 +275,73 @@ class StorageSettings(BaseModel):
                 "LEXIMIND_STORAGE__ACCESS_KEY and LEXIMIND_STORAGE__SECRET_KEY"
             )
         return self
+
+
+class VectorSettings(BaseModel):
+    """Where chunks and vectors live: embedded LanceDB (DATA_DIR/lancedb) or Weaviate."""
+
+    backend: Literal["lancedb", "weaviate"] = Field("lancedb", description="vector store")
+    weaviate_url: str | None = Field(None, description="REST endpoint, e.g. http://weaviate:8080")
+    weaviate_grpc_port: int = Field(50051, gt=0, lt=65536, description="on the URL's host")
+    weaviate_api_key: SecretStr | None = None
+    weaviate_collection: str = Field(
+        "LeximindChunk", description="one collection, a tenant per knowledge base"
+    )
+    weaviate_init_timeout: float = Field(10.0, gt=0, description="seconds to connect")
+    weaviate_query_timeout: float = Field(30.0, gt=0, description="seconds per search")
+    weaviate_insert_timeout: float = Field(90.0, gt=0, description="seconds per batch write")
+    weaviate_batch_size: int = Field(200, gt=0, le=10_000, description="objects per batch")
+    weaviate_attempts: int = Field(
+        3, ge=1, le=10, description="sends of a batch whose objects Weaviate refused"
+    )
+    weaviate_alpha: float = Field(
+        0.5, ge=0, le=1, description="hybrid search: 0 keywords only, 1 vectors only"
+    )
+    weaviate_fusion_type: Literal["ranked", "relative_score"] = Field(
+        "ranked", description="hybrid search: fuse ranks or normalised scores"
+    )
+
+    @field_validator("weaviate_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"Weaviate URL {value!r} must be http(s)://host[:port]")
+        if parts.path or parts.query:
+            raise ValueError(f"Weaviate URL {value!r} must not have a path")
+        return value
+
+    @field_validator("weaviate_collection")
+    @classmethod
+    def _collection(cls, value: str) -> str:
+        if not _COLLECTION.fullmatch(value):
+            raise ValueError(
+                f"invalid Weaviate collection {value!r}: a capital letter, then letters, "
+                "digits or _"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> VectorSettings:
+        key = self.weaviate_api_key.get_secret_value() if self.weaviate_api_key else ""
+        if key.strip().lower() in _PLACEHOLDERS:
+            raise ValueError("LEXIMIND_VECTOR__WEAVIATE_API_KEY is a placeholder; set the real key")
+        if self.backend == "weaviate" and not self.weaviate_url:
+            raise ValueError(
+                "LEXIMIND_VECTOR__BACKEND=weaviate needs LEXIMIND_VECTOR__WEAVIATE_URL"
+            )
+        return self
+
+
+class MetricsSettings(BaseModel):
+    """Prometheus metrics of the processes with no HTTP API: `leximind discord` (and the
+    scheduler). `leximind serve` has /metrics on its own port."""
+
+    host: str = Field("127.0.0.1", description="address to bind; 0.0.0.0 inside a container")
+    port: int | None = Field(None, ge=1, le=65535, description="unset: no metrics server")
 
 
 class GitHubSettings(BaseModel):
@@ -403,6 +499,55 @@ class TrackingSettings(BaseModel):
     retries: int = Field(2, ge=0, le=10, description="retries of a failed MLflow request")
 
 
+class SlackSettings(BaseModel):
+    """The Slack app: HTTP mode needs bot token and signing secret, Socket Mode the app token."""
+
+    bot_token: SecretStr | None = Field(None, description="xoxb-... bot token")
+    signing_secret: SecretStr | None = Field(None, description="verifies HTTP-mode requests")
+    app_token: SecretStr | None = Field(None, description="xapp-... token for Socket Mode")
+    api_url: str = Field("https://slack.com/api/", description="Web API base URL")
+    timeout: float = Field(10.0, gt=0, description="seconds per Web API call")
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, url: str) -> str:
+        if not url.startswith(("https://", "http://")):
+            raise ValueError("LEXIMIND_SLACK__API_URL must be an http(s) URL")
+        return url if url.endswith("/") else url + "/"
+
+    @model_validator(mode="after")
+    def _complete(self) -> SlackSettings:
+        prefixes = {"bot_token": "xoxb-", "signing_secret": "", "app_token": "xapp-"}
+        for name, prefix in prefixes.items():
+            secret: SecretStr | None = getattr(self, name)
+            value = secret.get_secret_value().strip() if secret else None
+            if value is None:
+                continue
+            variable = f"LEXIMIND_SLACK__{name.upper()}"
+            if value.lower() in _PLACEHOLDERS or value.lower().startswith(f"{prefix}changeme"):
+                raise ValueError(f"{variable} is a placeholder; set the real value or unset it")
+            if not value.startswith(prefix):
+                raise ValueError(f"{variable} must start with {prefix!r}")
+        if (self.signing_secret or self.app_token) and not self.bot_token:
+            raise ValueError("LEXIMIND_SLACK__BOT_TOKEN is required to answer on Slack")
+        if self.bot_token and not (self.signing_secret or self.app_token):
+            raise ValueError(
+                "set LEXIMIND_SLACK__SIGNING_SECRET (HTTP mode) or LEXIMIND_SLACK__APP_TOKEN "
+                "(Socket Mode) with LEXIMIND_SLACK__BOT_TOKEN"
+            )
+        return self
+
+    @property
+    def http_enabled(self) -> bool:
+        """Whether `leximind serve` answers Slack events at POST /slack/events."""
+        return self.bot_token is not None and self.signing_secret is not None
+
+    @property
+    def socket_enabled(self) -> bool:
+        """Whether `leximind slack --socket` can connect."""
+        return self.bot_token is not None and self.app_token is not None
+
+
 class DeploySettings(BaseModel):
     """Evaluation, the promotion gate and hot redeploy of adapters into vLLM.
 
@@ -519,13 +664,17 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     bots: BotSettings = Field(default_factory=BotSettings)
+    state: StateSettings = Field(default_factory=StateSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     label_studio: LabelStudioSettings = Field(default_factory=LabelStudioSettings)
     dataset: DatasetSettings = Field(default_factory=DatasetSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    vector: VectorSettings = Field(default_factory=VectorSettings)
     github: GitHubSettings = Field(default_factory=GitHubSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
     deploy: DeploySettings = Field(default_factory=DeploySettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
 

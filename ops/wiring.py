@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 from bots.answering import BotAnswerer
 from bots.identity import UserHasher, load_or_create_key
+from bots.ports import BotState
 from bots.reactions import EmojiLabels, FeedbackRecorder
 from bots.routing import KnowledgeBaseRoutes
 from bots.state import SqliteBotState
@@ -22,7 +25,8 @@ from core.storage.logs import ObjectFeedbackLog, ObjectInteractionLog
 from core.storage.s3 import S3ObjectStore
 from core.storage.spool import Spool
 from core.storage.writer import SpooledWriter
-from ops.settings import GitHubSettings, Settings
+from ops.metrics import Metrics
+from ops.settings import GitHubSettings, Settings, VectorSettings
 from training.build import DatasetSpec, build_dataset
 from training.deploy import Deployer
 from training.deploy_ledger import DeployLedger
@@ -40,6 +44,8 @@ from training.tracking import MlflowTracker, mlflow_client
 from training.vllm_adapters import VllmAdapterServer
 
 if TYPE_CHECKING:
+    from weaviate import WeaviateClient
+
     from bots.discord.client import LeximindDiscord
     from bots.github.api import GitHubApi
     from bots.github.bot import GitHubWebhook
@@ -50,8 +56,13 @@ if TYPE_CHECKING:
     from rag.catalog import Catalog
     from rag.embedding import OnnxEmbedder
     from rag.indexer import Indexer
+    from rag.ports import VectorStore
     from rag.retrieval import HybridRetriever
-    from rag.stores.lancedb import LanceDBStore
+    from rag.stores.weaviate import WeaviateStore
+
+if TYPE_CHECKING:
+    from bots.slack import SlackBot
+    from bots.slack.app import Spawner
 
 _log = logging.getLogger(__name__)
 
@@ -74,7 +85,7 @@ class Services:
     """Everything a Leximind process uses, built once."""
 
     settings: Settings
-    store: LanceDBStore
+    store: VectorStore
     embedder: OnnxEmbedder
     catalog: Catalog
     retriever: HybridRetriever
@@ -93,6 +104,9 @@ class Services:
     async def aclose(self) -> None:
         if isinstance(self.chat_model, OpenAICompatibleChatModel):
             await self.chat_model.aclose()
+        close = getattr(self.store, "close", None)  # the Weaviate store holds a connection
+        if close is not None:
+            close()
 
 
 @dataclass(slots=True)
@@ -100,7 +114,7 @@ class BotKit:
     """What every chat adapter uses: routing, state, the answer flow and reaction feedback."""
 
     routes: KnowledgeBaseRoutes
-    state: SqliteBotState
+    state: BotState
     answerer: BotAnswerer
     feedback: FeedbackRecorder
 
@@ -108,8 +122,35 @@ class BotKit:
         self.state.close()
 
 
-def build_bot_kit(services: Services) -> BotKit:
-    """The shared bot layer over already built services; state lives in DATA_DIR/bots."""
+def build_bot_state(settings: Settings, folder: Path) -> BotState:
+    """Redis when LEXIMIND_STATE__REDIS_URL is set (state shared by replicas), else SQLite in
+    `folder`."""
+    bots, state = settings.bots, settings.state
+    limits: dict[str, Any] = {
+        "rate_limit": bots.rate_limit,
+        "rate_window": bots.rate_window,
+        "retention": bots.retention_days * 86400,
+    }
+    if state.redis_url is None:
+        return SqliteBotState(folder / "state.sqlite3", **limits)
+    from redis.asyncio import Redis
+
+    from bots.redis_state import RedisBotState
+
+    client = Redis.from_url(
+        state.redis_url.get_secret_value(),
+        socket_timeout=state.socket_timeout,
+        socket_connect_timeout=state.connect_timeout,
+    )
+    return RedisBotState(client, key_prefix=state.key_prefix, **limits)
+
+
+def build_bot_kit(services: Services, *, metrics: Metrics | None = None) -> BotKit:
+    """The shared bot layer over already built services; state in DATA_DIR/bots or Redis.
+
+    With `metrics`, every bot answer and every reaction label (by the answer's model) is
+    counted there.
+    """
     settings = services.settings
     bots = settings.bots
     folder = settings.data_dir / "bots"
@@ -119,22 +160,65 @@ def build_bot_kit(services: Services) -> BotKit:
         else load_or_create_key(folder / "user-hash.key")
     )
     hash_user = UserHasher(key)
-    state = SqliteBotState(
-        folder / "state.sqlite3",
-        rate_limit=bots.rate_limit,
-        rate_window=bots.rate_window,
-        retention=bots.retention_days * 86400,
-    )
+    state = build_bot_state(settings, folder)
     return BotKit(
         routes=KnowledgeBaseRoutes(bots.routes, default=settings.default_kb),
         state=state,
-        answerer=BotAnswerer(answers=services.answers, rate_limiter=state, hash_user=hash_user),
+        answerer=BotAnswerer(
+            answers=services.answers,
+            rate_limiter=state,
+            hash_user=hash_user,
+            models=state,
+            on_answer=metrics.count_answer if metrics else None,
+        ),
         feedback=FeedbackRecorder(
             answers=state,
             feedback=services.feedback,
             labels=EmojiLabels(bots.positive_emoji, bots.negative_emoji),
             hash_user=hash_user,
+            models=state,
+            on_recorded=metrics.count_feedback if metrics else None,
         ),
+    )
+
+
+def build_slack_bot(services: Services, kit: BotKit, tasks: Spawner) -> SlackBot:
+    """The Slack listeners on a Bolt AsyncApp whose Web API client uses the Slack settings.
+
+    Answers run as `tasks`; raises ValueError when no bot token is configured. Events are
+    verified with the signing secret when one is set (HTTP mode); Socket Mode needs none.
+    """
+    from slack_bolt.async_app import AsyncApp
+    from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from bots.slack import SlackBot
+
+    slack = services.settings.slack
+    if slack.bot_token is None:
+        raise ValueError("Slack is not configured: set LEXIMIND_SLACK__BOT_TOKEN")
+    client = AsyncWebClient(
+        token=slack.bot_token.get_secret_value(), base_url=slack.api_url, timeout=int(slack.timeout)
+    )
+    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=2))
+    secret = slack.signing_secret.get_secret_value() if slack.signing_secret else None
+    app = AsyncApp(
+        client=client,
+        signing_secret=secret,
+        request_verification_enabled=secret is not None,
+        # Listeners only acknowledge and start background work, so running them before the
+        # response keeps the acknowledgement immediate and the work owned by our lifespan.
+        process_before_response=True,
+        logger=logging.getLogger("slack_bolt"),
+    )
+    return SlackBot(
+        app=app,
+        routes=kit.routes,
+        deliveries=kit.state,
+        answer_index=kit.state,
+        answerer=kit.answerer,
+        feedback=kit.feedback,
+        tasks=tasks,
     )
 
 
@@ -229,13 +313,80 @@ def build_spooled_writer(settings: Settings) -> SpooledWriter:
     )
 
 
+def build_vector_store(
+    settings: Settings,
+    *,
+    dimension: int | None = None,
+    backend: Literal["lancedb", "weaviate"] | None = None,
+) -> VectorStore:
+    """LanceDB in DATA_DIR/lancedb, or Weaviate when LEXIMIND_VECTOR__BACKEND=weaviate.
+
+    `backend` overrides the setting (`leximind store migrate` opens both); `dimension` is
+    needed only to create a new LanceDB table. Raises ValueError when Weaviate is chosen
+    but has no URL.
+    """
+    if (backend or settings.vector.backend) == "weaviate":
+        return build_weaviate_store(settings.vector)
+    from rag.stores.lancedb import LanceDBStore
+
+    return LanceDBStore(settings.data_dir / "lancedb", dimension=dimension)
+
+
+def build_weaviate_store(vector: VectorSettings) -> WeaviateStore:
+    """The Weaviate store; it connects on first use, so Weaviate need not be up yet."""
+    from rag.stores.weaviate import WeaviateStore
+
+    if not vector.weaviate_url:
+        raise ValueError("Weaviate is not configured: set LEXIMIND_VECTOR__WEAVIATE_URL")
+    return WeaviateStore(
+        functools.partial(connect_weaviate, vector),
+        collection=vector.weaviate_collection,
+        alpha=vector.weaviate_alpha,
+        fusion_type=vector.weaviate_fusion_type,
+        batch_size=vector.weaviate_batch_size,
+        attempts=vector.weaviate_attempts,
+    )
+
+
+def connect_weaviate(vector: VectorSettings) -> WeaviateClient:
+    """A connected weaviate-client v4 client: REST at the URL, gRPC on the same host.
+
+    The client's start-up checks are skipped because they also ask pypi.org for a newer
+    client version; the store's `check` reads the schema instead.
+    """
+    import weaviate
+    from weaviate.classes.init import AdditionalConfig, Auth, Timeout
+
+    assert vector.weaviate_url is not None
+    url = urlsplit(vector.weaviate_url)
+    secure = url.scheme == "https"
+    host = url.hostname or ""
+    key = vector.weaviate_api_key
+    return weaviate.connect_to_custom(
+        http_host=host,
+        http_port=url.port or (443 if secure else 80),
+        http_secure=secure,
+        grpc_host=host,
+        grpc_port=vector.weaviate_grpc_port,
+        grpc_secure=secure,
+        auth_credentials=Auth.api_key(key.get_secret_value()) if key else None,
+        additional_config=AdditionalConfig(
+            timeout=Timeout(
+                init=vector.weaviate_init_timeout,
+                query=vector.weaviate_query_timeout,
+                insert=vector.weaviate_insert_timeout,
+            )
+        ),
+        skip_init_checks=True,
+    )
+
+
 def build_services(settings: Settings) -> Services:
     """Builds the store, embedder, retriever, indexer and answering service from settings."""
     from rag.catalog import Catalog
     from rag.embedding import OnnxEmbedder
     from rag.indexer import Indexer
     from rag.retrieval import FusionWeights, HybridRetriever
-    from rag.stores.lancedb import LanceDBStore
 
     data = settings.data_dir
     emb = settings.embedding
@@ -246,7 +397,7 @@ def build_services(settings: Settings) -> Services:
         batch_size=emb.batch_size,
         threads=emb.threads,
     )
-    store = LanceDBStore(data / "lancedb", dimension=embedder.dimension)
+    store = build_vector_store(settings, dimension=embedder.dimension)
     catalog = Catalog(data / "catalog.json")
     r = settings.retrieval
     retriever = HybridRetriever(

@@ -152,7 +152,7 @@ class Indexer:
         unique = list({c.id: c for c in chunks}.values())
         wanted = {c.id for c in unique}
         reusable = [c.id for c in unique if c.id in stored_ids]
-        reused = self._store.vectors(reusable)
+        reused = self._store.vectors(kb, reusable)
         to_embed = [c for c in unique if c.id not in reused]
         report.chunks_reused = len(reused)
         progress.chunks(len(to_embed))
@@ -165,7 +165,7 @@ class Indexer:
             progress.chunks_done(len(batch))
         path_set = set(paths)
         stale = [i for i, p in stored_ids.items() if p in path_set and i not in wanted]
-        self._store.delete_ids(stale)
+        self._store.delete_ids(kb, stale)
         report.chunks_removed += len(stale)
         for start in range(0, len(unique), self._batch_size):
             batch = unique[start : start + self._batch_size]

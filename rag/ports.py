@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -41,16 +41,20 @@ class VectorStore(Protocol):
         """Removes every chunk of these files from the knowledge base."""
         ...
 
-    def delete_ids(self, ids: Sequence[str]) -> None:
-        """Removes chunks by id."""
+    def delete_ids(self, kb: str, ids: Sequence[str]) -> None:
+        """Removes chunks of the knowledge base by id."""
         ...
 
     def chunk_ids(self, kb: str) -> dict[str, str]:
         """All chunk ids of the knowledge base, mapped to their file path."""
         ...
 
-    def vectors(self, ids: Sequence[str]) -> dict[str, Vectors]:
-        """The stored vector of each id that exists."""
+    def vectors(self, kb: str, ids: Sequence[str]) -> dict[str, Vectors]:
+        """The stored vector of each id that exists in the knowledge base."""
+        ...
+
+    def chunks(self, kb: str, ids: Sequence[str]) -> dict[str, Chunk]:
+        """The stored chunk of each id that exists in the knowledge base."""
         ...
 
     def vector_search(
@@ -79,4 +83,18 @@ class VectorStore(Protocol):
 
     def check(self) -> None:
         """Raises StoreUnavailable when the store cannot be read."""
+        ...
+
+
+@runtime_checkable
+class HybridSearch(Protocol):
+    """A store that fuses BM25 and vector search itself, in one query.
+
+    The HybridRetriever uses it instead of fusing two result lists on its side.
+    """
+
+    def hybrid_search(
+        self, kb: str, query: str, vector: Vectors, *, k: int, kind: ChunkKind | None = None
+    ) -> list[tuple[Chunk, float]]:
+        """Best chunks by the store's fused score, best first, with that score."""
         ...

@@ -15,7 +15,7 @@ from core.citations import source_url
 from core.errors import UnknownKnowledgeBase
 from core.types import Chunk, ChunkKind, Source
 from rag.catalog import Catalog
-from rag.ports import Embedder, Vectors, VectorStore
+from rag.ports import Embedder, HybridSearch, Vectors, VectorStore
 
 _log = logging.getLogger(__name__)
 
@@ -87,7 +87,8 @@ def secondary_page_weight(weight: float) -> Callable[[str], float]:
 class HybridRetriever:
     """Implements core.ports.Retriever over a VectorStore and an Embedder.
 
-    Chunks from BM25 and from dense search are fused by reciprocal rank, grouped into pages
+    Chunks from BM25 and from dense search are fused by reciprocal rank (or by the store
+    itself when it implements HybridSearch, with its own weights), grouped into pages
     (files) ranked by `rank_pages`, and the best `per_page` chunks of the top pages returned,
     so one long page cannot fill every slot. A Source's score is the cosine similarity
     between question and passage, an absolute measure the answering service can threshold;
@@ -128,15 +129,22 @@ class HybridRetriever:
     def _search(self, query: str, kb: str, k: int, kind: ChunkKind | None) -> list[Source]:
         vector = self._embedder.embed([query])[0]
         n = max(self._candidates, k)
-        dense = self._store.vector_search(kb, vector, k=n, kind=kind)
-        keyword = self._store.keyword_search(kb, query, k=n, kind=kind)
-        chunks: dict[str, Chunk] = {c.id: c for c, _ in [*keyword, *dense]}
-        similarity = {c.id: s for c, s in dense}
-        w = self._weights
-        fused = reciprocal_rank_fusion(
-            [([c.id for c, _ in dense], w.dense), ([c.id for c, _ in keyword], w.keyword)],
-            rrf_k=w.rrf_k,
-        )
+        if isinstance(self._store, HybridSearch):
+            # The store fuses BM25 and dense itself (Weaviate: alpha and fusion type).
+            hits = self._store.hybrid_search(kb, query, vector, k=n, kind=kind)
+            chunks: dict[str, Chunk] = {c.id: c for c, _ in hits}
+            similarity: dict[str, float] = {}
+            fused = [(c.id, score) for c, score in hits]
+        else:
+            dense = self._store.vector_search(kb, vector, k=n, kind=kind)
+            keyword = self._store.keyword_search(kb, query, k=n, kind=kind)
+            chunks = {c.id: c for c, _ in [*keyword, *dense]}
+            similarity = {c.id: s for c, s in dense}
+            w = self._weights
+            fused = reciprocal_rank_fusion(
+                [([c.id for c, _ in dense], w.dense), ([c.id for c, _ in keyword], w.keyword)],
+                rrf_k=w.rrf_k,
+            )
         pages = rank_pages(
             fused,
             {i: c.path for i, c in chunks.items()},
@@ -146,7 +154,7 @@ class HybridRetriever:
         order = [i for _, ids in pages[:k] for i in ids[: self._per_page]][:k]
         missing = [i for i in order if i not in similarity]
         if missing:
-            similarity.update(_cosines(vector, self._store.vectors(missing)))
+            similarity.update(_cosines(vector, self._store.vectors(kb, missing)))
         return [self._source(chunks[i], similarity.get(i, 0.0)) for i in order]
 
     def _source(self, chunk: Chunk, score: float) -> Source:

@@ -13,6 +13,7 @@ from tests.support.label_studio import (
     require_label_studio,
     start_label_studio,
 )
+from tests.support.redis_server import RedisServer, require_redis_server, start_redis
 from tests.support.seaweedfs import SeaweedServer, start_seaweedfs
 from tests.support.vllm_server import (
     VllmServer,
@@ -110,3 +111,13 @@ def own_seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS
     """A SeaweedFS server for one test only, which the test may kill and restart."""
     with start_seaweedfs(tmp_path_factory.mktemp("seaweedfs-own")) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A redis-server shared by the session; tests keep apart by key prefix."""
+    server = start_redis(require_redis_server(), tmp_path_factory.mktemp("redis"))
+    try:
+        yield server
+    finally:
+        server.stop()

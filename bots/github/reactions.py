@@ -20,8 +20,8 @@ from pathlib import Path
 
 from bots.github.api import GitHubApi, Reactions
 from bots.github.bot import PLATFORM
+from bots.ports import RecentAnswers
 from bots.reactions import FeedbackRecorder
-from bots.state import SqliteBotState
 from core.errors import ServiceUnavailable, StoreUnavailable
 
 _log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class ReactionPoller:
         self,
         *,
         api: GitHubApi,
-        state: SqliteBotState,
+        state: RecentAnswers,
         recorder: FeedbackRecorder,
         snapshots: ReactionSnapshots,
         hash_user: Callable[[str, str], str],

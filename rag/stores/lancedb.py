@@ -70,6 +70,13 @@ def _where(kb: str, kind: ChunkKind | None) -> str:
     return clause
 
 
+def _id_batches(kb: str, ids: Sequence[str], size: int = 500) -> Iterator[str]:
+    """Filters selecting these ids of the knowledge base, `size` ids at a time."""
+    for start in range(0, len(ids), size):
+        listed = ", ".join(_literal(i) for i in ids[start : start + size])
+        yield f"kb = {_literal(kb)} AND id IN ({listed})"
+
+
 def _chunk(row: dict[str, Any]) -> Chunk:
     return Chunk(
         id=row["id"],
@@ -98,11 +105,12 @@ def _translated(action: str) -> Iterator[None]:
 class LanceDBStore:
     """Chunks and their vectors in one LanceDB table, searched by cosine or BM25.
 
-    The table is created on the first upsert with the embedder's dimension; reading an
-    empty store returns nothing rather than failing.
+    The table is created on the first upsert with the embedder's dimension (needed only
+    then: a store opened to be read, e.g. as a migration source, may leave it out); reading
+    an empty store returns nothing rather than failing.
     """
 
-    def __init__(self, path: Path, *, dimension: int) -> None:
+    def __init__(self, path: Path, *, dimension: int | None = None) -> None:
         self._path = path
         self._dimension = dimension
         self._db: Any = None
@@ -127,6 +135,8 @@ class LanceDBStore:
                 self._table = db.open_table(TABLE)
                 self._fts_ready = any(i.index_type == "FTS" for i in self._table.list_indices())
             elif create:
+                if self._dimension is None:
+                    raise ValueError("a new LanceDB table needs the vector dimension")
                 self._table = db.create_table(TABLE, schema=_schema(self._dimension))
         return self._table
 
@@ -150,7 +160,7 @@ class LanceDBStore:
                 table.merge_insert("id")
                 .when_matched_update_all()
                 .when_not_matched_insert_all()
-                .execute(pa.Table.from_pylist(rows, schema=_schema(self._dimension)))
+                .execute(pa.Table.from_pylist(rows, schema=table.schema))
             )
 
     def delete_paths(self, kb: str, paths: Sequence[str]) -> None:
@@ -161,14 +171,13 @@ class LanceDBStore:
         with _translated("delete chunks"):
             table.delete(f"kb = {_literal(kb)} AND path IN ({listed})")
 
-    def delete_ids(self, ids: Sequence[str]) -> None:
+    def delete_ids(self, kb: str, ids: Sequence[str]) -> None:
         table = self._open(create=False)
         if table is None or not ids:
             return
         with _translated("delete chunks"):
-            for start in range(0, len(ids), 500):
-                listed = ", ".join(_literal(i) for i in ids[start : start + 500])
-                table.delete(f"id IN ({listed})")
+            for where in _id_batches(kb, ids):
+                table.delete(where)
 
     def chunk_ids(self, kb: str) -> dict[str, str]:
         table = self._open(create=False)
@@ -184,20 +193,28 @@ class LanceDBStore:
             )
         return dict(zip(data["id"].to_pylist(), data["path"].to_pylist(), strict=True))
 
-    def vectors(self, ids: Sequence[str]) -> dict[str, Vectors]:
+    def vectors(self, kb: str, ids: Sequence[str]) -> dict[str, Vectors]:
+        return {
+            row["id"]: np.asarray(row["vector"], dtype=np.float32)
+            for row in self._rows(kb, ids, ["id", "vector"], action="read vectors")
+        }
+
+    def chunks(self, kb: str, ids: Sequence[str]) -> dict[str, Chunk]:
+        return {
+            row["id"]: _chunk(row) for row in self._rows(kb, ids, _COLUMNS, action="read chunks")
+        }
+
+    def _rows(
+        self, kb: str, ids: Sequence[str], columns: list[str], *, action: str
+    ) -> list[dict[str, Any]]:
         table = self._open(create=False)
         if table is None or not ids:
-            return {}
-        found: dict[str, Vectors] = {}
-        with _translated("read vectors"):
-            for start in range(0, len(ids), 500):
-                listed = ", ".join(_literal(i) for i in ids[start : start + 500])
-                data = (
-                    table.search().where(f"id IN ({listed})").select(["id", "vector"]).limit(None)
-                )
-                for row in data.to_list():
-                    found[row["id"]] = np.asarray(row["vector"], dtype=np.float32)
-        return found
+            return []
+        rows: list[dict[str, Any]] = []
+        with _translated(action):
+            for where in _id_batches(kb, ids):
+                rows.extend(table.search().where(where).select(columns).limit(None).to_list())
+        return rows
 
     def vector_search(
         self, kb: str, vector: Vectors, *, k: int, kind: ChunkKind | None = None

@@ -83,3 +83,51 @@ def test_the_user_hash_key_is_created_once(tmp_path: Path) -> None:
     assert load_or_create_key(tmp_path / "bots" / "user-hash.key") == key
     assert len(key) == 32
     assert (tmp_path / "bots" / "user-hash.key").stat().st_mode & 0o777 == 0o600
+
+
+async def test_each_answer_is_reported_and_its_model_noted(tmp_path: Path) -> None:
+    """Metrics see every answer; the model is noted for reactions that come later."""
+    state = SqliteBotState(tmp_path / "state.sqlite3")
+    seen: list[str] = []
+    service = AnswerService(
+        retriever=ListRetriever(SOURCES),
+        chat_model=ScriptedChatModel(["Run `make test` [1]."]),
+        interaction_log=local_interaction_log(tmp_path),
+    )
+    bot = BotAnswerer(
+        answers=service,
+        rate_limiter=state,
+        hash_user=UserHasher(b"k" * 32),
+        models=state,
+        on_answer=lambda a: seen.append(a.model),
+    )
+    reply = await bot.reply(asked())
+    assert reply.answer is not None
+    assert seen == [reply.answer.model]
+    assert await state.model_of(reply.answer.interaction_id) == reply.answer.model
+
+
+class BrokenModels:
+    """An AnswerModels whose store is down."""
+
+    async def note(self, interaction_id: str, model: str) -> None:
+        raise StoreUnavailable("bot state is gone")
+
+    async def model_of(self, interaction_id: str) -> str | None:
+        raise StoreUnavailable("bot state is gone")
+
+
+async def test_the_answer_goes_out_when_its_model_cannot_be_noted(tmp_path: Path) -> None:
+    """Noting the model is for metrics: its failure never turns an answer into an apology."""
+    service = AnswerService(
+        retriever=ListRetriever(SOURCES),
+        chat_model=ScriptedChatModel(["Run `make test` [1]."]),
+        interaction_log=local_interaction_log(tmp_path),
+    )
+    bot = BotAnswerer(
+        answers=service,
+        rate_limiter=SqliteBotState(tmp_path / "state.sqlite3"),
+        hash_user=UserHasher(b"k" * 32),
+        models=BrokenModels(),
+    )
+    assert (await bot.reply(asked())).outcome is Outcome.ANSWERED

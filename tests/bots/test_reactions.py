@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from bots.identity import UserHasher
-from bots.reactions import EmojiLabels, FeedbackRecorder, normalise_emoji
+from bots.reactions import UNKNOWN_MODEL, EmojiLabels, FeedbackRecorder, normalise_emoji
 from bots.state import SqliteBotState
+from core.errors import StoreUnavailable
 from core.storage.logs import ObjectFeedbackLog
 from core.types import FeedbackLabel
 from tests.support.storage import local_feedback_log
@@ -88,3 +89,60 @@ def test_emoji_sets_are_configurable_and_normalised() -> None:
     assert normalise_emoji("thumbsup::skin-tone-5") == "thumbsup"
     with pytest.raises(ValueError, match="both positive and negative"):
         EmojiLabels(positive=["x"], negative=["x"])
+
+
+class BrokenModels:
+    """An AnswerModels whose store is down."""
+
+    async def note(self, interaction_id: str, model: str) -> None:
+        raise StoreUnavailable("bot state is gone")
+
+    async def model_of(self, interaction_id: str) -> str | None:
+        raise StoreUnavailable("bot state is gone")
+
+
+async def test_recorded_feedback_is_reported_with_the_answers_model(tmp_path: Path) -> None:
+    """The hook sees each label written, with the model that wrote the answer or `unknown`."""
+    state = SqliteBotState(tmp_path / "state.sqlite3")
+    await state.remember("slack:C1:111.1", "interaction-1")
+    await state.note("interaction-1", "lora-3")
+    await state.remember("slack:C1:222.2", "interaction-2")
+    seen: list[tuple[str | None, str]] = []
+    rec = FeedbackRecorder(
+        answers=state,
+        feedback=local_feedback_log(tmp_path),
+        labels=EmojiLabels(),
+        hash_user=UserHasher(b"k" * 32),
+        models=state,
+        on_recorded=lambda f, model: seen.append((f.label, model)),
+    )
+    await react(rec, "+1")
+    await react(rec, "+1", added=False, minutes=1)
+    await react(rec, "eyes", minutes=2)  # says nothing: not recorded, not reported
+    await rec.reaction(
+        platform="slack", message_key="slack:C1:222.2", user_id="U1", emoji="-1", added=True
+    )
+    assert seen == [
+        (FeedbackLabel.POSITIVE, "lora-3"),
+        (None, "lora-3"),
+        (FeedbackLabel.NEGATIVE, UNKNOWN_MODEL),
+    ]
+
+
+async def test_feedback_is_stored_when_the_model_lookup_fails(tmp_path: Path) -> None:
+    """A failing model lookup costs the metric its model, never the feedback itself."""
+    state = SqliteBotState(tmp_path / "state.sqlite3")
+    await state.remember("slack:C1:111.1", "interaction-1")
+    log = local_feedback_log(tmp_path)
+    seen: list[str] = []
+    rec = FeedbackRecorder(
+        answers=state,
+        feedback=log,
+        labels=EmojiLabels(),
+        hash_user=UserHasher(b"k" * 32),
+        models=BrokenModels(),
+        on_recorded=lambda _, model: seen.append(model),
+    )
+    assert await react(rec, "+1") is not None
+    assert seen == [UNKNOWN_MODEL]
+    assert len(await log.for_interaction("interaction-1")) == 1

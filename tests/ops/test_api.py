@@ -144,6 +144,7 @@ def test_health_metrics_and_docs(client: TestClient) -> None:
     metrics = client.get("/metrics").text
     assert 'leximind_requests_total{endpoint="/search",status="200"}' in metrics
     assert "leximind_retrieval_seconds_bucket" in metrics
+    assert "leximind_spool_depth 0.0" in metrics and "leximind_object_store_up 1.0" in metrics
     assert client.get("/docs").status_code == 200
 
 
@@ -220,6 +221,8 @@ def test_answers_survive_an_object_store_outage(
         assert health.status_code == 200 and health.json()["status"] == "degraded"
         assert health.json()["spool_depth"] == 1
         assert "unreachable" in health.json()["object_store"]
+        metrics = c.get("/metrics").text
+        assert "leximind_spool_depth 1.0" in metrics and "leximind_object_store_up 0.0" in metrics
 
         own_seaweedfs.start()
         services = c.app.state.services  # type: ignore[attr-defined]

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
+import httpx
 import pytest
+import typer
 from typer.testing import CliRunner
 
-from ops.cli import app
+from ops.cli import _serve_metrics, app
+from ops.metrics import Metrics
+from ops.settings import MetricsSettings, Settings
 from tests.support.corpus import git, make_fastapi_repo
 
 runner = CliRunner()
@@ -69,3 +74,29 @@ def test_discord_without_a_token_says_what_to_set(env: Path) -> None:
     assert result.exit_code == 1
     assert "LEXIMIND_DISCORD__TOKEN is not set" in result.output
     assert not env.exists()
+
+
+def test_the_discord_metrics_server_follows_the_settings() -> None:
+    """No port: nothing served; a port: /metrics served until stopped; a taken port: exit 1."""
+    metrics = Metrics()
+    _serve_metrics(Settings(_env_file=None), metrics)()  # a no-op stop
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = Settings(_env_file=None, metrics=MetricsSettings(port=port))
+    stop = _serve_metrics(settings, metrics)
+    try:
+        assert "leximind_gateway_connected" in httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        with pytest.raises(typer.Exit):
+            _serve_metrics(settings, Metrics())
+    finally:
+        stop()
+
+
+def test_slack_command_needs_socket_mode_and_its_tokens(tmp_path: Path) -> None:
+    """`leximind slack` points HTTP mode at serve; --socket without tokens says what is missing."""
+    plain = runner.invoke(app, ["slack"])
+    assert plain.exit_code == 1 and "POST /slack/events" in plain.output
+    result = runner.invoke(app, ["slack", "--socket"], env={"LEXIMIND_DATA_DIR": str(tmp_path)})
+    assert result.exit_code == 1
+    assert "LEXIMIND_SLACK__APP_TOKEN" in result.output

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -31,6 +32,7 @@ from tests.conftest import REPO_ROOT
 from tests.support.datasets import conala_slice
 from tests.support.retraining import INTERVALS_ENV, RELEASE_ENV
 from tests.support.scheduler_process import BACKENDS
+from tests.support.vllm_server import free_port
 
 
 def settings_at(data_dir: Path, **scheduler: object) -> Settings:
@@ -235,15 +237,24 @@ def test_a_queued_retraining_runs_when_the_scheduler_starts(
     scheduler, recorded, and shown by `leximind scheduler status` with the jobs."""
     data = tmp_path / "data"
     build_services(settings_at(data))
-    env = scheduler_env(tmp_path, model_cache, LEXIMIND_SCHEDULER__RETRAIN_ENABLED="false")
+    port = free_port()
+    env = scheduler_env(
+        tmp_path,
+        model_cache,
+        LEXIMIND_SCHEDULER__RETRAIN_ENABLED="false",
+        LEXIMIND_METRICS__PORT=str(port),
+    )
     (tmp_path / "release").touch()
     enqueue_retrain(settings_at(data), backends=BACKENDS)
     log = tmp_path / "scheduler.log"
     process = start_scheduler(env, log)
     try:
         wait_for(lambda: bool(retrain_runs(data)), "the queued retraining", [log])
+        scraped = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
     finally:
         stop([process])
+
+    assert 'leximind_job_runs_total{job="retrain",outcome="failed"} 1.0' in scraped
 
     run = retrain_runs(data)[0]
     assert run["status"] == "failed" and "scripted failure" in str(run["detail"])
@@ -270,3 +281,17 @@ def test_leximind_retrain_queues_a_run(tmp_path: Path) -> None:
     found, _ = scheduler_status(settings_at(tmp_path))
     (one_off,) = [j for j in found if j.id.startswith("retrain-once-")]
     assert one_off.next_run is not None and one_off.trigger.startswith("date[")
+
+
+def test_run_observers_see_every_outcome(tmp_path: Path) -> None:
+    """An observer (the scheduler's metrics) hears each run's job and status until removed."""
+    settings = settings_at(tmp_path)
+    heard: list[tuple[str, str]] = []
+    forget = jobs.on_run(lambda job, status: heard.append((job, status)))
+    try:
+        jobs.run_job("drain-spool", lambda _: jobs.JobResult("0 replayed"), settings=settings)
+        jobs.run_job("reindex", lambda _: jobs.JobResult("broken", ok=False), settings=settings)
+    finally:
+        forget()
+    jobs.run_job("reindex", lambda _: jobs.JobResult("fine"), settings=settings)
+    assert heard == [("drain-spool", "ok"), ("reindex", "failed")]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from ops.settings import Settings
+from ops.settings import Settings, SlackSettings
 from tests.conftest import REPO_ROOT
 
 
@@ -61,6 +61,15 @@ def test_nested_variables(monkeypatch: pytest.MonkeyPatch) -> None:
         {"LEXIMIND_STORAGE__ENDPOINT": "http://minio:9000"},
         {"LEXIMIND_STORAGE__BUCKET": "Leximind_Data"},
         {"LEXIMIND_STORAGE__READ_TIMEOUT": "0"},
+        {"LEXIMIND_VECTOR__BACKEND": "weaviate"},
+        {"LEXIMIND_VECTOR__BACKEND": "qdrant"},
+        {"LEXIMIND_VECTOR__WEAVIATE_URL": "weaviate:8080"},
+        {"LEXIMIND_VECTOR__WEAVIATE_URL": "http://weaviate:8080/v1"},
+        {"LEXIMIND_VECTOR__WEAVIATE_API_KEY": "changeme"},
+        {"LEXIMIND_VECTOR__WEAVIATE_COLLECTION": "lower_case"},
+        {"LEXIMIND_VECTOR__WEAVIATE_ALPHA": "1.5"},
+        {"LEXIMIND_VECTOR__WEAVIATE_FUSION_TYPE": "average"},
+        {"LEXIMIND_VECTOR__WEAVIATE_GRPC_PORT": "70000"},
     ],
 )
 def test_bad_settings_refused_at_start(
@@ -236,3 +245,55 @@ def test_github_app_key_from_escaped_text_or_a_file(
     (tmp_path / "app.pem").write_text(pem)
     monkeypatch.setenv("LEXIMIND_GITHUB__PRIVATE_KEY", str(tmp_path / "app.pem"))
     assert Settings(_env_file=None).github.private_key.get_secret_value() == pem  # type: ignore[union-attr]
+
+
+def test_weaviate_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Weaviate backend reads its URL, port and key; a trailing slash is dropped."""
+    monkeypatch.setenv("LEXIMIND_VECTOR__BACKEND", "weaviate")
+    monkeypatch.setenv("LEXIMIND_VECTOR__WEAVIATE_URL", "https://weaviate.internal:8443/")
+    monkeypatch.setenv("LEXIMIND_VECTOR__WEAVIATE_GRPC_PORT", "8444")
+    monkeypatch.setenv("LEXIMIND_VECTOR__WEAVIATE_API_KEY", "wv-real-key-123")
+    v = Settings(_env_file=None).vector
+    assert (v.backend, v.weaviate_url, v.weaviate_grpc_port) == (
+        "weaviate",
+        "https://weaviate.internal:8443",
+        8444,
+    )
+    assert "wv-real-key-123" not in repr(v)
+
+
+SLACK_APP, SLACK_SECRET = "LEXIMIND_SLACK__APP_TOKEN", "LEXIMIND_SLACK__SIGNING_SECRET"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"LEXIMIND_SLACK__BOT_TOKEN": "xoxb-changeme", SLACK_APP: "xapp-1"}, "placeholder"),
+        ({"LEXIMIND_SLACK__BOT_TOKEN": "xoxb-1", SLACK_SECRET: "changeme"}, "placeholder"),
+        ({"LEXIMIND_SLACK__BOT_TOKEN": "xapp-1", SLACK_APP: "xapp-2"}, "start with 'xoxb-'"),
+        ({"LEXIMIND_SLACK__BOT_TOKEN": "xoxb-1"}, "SIGNING_SECRET"),
+        ({SLACK_SECRET: "s3cr3t-value"}, "BOT_TOKEN is required"),
+        ({"LEXIMIND_SLACK__API_URL": "slack.com/api"}, "http"),
+    ],
+)
+def test_bad_slack_settings_are_refused(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    """Placeholder or mistyped Slack tokens and half a configuration fail at start-up."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=message):
+        Settings(_env_file=None)
+
+
+def test_slack_modes_and_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bot token + signing secret enable HTTP mode, + app token Socket Mode; secrets stay hidden."""
+    monkeypatch.setenv("LEXIMIND_SLACK__BOT_TOKEN", "xoxb-123-real")
+    monkeypatch.setenv("LEXIMIND_SLACK__SIGNING_SECRET", "f00dbabe-signing")
+    monkeypatch.setenv("LEXIMIND_SLACK__API_URL", "http://127.0.0.1:9/api")
+    s = Settings(_env_file=None)
+    assert (s.slack.http_enabled, s.slack.socket_enabled) == (True, False)
+    assert s.slack.api_url == "http://127.0.0.1:9/api/"
+    dumped = repr(s) + s.model_dump_json()
+    assert "xoxb-123-real" not in dumped and "f00dbabe-signing" not in dumped
+    assert not SlackSettings().http_enabled

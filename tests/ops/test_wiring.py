@@ -1,13 +1,26 @@
-"""The composition root builds the object store and spool the storage settings name."""
+"""The composition root builds the object store, spool and vector store the settings name."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from pytest_httpserver import HTTPServer
+
+from core.errors import StoreUnavailable
 from core.storage.local import LocalObjectStore
 from core.storage.s3 import S3ObjectStore
-from ops.settings import Settings, StorageSettings
-from ops.wiring import build_object_store, build_spooled_writer
+from ops.settings import Settings, StorageSettings, VectorSettings
+from ops.wiring import (
+    build_object_store,
+    build_spooled_writer,
+    build_vector_store,
+    build_weaviate_store,
+)
+from rag.stores.lancedb import LanceDBStore
+from rag.stores.weaviate import WeaviateStore
+from tests.rag.store_contract import CORPUS, vectors_for
+from tests.support.vllm_server import free_port
 
 
 def test_local_backend_is_a_folder_in_the_data_dir(tmp_path: Path) -> None:
@@ -39,3 +52,62 @@ def test_s3_backend_builds_the_s3_store_without_contacting_it(tmp_path: Path) ->
     assert isinstance(store, S3ObjectStore) and store.bucket == "leximind-prod"
     assert "s3-real-secret-123" not in repr(store)
     assert build_spooled_writer(settings).spool.root == tmp_path / "elsewhere"
+
+
+def test_vector_backend_defaults_to_lancedb_in_the_data_dir(tmp_path: Path) -> None:
+    """Without vector settings the store is LanceDB under DATA_DIR/lancedb."""
+    store = build_vector_store(Settings(_env_file=None, data_dir=tmp_path), dimension=8)
+    assert isinstance(store, LanceDBStore)
+    store.upsert(CORPUS, vectors_for(CORPUS))
+    assert (tmp_path / "lancedb").is_dir()
+
+
+def test_weaviate_backend_is_built_without_contacting_it(tmp_path: Path) -> None:
+    """The Weaviate store is built at start-up even when the server is not there yet."""
+    vector = VectorSettings(
+        backend="weaviate",
+        weaviate_url=f"http://127.0.0.1:{free_port()}",
+        weaviate_api_key="wv-real-key-123",  # type: ignore[arg-type]
+        weaviate_collection="Docs",
+        weaviate_init_timeout=2,
+    )
+    store = build_vector_store(Settings(_env_file=None, data_dir=tmp_path, vector=vector))
+
+    assert isinstance(store, WeaviateStore) and store.collection_name == "Docs"
+    assert "wv-real-key-123" not in repr(store)
+    with pytest.raises(StoreUnavailable, match="Weaviate failed to connect"):
+        store.check()
+
+
+def _weaviate_meta(httpserver: HTTPServer, status: int = 200) -> None:
+    httpserver.expect_request("/v1/meta").respond_with_json({"version": "1.30.0"}, status=status)
+
+
+def test_weaviate_client_sends_the_api_key_and_reads_the_schema(httpserver: HTTPServer) -> None:
+    """The real client connects over REST with the API key as a bearer token."""
+    _weaviate_meta(httpserver)
+    httpserver.expect_request(
+        "/v1/schema/LeximindChunk", headers={"Authorization": "Bearer wv-real-key-123"}
+    ).respond_with_json({}, status=404)
+    vector = VectorSettings(
+        weaviate_url=httpserver.url_for("/").rstrip("/"),
+        weaviate_api_key="wv-real-key-123",  # type: ignore[arg-type]
+    )
+    store = build_weaviate_store(vector)
+
+    store.check()
+    store.close()
+
+    paths = [(r.path, r.headers.get("Authorization")) for r, _ in httpserver.log]
+    assert paths == [
+        ("/v1/meta", "Bearer wv-real-key-123"),
+        ("/v1/schema/LeximindChunk", "Bearer wv-real-key-123"),
+    ]
+
+
+def test_weaviate_errors_become_store_unavailable(httpserver: HTTPServer) -> None:
+    """A server answering 503 makes check() raise StoreUnavailable, not a client error."""
+    _weaviate_meta(httpserver, status=503)
+    store = build_weaviate_store(VectorSettings(weaviate_url=httpserver.url_for("/").rstrip("/")))
+    with pytest.raises(StoreUnavailable):
+        store.check()

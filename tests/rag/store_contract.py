@@ -122,11 +122,28 @@ class VectorStoreContract:
         """Stored ids map to paths and stored vectors come back unchanged."""
         ids = filled.chunk_ids("alpha")
         assert ids == {c.id: c.path for c in CORPUS if c.kb == "alpha"}
-        got = filled.vectors([CORPUS[0].id, "missing"])
+        got = filled.vectors("alpha", [CORPUS[0].id, "missing"])
         assert list(got) == [CORPUS[0].id]
         np.testing.assert_allclose(got[CORPUS[0].id], vectors_for([CORPUS[0]])[0], rtol=1e-6)
-        filled.delete_ids([CORPUS[0].id])
+        filled.delete_ids("alpha", [CORPUS[0].id])
         assert CORPUS[0].id not in filled.chunk_ids("alpha")
+
+    def test_chunks_read_back_whole(self, filled: VectorStore) -> None:
+        """Stored chunks come back field for field; missing ids are left out."""
+        wanted = [CORPUS[0].id, CORPUS[2].id, "missing"]
+        got = filled.chunks("alpha", wanted)
+        assert got == {CORPUS[0].id: CORPUS[0], CORPUS[2].id: CORPUS[2]}
+        assert filled.chunks("alpha", []) == {}
+
+    def test_reads_and_deletes_by_id_stay_in_their_knowledge_base(
+        self, filled: VectorStore
+    ) -> None:
+        """An id of another knowledge base is neither read nor deleted."""
+        beta = CORPUS[3]
+        assert filled.vectors("alpha", [beta.id]) == {}
+        assert filled.chunks("alpha", [beta.id]) == {}
+        filled.delete_ids("alpha", [beta.id])
+        assert filled.count("beta") == 1
 
     def test_empty_store_reads_nothing(self, open_store: StoreFactory) -> None:
         """A store with no data answers searches with no hits instead of failing."""

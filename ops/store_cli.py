@@ -1,0 +1,113 @@
+"""`leximind store`: move the embedded index into Weaviate."""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from core.errors import LeximindError
+from ops.settings import validate_kb_name
+
+if TYPE_CHECKING:
+    from rag.migration import CopyReport
+
+store_app = typer.Typer(help="The vector store: copy the embedded index.", no_args_is_help=True)
+console = Console()
+errors = Console(stderr=True, soft_wrap=True)
+
+
+class Target(StrEnum):
+    """Stores an index can be copied into."""
+
+    WEAVIATE = "weaviate"
+
+
+def _kb(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return validate_kb_name(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+def _fail(message: str) -> typer.Exit:
+    errors.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code=1)
+
+
+@store_app.command()
+def migrate(
+    to: Annotated[Target, typer.Option("--to", help="the store to copy into")],
+    kb: Annotated[
+        str | None, typer.Option(help="only this knowledge base (default: all)", callback=_kb)
+    ] = None,
+    batch: Annotated[int, typer.Option(min=1, max=10_000, help="chunks per write")] = 500,
+    prune: Annotated[
+        bool, typer.Option(help="delete target chunks that the embedded index no longer has")
+    ] = False,
+) -> None:
+    """Copy the embedded LanceDB index (DATA_DIR/lancedb) into Weaviate, vectors included.
+
+    Nothing is re-embedded. Chunks already in Weaviate are skipped, so an interrupted run
+    resumes when started again. The command ends by comparing chunk counts per knowledge
+    base and exits with status 1 if any differ. The catalog (DATA_DIR/catalog.json) is not
+    copied: it stays where the API and indexer read it.
+    """
+    from ops.wiring import build_vector_store, load_settings
+    from rag.migration import copy_index
+
+    settings = load_settings()
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    source = build_vector_store(settings, backend="lancedb")
+    try:
+        target = build_vector_store(settings, backend=to.value)
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    try:
+        reports = copy_index(
+            source,
+            target,
+            kbs=[kb] if kb else [],
+            batch=batch,
+            prune=prune,
+            on_batch=lambda name, n: console.print(f"{name}: {n} chunks copied", highlight=False),
+        )
+    except LeximindError as exc:
+        raise _fail(f"{exc} (what was copied stays; run the command again to resume)") from exc
+    finally:
+        close = getattr(target, "close", None)
+        if close is not None:
+            close()
+    _print(reports, to.value)
+    bad = [r for r in reports if not r.verified]
+    if not reports:
+        console.print("The embedded index is empty: nothing to copy.")
+    if bad:
+        raise _fail(
+            "counts differ for "
+            + ", ".join(f"{r.kb} ({r.source} embedded, {r.target} in {to.value})" for r in bad)
+            + "; run again to resume, or with --prune if the target holds chunks that the "
+            "embedded index no longer has"
+        )
+
+
+def _print(reports: list[CopyReport], target: str) -> None:
+    table = Table(
+        "knowledge base", "embedded", "already there", "copied", target, "check", show_edge=False
+    )
+    for r in reports:
+        table.add_row(
+            r.kb,
+            str(r.source),
+            str(r.already_there),
+            str(r.copied) + (f" ({r.pruned} pruned)" if r.pruned else ""),
+            str(r.target),
+            "ok" if r.verified else "[red]MISMATCH[/red]",
+        )
+    console.print(table)

@@ -1,0 +1,137 @@
+"""Process metrics: answers, feedback per model, spool gauges, job outcomes, a metrics server."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client import generate_latest
+
+from core.storage.spool import Spool
+from core.storage.writer import SpooledWriter, WriteKind
+from core.types import Answer, Feedback, FeedbackLabel, Timings
+from ops.metrics import JobMetrics, Metrics, serve_metrics
+from tests.fakes import MemoryObjectStore
+
+
+def scrape(metrics: Metrics | JobMetrics) -> str:
+    return generate_latest(metrics.registry).decode()
+
+
+def answer(*, model: str = "lora-3", abstained: bool = False) -> Answer:
+    return Answer(
+        text="Run make test.",
+        sources=(),
+        confidence=0.8,
+        abstained=abstained,
+        model=model,
+        extractive=False,
+        timings=Timings(retrieval=0.02, generation=0.7, total=0.72),
+    )
+
+
+def feedback(label: FeedbackLabel | None) -> Feedback:
+    return Feedback(
+        interaction_id="i1",
+        platform="discord",
+        user_hash="h" * 64,
+        emoji="👍",
+        label=label,
+        created_at="2026-11-25T10:00:00+00:00",
+    )
+
+
+def test_an_answer_counts_its_stages_model_and_abstention() -> None:
+    """Retrieval and generation times go to their histograms; abstentions are counted."""
+    metrics = Metrics()
+    metrics.count_answer(answer())
+    metrics.count_answer(answer(model="abstained", abstained=True))
+    text = scrape(metrics)
+    assert 'leximind_answers_total{model="lora-3"} 1.0' in text
+    assert "leximind_abstentions_total 1.0" in text
+    assert "leximind_retrieval_seconds_count 2.0" in text
+    assert 'leximind_generation_seconds_bucket{le="1.0"} 2.0' in text
+
+
+def test_feedback_is_counted_by_label_model_and_platform() -> None:
+    """A removed reaction counts as retracted, not as negative."""
+    metrics = Metrics()
+    metrics.count_feedback(feedback(FeedbackLabel.POSITIVE), "lora-3")
+    metrics.count_feedback(feedback(FeedbackLabel.POSITIVE), "lora-3")
+    metrics.count_feedback(feedback(None), "unknown")
+    text = scrape(metrics)
+    assert 'leximind_feedback_total{label="positive",model="lora-3",platform="discord"} 2.0' in text
+    assert 'leximind_feedback_total{label="retracted",model="unknown",platform="discord"} 1.0' in (
+        text
+    )
+    assert 'label="negative"' not in text
+
+
+def test_spool_gauges_are_read_at_scrape_time(tmp_path: Path) -> None:
+    """While the object store is down the spool fills and the store shows as down."""
+    store = MemoryObjectStore()
+    writer = SpooledWriter(store, Spool(tmp_path / "spool"))
+    metrics = Metrics()
+    metrics.watch_spool(writer)
+    assert "leximind_spool_depth 0.0" in scrape(metrics)
+    assert "leximind_object_store_up 1.0" in scrape(metrics)
+    store.down = True
+    for n in range(3):
+        asyncio.run(writer.write(WriteKind.REPLACE, f"interactions/x/{n}.json", b"{}"))
+    text = scrape(metrics)
+    assert "leximind_spool_depth 3.0" in text
+    assert "leximind_spool_rejected 0.0" in text
+    assert "leximind_object_store_up 0.0" in text
+
+
+def test_job_runs_are_counted_by_outcome() -> None:
+    """Each finished run counts once and stamps the time of its outcome."""
+    jobs = JobMetrics()
+    jobs.record("retrain", "ok")
+    jobs.record("retrain", "failed")
+    jobs.record("retrain", "failed")
+    text = scrape(jobs)
+    assert 'leximind_job_runs_total{job="retrain",outcome="failed"} 2.0' in text
+    assert 'leximind_job_last_run_timestamp_seconds{job="retrain",outcome="ok"}' in text
+
+
+def test_an_unknown_job_outcome_is_refused() -> None:
+    """Only the scheduler's outcomes are accepted, so dashboards can rely on them."""
+    with pytest.raises(ValueError, match="not one of ok, failed, skipped"):
+        JobMetrics().record("retrain", "maybe")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def test_a_process_without_an_api_serves_its_metrics() -> None:
+    """serve_metrics answers /metrics on its port until stopped."""
+    metrics = Metrics()
+    metrics.gateway_connected.set(1)
+    port = free_port()
+    stop = serve_metrics(metrics.registry, host="127.0.0.1", port=port)
+    try:
+        body = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        assert "leximind_gateway_connected 1.0" in body
+    finally:
+        stop()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+
+
+def test_a_taken_port_is_an_error() -> None:
+    """A second server on the same port fails with OSError instead of serving nothing."""
+    port = free_port()
+    stop = serve_metrics(Metrics().registry, host="127.0.0.1", port=port)
+    try:
+        with pytest.raises(OSError):
+            serve_metrics(Metrics().registry, host="127.0.0.1", port=port)
+    finally:
+        stop()

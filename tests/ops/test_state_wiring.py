@@ -1,0 +1,54 @@
+"""The bot state is SQLite in the data dir unless a Redis URL is set; the URL is validated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from bots.redis_state import RedisBotState
+from bots.state import SqliteBotState
+from ops.settings import Settings, StateSettings
+from ops.wiring import build_bot_state
+from tests.support.redis_server import RedisServer
+
+
+def test_without_a_redis_url_the_state_is_sqlite_in_the_folder(tmp_path: Path) -> None:
+    state = build_bot_state(Settings(_env_file=None, data_dir=tmp_path), tmp_path / "bots")
+    assert isinstance(state, SqliteBotState)
+    assert (tmp_path / "bots" / "state.sqlite3").is_file()
+    state.close()
+
+
+async def test_a_redis_url_builds_redis_state_shared_by_replicas(
+    tmp_path: Path, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes built from the same settings claim a delivery once."""
+    monkeypatch.setenv("LEXIMIND_STATE__REDIS_URL", redis_server.url)
+    monkeypatch.setenv("LEXIMIND_STATE__KEY_PREFIX", "wiring-test:")
+    settings = Settings(_env_file=None, data_dir=tmp_path)
+    a = build_bot_state(settings, tmp_path / "a")
+    b = build_bot_state(settings, tmp_path / "b")
+    assert isinstance(a, RedisBotState) and isinstance(b, RedisBotState)
+    assert [await a.claim("github:d-wiring"), await b.claim("github:d-wiring")] == [True, False]
+    await a.aclose()
+    await b.aclose()
+    assert not (tmp_path / "a").exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://127.0.0.1:6379", "must start with redis://"),
+        ("redis://:changeme@127.0.0.1:6379/0", "placeholder password"),
+    ],
+)
+def test_bad_redis_urls_are_refused(url: str, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        StateSettings(redis_url=url)  # type: ignore[arg-type]
+
+
+def test_the_redis_password_is_not_shown() -> None:
+    settings = StateSettings(redis_url="redis://:s3cret-pw@127.0.0.1:6379/0")  # type: ignore[arg-type]
+    assert "s3cret-pw" not in repr(settings)
