@@ -46,13 +46,14 @@ lint: $(BIN)/leximind
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: $(BIN)/leximind
+bench: $(BIN)/leximind $(VLLM_VENV)/.ready
 	$(BIN)/python -m benchmarks.retrieval
 	$(BIN)/python -m benchmarks.indexing
 	$(BIN)/python -m benchmarks.latency
 	$(BIN)/python -m benchmarks.dataset
 	$(BIN)/python -m benchmarks.storage
 	$(BIN)/python -m benchmarks.bots
+	LEXIMIND_TEST_VLLM_PYTHON=$(abspath $(VLLM_VENV))/bin/python $(BIN)/python -m benchmarks.retraining
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) $(LABEL_STUDIO_VENV) $(TRAIN_VENV) .data .bench

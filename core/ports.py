@@ -82,3 +82,19 @@ class ObjectStore(Protocol):
     def list(self, prefix: str = "") -> Iterator[str]:
         """Keys under `prefix`, in lexicographic order."""
         ...
+
+
+class ActiveModel(Protocol):
+    """The name of the model every Leximind process answers with, switched at run time.
+
+    A promotion or a rollback switches it; readers see the new name on their next request,
+    without a restart. `current()` is called per request, so it must be cheap.
+    """
+
+    def current(self) -> str | None:
+        """The active model name, or None when none was ever switched to."""
+        ...
+
+    def switch(self, name: str) -> None:
+        """Makes `name` the active model for every reader, atomically."""
+        ...

@@ -1,4 +1,5 @@
-"""The `leximind` command: index, ask, search, serve, the bots, data build, label export|import."""
+"""The `leximind` command: index, ask, search, serve, the bots, data, label, model, retrain,
+scheduler."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from core.errors import LeximindError
 from core.types import Question, Source
 from ops.data_cli import data_app
 from ops.label_cli import label_app
+from ops.model_cli import model_app, retrain_command
+from ops.scheduler_cli import scheduler_app
 from ops.schemas import ask_response, source_out
 from ops.settings import validate_kb_name
 from ops.store_cli import store_app
@@ -40,6 +43,9 @@ app.add_typer(data_app, name="data")
 app.add_typer(store_app, name="store")
 github = typer.Typer(help="The GitHub adapter.", no_args_is_help=True)
 app.add_typer(github, name="github")
+app.add_typer(model_app, name="model")
+app.add_typer(scheduler_app, name="scheduler")
+app.command("retrain")(retrain_command)
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
 

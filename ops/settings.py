@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bots.reactions import NEGATIVE_EMOJI, POSITIVE_EMOJI
+from training.eval_report import METRICS, REJECTED_SPLIT, TEST_SPLIT
 from training.llamafactory_config import MANAGED_KEYS
 
 _PLACEHOLDERS = frozenset({"changeme", "change-me", "secret", "xxx", "todo", "your-api-key"})
@@ -547,6 +548,102 @@ class SlackSettings(BaseModel):
         return self.bot_token is not None and self.app_token is not None
 
 
+class DeploySettings(BaseModel):
+    """Evaluation, the promotion gate and hot redeploy of adapters into vLLM.
+
+    vLLM must run with `--enable-lora --max-lora-rank 8` and
+    `VLLM_ALLOW_RUNTIME_LORA_UPDATING=True`; LEXIMIND_LLM__MODEL names its base model.
+    """
+
+    vllm_url: str | None = Field(
+        None, description="vLLM root for loading adapters; default: LLM base_url without /v1"
+    )
+    adapters_dir: Path | None = Field(None, description="adapters; default DATA_DIR/adapters")
+    timeout: float = Field(60.0, gt=0, description="seconds per adapter load or unload")
+    smoke_question: str = Field(
+        "How do I get started?", min_length=1, description="asked through the core before a switch"
+    )
+    smoke_kb: str | None = Field(None, description="knowledge base of the smoke question")
+    eval_concurrency: int = Field(16, gt=0, le=512, description="requests in flight")
+    eval_max_samples: int = Field(1000, gt=0, description="test samples per split")
+    eval_max_prompt_chars: int = Field(2000, gt=0, description="longer prompts are cut")
+    eval_max_tokens: int = Field(256, gt=0, description="tokens per evaluation answer")
+    eval_timeout: float = Field(120.0, gt=0, description="seconds per evaluation request")
+    primary_metric: str = Field("rougeL", description="bleu4, rouge1, rouge2, rougeL or cosine")
+    margin: float = Field(0.005, ge=0, le=1, description="gain the primary metric must show")
+    tolerance: float = Field(0.01, ge=0, le=1, description="regression allowed elsewhere")
+    tolerances: dict[str, float] = Field(
+        default_factory=dict,
+        description='JSON metric -> allowed regression, e.g. {"bleu4": 0.02}',
+    )
+
+    @field_validator("primary_metric")
+    @classmethod
+    def _metric(cls, value: str) -> str:
+        if value not in METRICS:
+            raise ValueError(f"primary metric {value!r} is not one of {', '.join(METRICS)}")
+        return value
+
+    @field_validator("tolerances")
+    @classmethod
+    def _tolerances(cls, value: dict[str, float]) -> dict[str, float]:
+        splits = (TEST_SPLIT, REJECTED_SPLIT)
+        known = set(METRICS) | {f"{s}/{m}" for s in splits for m in METRICS}
+        for key, allowed in value.items():
+            if key not in known:
+                raise ValueError(f"tolerance for unknown metric {key!r}; known: {sorted(known)}")
+            if not 0 <= allowed <= 1:
+                raise ValueError(f"tolerance {key}={allowed} is not between 0 and 1")
+        return value
+
+    @field_validator("smoke_kb")
+    @classmethod
+    def _smoke_kb(cls, value: str | None) -> str | None:
+        return validate_kb_name(value) if value else None
+
+
+class SchedulerSettings(BaseModel):
+    """`leximind scheduler`: weekly retraining, spool drain, reaction polling, re-indexing.
+
+    An interval of 0 turns its job off.
+    """
+
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the job store; default SQLite in DATA_DIR/scheduler"
+    )
+    timezone: str = Field("UTC", description="time zone of the cron expressions")
+    retrain_cron: str = Field(
+        "0 2 * * sun", description="crontab: minute hour day month day-of-week (names are safest)"
+    )
+    retrain_interval: float = Field(
+        0, ge=0, description="seconds; when set, retrain on this interval instead of the cron"
+    )
+    retrain_enabled: bool = Field(True, description="schedule retraining at all")
+    misfire_grace: float = Field(
+        3600, gt=0, description="seconds a run missed while down may still start late"
+    )
+    drain_interval: float = Field(60, ge=0, description="seconds between spool drains")
+    reindex_interval: float = Field(
+        21600, ge=0, description="seconds between incremental re-indexes of every knowledge base"
+    )
+    reaction_poll_interval: float = Field(
+        300, ge=0, description="seconds between GitHub reaction polls"
+    )
+
+    @model_validator(mode="after")
+    def _cron(self) -> SchedulerSettings:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(self.retrain_cron, timezone=self.timezone)
+        except (ValueError, LookupError) as exc:
+            raise ValueError(
+                f"LEXIMIND_SCHEDULER__RETRAIN_CRON {self.retrain_cron!r} or TIMEZONE "
+                f"{self.timezone!r} is invalid: {exc}"
+            ) from exc
+        return self
+
+
 class Settings(BaseSettings):
     """Every setting, e.g. LEXIMIND_DATA_DIR or LEXIMIND_LLM__BASE_URL."""
 
@@ -578,6 +675,8 @@ class Settings(BaseSettings):
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
+    deploy: DeploySettings = Field(default_factory=DeploySettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
 
     @field_validator("default_kb")
     @classmethod

@@ -17,8 +17,9 @@ from bots.reactions import EmojiLabels, FeedbackRecorder
 from bots.routing import KnowledgeBaseRoutes
 from bots.state import SqliteBotState
 from core.answering import AnswerPolicy, AnswerService
+from core.llm.active_model import FileActiveModel
 from core.llm.openai_compatible import OpenAICompatibleChatModel
-from core.ports import ChatModel, FeedbackLog, ObjectStore
+from core.ports import ActiveModel, ChatModel, FeedbackLog, ObjectStore
 from core.storage.local import LocalObjectStore
 from core.storage.logs import ObjectFeedbackLog, ObjectInteractionLog
 from core.storage.s3 import S3ObjectStore
@@ -26,13 +27,21 @@ from core.storage.spool import Spool
 from core.storage.writer import SpooledWriter
 from ops.metrics import Metrics
 from ops.settings import GitHubSettings, Settings, VectorSettings
-from training.build import DatasetSpec
-from training.errors import TrainingError
+from training.build import DatasetSpec, build_dataset
+from training.deploy import Deployer
+from training.deploy_ledger import DeployLedger
+from training.errors import DeploymentError, TrainingError
+from training.evaluation import Evaluator, ModelEndpoint
+from training.gate import GatePolicy
 from training.llamafactory import LlamaFactoryTrainer
 from training.llamafactory_config import LoraRecipe
 from training.model_registry import MlflowRegistry
+from training.pipeline import RetrainPipeline
+from training.ports import ExperimentTracker, ModelRegistry, Trainer
 from training.review.label_studio import LabelStudioClient, LabelStudioError
+from training.smoke import AnswerSmokeTest
 from training.tracking import MlflowTracker, mlflow_client
+from training.vllm_adapters import VllmAdapterServer
 
 if TYPE_CHECKING:
     from weaviate import WeaviateClient
@@ -86,6 +95,7 @@ class Services:
     feedback: FeedbackLog
     object_store: ObjectStore
     spooled_writer: SpooledWriter
+    active_model: ActiveModel
 
     @property
     def clones_dir(self) -> Path:
@@ -212,8 +222,18 @@ def build_slack_bot(services: Services, kit: BotKit, tasks: Spawner) -> SlackBot
     )
 
 
-def build_chat_model(settings: Settings) -> ChatModel | None:
-    """The OpenAI-compatible client when a model server is configured, else None."""
+def build_active_model(settings: Settings) -> FileActiveModel:
+    """The active model name shared by every process on this data dir (DATA_DIR/deploy)."""
+    return FileActiveModel(settings.data_dir / "deploy" / "active_model.json")
+
+
+def build_chat_model(
+    settings: Settings, *, active_model: ActiveModel | None = None
+) -> ChatModel | None:
+    """The OpenAI-compatible client when a model server is configured, else None.
+
+    With `active_model`, each request goes to the promoted adapter once there is one.
+    """
     llm = settings.llm
     if not llm.base_url or not llm.model:
         return None
@@ -224,6 +244,7 @@ def build_chat_model(settings: Settings) -> ChatModel | None:
         timeout=llm.timeout,
         max_tokens=llm.max_tokens,
         temperature=llm.temperature,
+        active_model=active_model,
     )
 
 
@@ -389,7 +410,8 @@ def build_services(settings: Settings) -> Services:
         secondary_weight=r.secondary_weight,
         weights=FusionWeights(dense=r.dense_weight, keyword=r.keyword_weight, rrf_k=r.rrf_k),
     )
-    chat_model = build_chat_model(settings)
+    active_model = build_active_model(settings)
+    chat_model = build_chat_model(settings, active_model=active_model)
     writer = build_spooled_writer(settings)
     a = settings.answer
     answers = AnswerService(
@@ -411,7 +433,7 @@ def build_services(settings: Settings) -> Services:
     _log.info(
         "services ready: data dir %s, model %s",
         data,
-        settings.llm.model if chat_model else "extractive",
+        chat_model.name if chat_model else "extractive",
     )
     return Services(
         settings=settings,
@@ -425,6 +447,7 @@ def build_services(settings: Settings) -> Services:
         feedback=ObjectFeedbackLog(writer),
         object_store=writer.store,
         spooled_writer=writer,
+        active_model=active_model,
     )
 
 
@@ -567,3 +590,115 @@ def build_tracking(
         object_store=object_store,
     )
     return tracker, MlflowRegistry(client, uri=uri, model_name=tr.registered_model)
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingBackends:
+    """The trainer (LlamaFactory), the experiment tracker and the model registry (MLflow)."""
+
+    trainer: Trainer
+    tracker: ExperimentTracker
+    registry: ModelRegistry
+
+
+def build_training_backends(settings: Settings) -> TrainingBackends:
+    """LlamaFactory, and MLflow with adapters also copied to the object store.
+
+    Raises TrainingError when LEXIMIND_TRAINING__CLI is not set.
+    """
+    trainer = build_trainer(settings)
+    tracker, registry = build_tracking(settings, object_store=build_object_store(settings))
+    return TrainingBackends(trainer=trainer, tracker=tracker, registry=registry)
+
+
+def build_model_registry(settings: Settings) -> ModelRegistry:
+    """The MLflow model registry alone (`leximind model`); needs no trainer."""
+    return build_tracking(settings)[1]
+
+
+def model_endpoint(settings: Settings, *, evaluation: bool = False) -> ModelEndpoint:
+    """The served models' API, for evaluation (greedy, longer answers) or as users get it."""
+    llm, d = settings.llm, settings.deploy
+    if not llm.base_url or not llm.model:
+        raise DeploymentError(
+            "adapters are served by vLLM: set LEXIMIND_LLM__BASE_URL and LEXIMIND_LLM__MODEL "
+            "(the base model's served name)"
+        )
+    return ModelEndpoint(
+        base_url=llm.base_url,
+        api_key=llm.api_key.get_secret_value() if llm.api_key else None,
+        timeout=d.eval_timeout if evaluation else llm.timeout,
+        max_tokens=d.eval_max_tokens if evaluation else llm.max_tokens,
+        temperature=0.0 if evaluation else llm.temperature,
+    )
+
+
+def adapters_dir(settings: Settings) -> Path:
+    """Where trained adapters go, one folder per version."""
+    return settings.deploy.adapters_dir or settings.data_dir / "adapters"
+
+
+def build_deployer(services: Services, *, registry: ModelRegistry | None = None) -> Deployer:
+    """Hot redeploy into the vLLM of LEXIMIND_LLM__BASE_URL; raises DeploymentError without one."""
+    settings = services.settings
+    endpoint = model_endpoint(settings)
+    d, llm = settings.deploy, settings.llm
+    root = d.vllm_url or endpoint.base_url.rstrip("/").removesuffix("/v1")
+    smoke = AnswerSmokeTest(
+        endpoint=endpoint,
+        retriever=services.retriever,
+        interaction_log=ObjectInteractionLog(services.spooled_writer),
+        policy=services.answers.policy,
+        question=d.smoke_question,
+        kb=d.smoke_kb,
+    )
+    return Deployer(
+        server=VllmAdapterServer(root_url=root, api_key=endpoint.api_key, timeout=d.timeout),
+        active=services.active_model,
+        smoke=smoke,
+        ledger=DeployLedger(settings.data_dir / "deploy"),
+        base_model=llm.model or "",
+        adapters_dir=adapters_dir(settings),
+        registry=registry,
+    )
+
+
+def build_evaluator(services: Services) -> Evaluator:
+    """Candidate-against-champion evaluation through the model server."""
+    d = services.settings.deploy
+    return Evaluator(
+        endpoint=model_endpoint(services.settings, evaluation=True),
+        embedder=services.embedder,
+        concurrency=d.eval_concurrency,
+        max_samples=d.eval_max_samples,
+        max_prompt_chars=d.eval_max_prompt_chars,
+    )
+
+
+def gate_policy(settings: Settings) -> GatePolicy:
+    """The promotion gate from the deploy settings."""
+    d = settings.deploy
+    return GatePolicy(
+        primary=d.primary_metric,
+        margin=d.margin,
+        default_tolerance=d.tolerance,
+        tolerances=dict(d.tolerances),
+    )
+
+
+def build_retrain_pipeline(services: Services, backends: TrainingBackends) -> RetrainPipeline:
+    """The retraining loop over the dataset settings, the backends and the model server."""
+    settings = services.settings
+    spec = dataset_spec(settings)
+    store = services.object_store
+    return RetrainPipeline(
+        build=lambda: build_dataset(spec, store=store),
+        trainer=backends.trainer,
+        tracker=backends.tracker,
+        registry=backends.registry,
+        evaluator=build_evaluator(services),
+        deployer=build_deployer(services, registry=backends.registry),
+        policy=gate_policy(settings),
+        adapters_dir=adapters_dir(settings),
+        reports_dir=settings.data_dir / "evaluations",
+    )

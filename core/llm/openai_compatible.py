@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from core.errors import ModelUnavailable
+from core.ports import ActiveModel
 from core.types import ChatMessage, Completion
 
 _log = logging.getLogger(__name__)
@@ -24,6 +25,9 @@ class OpenAICompatibleChatModel:
     is the served model name; a LoRA adapter loaded into vLLM is addressed by its name the same
     way. Pass `client` to share or fake the HTTP client (it is then not closed by `aclose`), or
     `transport` to keep the owned client but swap what it sends through.
+
+    With `active_model`, each request asks it for the model name and uses `model` only while
+    it names none: a promoted adapter is used from the next request on, without a restart.
     """
 
     def __init__(
@@ -37,11 +41,13 @@ class OpenAICompatibleChatModel:
         temperature: float = 0.2,
         client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        active_model: ActiveModel | None = None,
     ) -> None:
         if client is not None and transport is not None:
             raise ValueError("pass either client or transport, not both")
         self._base_url = base_url.rstrip("/")
         self._model = model
+        self._active = active_model
         self._max_tokens = max_tokens
         self._temperature = temperature
         self._api_key = api_key or None
@@ -56,11 +62,14 @@ class OpenAICompatibleChatModel:
 
     @property
     def name(self) -> str:
+        """The model the next request goes to: the active one if set, else the configured one."""
+        if self._active is not None:
+            return self._active.current() or self._model
         return self._model
 
     def __repr__(self) -> str:
         # Spelled out so that the API key (in the headers) can never appear in a repr.
-        return f"OpenAICompatibleChatModel(base_url={self._base_url!r}, model={self._model!r})"
+        return f"OpenAICompatibleChatModel(base_url={self._base_url!r}, model={self.name!r})"
 
     async def complete(self, messages: Sequence[ChatMessage]) -> Completion:
         """The model's reply to `messages`; an empty reply is returned as is.
@@ -68,8 +77,9 @@ class OpenAICompatibleChatModel:
         Raises ModelUnavailable on connection errors, timeouts, non-2xx answers and answers
         that are not a chat completion.
         """
+        name = self.name
         payload = {
-            "model": self._model,
+            "model": name,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
             "max_tokens": self._max_tokens,
             "temperature": self._temperature,
@@ -80,14 +90,12 @@ class OpenAICompatibleChatModel:
             content = choice["message"]["content"]
         except (KeyError, IndexError, TypeError) as exc:
             raise ModelUnavailable(
-                f"chat model {self._model!r} answered without a choice: {self._excerpt(body)}"
+                f"chat model {name!r} answered without a choice: {self._excerpt(body)}"
             ) from exc
         if content is not None and not isinstance(content, str):
-            raise ModelUnavailable(f"chat model {self._model!r} answered non-text content")
+            raise ModelUnavailable(f"chat model {name!r} answered non-text content")
         model = body.get("model")
-        return Completion(
-            text=content or "", model=model if isinstance(model, str) else self._model
-        )
+        return Completion(text=content or "", model=model if isinstance(model, str) else name)
 
     async def check(self) -> None:
         """Raises ModelUnavailable unless the server is up and lists the configured model."""
@@ -98,9 +106,10 @@ class OpenAICompatibleChatModel:
             raise ModelUnavailable(
                 f"model server at {self._base_url} answered /models without a list"
             ) from exc
-        if self._model not in served:
+        name = self.name
+        if name not in served:
             raise ModelUnavailable(
-                f"model {self._model!r} is not served at {self._base_url}; "
+                f"model {name!r} is not served at {self._base_url}; "
                 f"served: {', '.join(sorted(map(str, served))) or 'none'}"
             )
 

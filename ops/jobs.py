@@ -1,0 +1,282 @@
+"""The scheduler's jobs: top-level functions, because the job store keeps them by reference.
+
+Each job reads the settings of the process it runs in, builds what it needs through
+ops.wiring, and records its outcome in DATA_DIR/scheduler/runs (the last runs of every job,
+for `leximind scheduler status`). A job never raises into the scheduler: its failure is
+logged and recorded. Retraining also takes an inter-process lock, so two scheduler processes
+(or a scheduler and `leximind retrain --now`) never train at the same time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import logging
+import os
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from core.storage.local import write_atomically
+from ops.settings import Settings
+
+_log = logging.getLogger(__name__)
+
+RETRAIN = "retrain"
+DRAIN = "drain-spool"
+REINDEX = "reindex"
+POLL_REACTIONS = "poll-reactions"
+HEARTBEAT = "heartbeat"
+DEFAULT_BACKENDS = "ops.wiring:build_training_backends"
+RUNS_KEPT = 20
+
+OK = "ok"
+FAILED = "failed"
+SKIPPED = "skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class JobResult:
+    """What a job reports: ok or failed, a one-line summary, and details for the record."""
+
+    detail: str
+    ok: bool = True
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def scheduler_dir(settings: Settings) -> Path:
+    """DATA_DIR/scheduler: job store, run records, locks and heartbeat."""
+    return settings.data_dir / "scheduler"
+
+
+class RunLog:
+    """The last RUNS_KEPT outcomes of each job, one JSON file per job, shared by processes."""
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder / "runs"
+
+    def record(self, job: str, run: dict[str, Any]) -> None:
+        """Adds a run (newest last), under a lock so concurrent writers keep every run."""
+        self._folder.mkdir(parents=True, exist_ok=True)
+        with (self._folder / ".lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                runs = [*self.runs(job), run]
+                write_atomically(self._path(job), json.dumps(runs[-RUNS_KEPT:]).encode())
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def runs(self, job: str) -> list[dict[str, Any]]:
+        """The job's recorded runs, oldest first; an unreadable record is logged and skipped."""
+        try:
+            runs = json.loads(self._path(job).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError) as exc:
+            _log.error("cannot read the run record of %s: %s", job, exc)
+            return []
+        return [r for r in runs if isinstance(r, dict)] if isinstance(runs, list) else []
+
+    def jobs(self) -> list[str]:
+        """Jobs with recorded runs."""
+        if not self._folder.is_dir():
+            return []
+        return sorted(p.stem for p in self._folder.glob("*.json"))
+
+    def _path(self, job: str) -> Path:
+        return self._folder / f"{job}.json"
+
+
+@contextmanager
+def exclusive(path: Path) -> Iterator[bool]:
+    """Tries to take the lock file without waiting; yields whether this holder got it.
+
+    The lock belongs to the open file, so it also excludes other threads of this process,
+    and the operating system releases it when a holder dies.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def retrain_lock(settings: Settings) -> Path:
+    """The lock file every retraining holds."""
+    return scheduler_dir(settings) / "retrain.lock"
+
+
+def run_job(
+    name: str,
+    body: Callable[[Settings], JobResult],
+    *,
+    settings: Settings | None = None,
+    lock: Callable[[Settings], Path] | None = None,
+) -> JobResult:
+    """Runs `body` (under `lock` when given) and records the outcome; never raises."""
+    if settings is None:
+        from ops.wiring import load_settings
+
+        settings = load_settings()
+    started = datetime.now(UTC)
+    try:
+        with exclusive(lock(settings)) if lock else _always() as acquired:
+            if not acquired:
+                result, status = JobResult(f"another {name} is running", ok=False), SKIPPED
+            else:
+                result = body(settings)
+                status = OK if result.ok else FAILED
+    except Exception as exc:  # noqa: BLE001 -- the job boundary: the scheduler must go on
+        _log.exception("job %s failed", name)
+        result, status = JobResult(f"{type(exc).__name__}: {exc}", ok=False), FAILED
+    run = {
+        "job": name,
+        "status": status,
+        "detail": result.detail,
+        "started_at": started.isoformat(timespec="seconds"),
+        "seconds": round((datetime.now(UTC) - started).total_seconds(), 3),
+        "pid": os.getpid(),
+        **result.data,
+    }
+    try:
+        RunLog(scheduler_dir(settings)).record(name, run)
+    except OSError as exc:
+        _log.error("could not record the run of %s: %s (%s)", name, exc, run)
+    _log.info("job %s %s: %s", name, status, result.detail)
+    return result
+
+
+@contextmanager
+def _always() -> Iterator[bool]:
+    yield True
+
+
+def retrain(backends: str = DEFAULT_BACKENDS) -> None:
+    """Scheduled retraining; `backends` names the function that builds trainer, tracker and
+    registry from settings (module:function)."""
+    run_job(RETRAIN, lambda settings: retrain_once(settings, backends), lock=retrain_lock)
+
+
+def retrain_once(settings: Settings, backends: str = DEFAULT_BACKENDS) -> JobResult:
+    """One run of the retraining pipeline in this process (the caller holds the lock)."""
+    from apscheduler.util import ref_to_obj
+
+    from ops.wiring import build_retrain_pipeline, build_services
+
+    services = build_services(settings)
+    try:
+        pipeline = build_retrain_pipeline(services, ref_to_obj(backends)(settings))
+        outcome = asyncio.run(pipeline.run())
+    finally:
+        asyncio.run(services.aclose())
+    return JobResult(
+        f"{outcome.status}: {outcome.version or '-'}: {outcome.reason}",
+        ok=outcome.status != "failed",
+        data={"outcome": outcome.to_dict()},
+    )
+
+
+def drain_spool() -> None:
+    """Replays records spooled while the object store was down."""
+    run_job(DRAIN, _drain)
+
+
+def _drain(settings: Settings) -> JobResult:
+    from ops.wiring import build_spooled_writer
+
+    writer = build_spooled_writer(settings)
+    replayed = asyncio.run(writer.drain())
+    left = writer.status()["spool_depth"]
+    return JobResult(f"{replayed} replayed, {left} left", ok=not writer.store_down)
+
+
+def reindex() -> None:
+    """Incrementally re-indexes every knowledge base from the source it was indexed from."""
+    run_job(REINDEX, _reindex)
+
+
+def _reindex(settings: Settings) -> JobResult:
+    from core.errors import LeximindError
+    from ops.wiring import build_services
+    from rag.sources import read_tree, resolve
+
+    services = build_services(settings)
+    done, failed = [], []
+    for name in services.catalog.names():
+        kb = services.catalog.get(name)
+        if kb is None:
+            continue
+        try:
+            root = resolve(kb.source, clones_dir=services.clones_dir)
+            tree = read_tree(root, max_bytes=settings.index.max_file_bytes)
+            report = services.indexer.index(tree, kb=name, source=kb.source)
+        except LeximindError as exc:
+            _log.error("re-index of %s failed: %s", name, exc)
+            failed.append(f"{name}: {exc}")
+            continue
+        done.append(
+            f"{name}: {report.files_changed} changed, {report.files_deleted} deleted, "
+            f"{report.chunks_embedded} embedded"
+        )
+    asyncio.run(services.aclose())
+    return JobResult("; ".join(failed + done) or "no knowledge base indexed yet", ok=not failed)
+
+
+def poll_github_reactions() -> None:
+    """Records the reactions on the bot's recent GitHub answers as feedback."""
+    run_job(POLL_REACTIONS, _poll_github_reactions)
+
+
+def _poll_github_reactions(settings: Settings) -> JobResult:
+    from ops.wiring import build_bot_kit, build_reaction_poller, build_services
+
+    if not settings.github.signs_in:
+        return JobResult("GitHub is not configured (LEXIMIND_GITHUB__TOKEN or __APP_ID)", ok=False)
+    services = build_services(settings)
+    kit = build_bot_kit(services)
+    poller = build_reaction_poller(services, kit)
+    try:
+        report = asyncio.run(poller.poll())
+    finally:
+        poller.close()
+        kit.close()
+        asyncio.run(services.aclose())
+    detail = (
+        f"{report.comments} answers checked ({report.unchanged} unchanged): "
+        f"{report.recorded} reactions recorded, {report.retracted} retracted"
+    )
+    if report.failed:
+        detail += f"; {len(report.failed)} could not be read (retried next run)"
+    return JobResult(detail, ok=not report.failed)
+
+
+def heartbeat() -> None:
+    """Notes that a scheduler is alive (and wakes it often enough to see jobs queued by
+    `leximind retrain`)."""
+    from ops.wiring import load_settings
+
+    write_heartbeat(load_settings())
+
+
+def write_heartbeat(settings: Settings) -> None:
+    """Writes DATA_DIR/scheduler/heartbeat.json: this process, its host and the time."""
+    record = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    try:
+        write_atomically(scheduler_dir(settings) / "heartbeat.json", json.dumps(record).encode())
+    except OSError as exc:
+        _log.error("could not write the scheduler heartbeat: %s", exc)
