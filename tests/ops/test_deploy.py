@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from ops.metrics import JobMetrics, Metrics
@@ -19,10 +18,6 @@ from tests.ops.test_settings import env_names
 DEPLOY = REPO_ROOT / "ops" / "deploy"
 COMPOSE = DEPLOY / "compose.yaml"
 
-# Settings other branches are adding (Weaviate, Redis state, MLflow tracking, hot redeploy,
-# Slack, trainer, scheduler). Each must leave this set once ops/settings.py defines it: the
-# last test below fails until it does, so the set only ever shrinks.
-PENDING_SETTINGS: frozenset[str] = frozenset()
 # Read by Docker Compose itself rather than by a service.
 COMPOSE_OWN = frozenset({"COMPOSE_PROFILES"})
 # vLLM's own metric names (vllm/v1/metrics/loggers.py, as exposed: counters end in _total).
@@ -156,8 +151,8 @@ def test_every_variable_is_documented_in_env_example() -> None:
 
 
 def test_leximind_variables_are_real_settings() -> None:
-    """Every LEXIMIND_* name the stack uses is a setting, or one another branch is adding."""
-    unknown = leximind_variables() - env_names(Settings) - PENDING_SETTINGS
+    """Every LEXIMIND_* name the stack uses is a real setting."""
+    unknown = leximind_variables() - env_names(Settings)
     assert unknown == set()
 
 
@@ -320,9 +315,3 @@ def test_the_image_is_multi_stage_non_root_and_installs_the_package() -> None:
     [user] = re.findall(r"^USER (\S+)", dockerfile, flags=re.M)
     assert user not in {"root", "0"}
     assert "HEALTHCHECK" in dockerfile and 'ENTRYPOINT ["leximind"]' in dockerfile
-
-
-@pytest.mark.parametrize("name", sorted(PENDING_SETTINGS))
-def test_pending_settings_are_not_defined_yet(name: str) -> None:
-    """A pending name that became a setting must leave PENDING_SETTINGS (and be checked)."""
-    assert name not in env_names(Settings)
