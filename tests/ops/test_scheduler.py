@@ -26,7 +26,7 @@ from ops.scheduler import (
     reconcile,
     scheduler_status,
 )
-from ops.settings import SchedulerSettings, Settings
+from ops.settings import EmbeddingSettings, SchedulerSettings, Settings
 from ops.wiring import build_services
 from tests.conftest import REPO_ROOT
 from tests.support.datasets import conala_slice
@@ -295,3 +295,49 @@ def test_run_observers_see_every_outcome(tmp_path: Path) -> None:
         forget()
     jobs.run_job("reindex", lambda _: jobs.JobResult("fine"), settings=settings)
     assert heard == [("drain-spool", "ok"), ("reindex", "failed")]
+
+
+def test_the_reindex_job_brings_every_knowledge_base_up_to_date(
+    tmp_path: Path, model_cache: Path
+) -> None:
+    """Each knowledge base is re-read from the source it was indexed from; only changed files
+    are embedded; a source that vanished is reported, the others still done."""
+    from rag.sources import read_tree
+
+    settings = Settings(
+        _env_file=None,
+        data_dir=tmp_path / "data",
+        embedding=EmbeddingSettings(cache_dir=model_cache),
+    )
+    services = build_services(settings)
+    for name in ("docs", "gone"):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "README.md").write_text(f"# {name}\n\nRun the tests with pytest.\n")
+        (folder / "INSTALL.md").write_text("# Install\n\nUse pip install.\n")
+        services.indexer.index(read_tree(folder, max_bytes=10**6), kb=name, source=str(folder))
+    (tmp_path / "docs" / "INSTALL.md").write_text("# Install\n\nUse uv pip install.\n")
+    (tmp_path / "gone" / "README.md").unlink()
+    (tmp_path / "gone" / "INSTALL.md").unlink()
+    (tmp_path / "gone").rmdir()
+
+    result = jobs.run_job(jobs.REINDEX, jobs._reindex, settings=settings)
+
+    assert not result.ok
+    assert "docs: 1 changed, 0 deleted, 1 embedded" in result.detail
+    assert "gone: " in result.detail and "does not exist" in result.detail
+
+
+def test_the_drain_job_replays_the_spool(tmp_path: Path) -> None:
+    """Records spooled while the store was down reach it when the job runs."""
+    from core.storage.writer import WriteKind
+    from ops.wiring import build_spooled_writer
+
+    settings = settings_at(tmp_path)
+    writer = build_spooled_writer(settings)
+    writer.spool.append(WriteKind.REPLACE.value, "corrections/i1.json", b"{}")
+
+    result = jobs.run_job(jobs.DRAIN, jobs._drain, settings=settings)
+
+    assert (result.ok, result.detail) == (True, "1 replayed, 0 left")
+    assert (tmp_path / "objects" / "corrections" / "i1.json").is_file()
