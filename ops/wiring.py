@@ -95,6 +95,7 @@ def build_services(settings: Settings) -> Services:
         per_page=r.per_page,
         page_decay=r.page_decay,
         secondary_weight=r.secondary_weight,
+        follow_links=r.follow_links,
         weights=FusionWeights(dense=r.dense_weight, keyword=r.keyword_weight, rrf_k=r.rrf_k),
     )
     chat_model = build_chat_model(settings)
