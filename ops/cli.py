@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
 from core.errors import LeximindError
 from core.types import Question, Source
-from ops.schemas import ask_response, source_out
-from ops.settings import validate_kb_name
 
+# Heavier modules are imported by the commands that use them: `leximind --help` stays fast,
+# and `leximind index` does not load the HTTP client, the schemas or the Markdown renderer.
 if TYPE_CHECKING:
     from ops.wiring import Services
 
@@ -47,6 +45,8 @@ def _fail(message: str) -> typer.Exit:
 def _kb(value: str | None) -> str | None:
     if value is None:
         return None
+    from ops.settings import validate_kb_name
+
     try:
         return validate_kb_name(value)
     except ValueError as exc:
@@ -123,6 +123,12 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Answer a question with cited sources."""
+    import asyncio
+
+    from rich.markdown import Markdown
+
+    from ops.schemas import ask_response
+
     svc = _services()
     try:
         answer = asyncio.run(svc.answers.answer(Question(text=question, kb=kb, platform="cli")))
@@ -145,6 +151,10 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Show the best passages for a question."""
+    import asyncio
+
+    from ops.schemas import source_out
+
     svc = _services()
     try:
         found = asyncio.run(svc.answers.search(question, kb=kb, k=k))

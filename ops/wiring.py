@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from core.answering import AnswerPolicy, AnswerService
-from core.llm.openai_compatible import OpenAICompatibleChatModel
 from core.ports import ChatModel, FeedbackLog
 from core.storage.local import LocalFeedbackLog, LocalInteractionLog
 from ops.settings import Settings
@@ -54,6 +53,10 @@ class Services:
         return self.settings.data_dir / "repos"
 
     async def aclose(self) -> None:
+        if self.chat_model is None:
+            return
+        from core.llm.openai_compatible import OpenAICompatibleChatModel
+
         if isinstance(self.chat_model, OpenAICompatibleChatModel):
             await self.chat_model.aclose()
 
@@ -63,6 +66,9 @@ def build_chat_model(settings: Settings) -> ChatModel | None:
     llm = settings.llm
     if not llm.base_url or not llm.model:
         return None
+    # httpx is imported only when a model server is configured (not by `leximind index`).
+    from core.llm.openai_compatible import OpenAICompatibleChatModel
+
     return OpenAICompatibleChatModel(
         base_url=llm.base_url,
         model=llm.model,
