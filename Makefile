@@ -36,6 +36,7 @@ lint: $(BIN)/leximind
 
 bench: $(BIN)/leximind
 	$(BIN)/python -m benchmarks.retrieval
+	$(BIN)/python -m benchmarks.own_repo
 	$(BIN)/python -m benchmarks.indexing
 	$(BIN)/python -m benchmarks.latency
 
