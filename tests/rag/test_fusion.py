@@ -48,6 +48,27 @@ def test_secondary_pages_weigh_less() -> None:
     assert [p for p, _ in ranked] == ["d.md", "release-notes.md"]
 
 
+def test_a_linked_page_is_lifted_up_to_the_page_linking_to_it() -> None:
+    """A passage's link counts for the linked page, which rises to just below its linker."""
+    fused = [("hub", 0.030), ("other", 0.026), ("target", 0.020)]
+    pages = {"hub": "hub.md", "other": "other.md", "target": "target.md"}
+    plain = rank_pages(fused, pages, decay=0.3, page_weight=lambda _: 1.0)
+    assert [p for p, _ in plain] == ["hub.md", "other.md", "target.md"]
+    linked = rank_pages(
+        fused, pages, decay=0.3, page_weight=lambda _: 1.0, links={"hub": ["target.md"]}
+    )
+    assert linked == [("hub.md", ["hub"]), ("target.md", ["target"]), ("other.md", ["other"])]
+
+
+def test_links_never_lower_a_page_nor_add_one_without_passages() -> None:
+    """A page above its linker keeps its rank; links to pages with no candidate are ignored."""
+    fused = [("best", 0.030), ("hub", 0.020), ("mid", 0.015)]
+    pages = {"best": "best.md", "hub": "hub.md", "mid": "mid.md"}
+    links = {"hub": ["best.md", "absent.md", "hub.md"], "mid": []}
+    ranked = rank_pages(fused, pages, decay=0.3, page_weight=lambda _: 1.0, links=links)
+    assert [p for p, _ in ranked] == ["best.md", "hub.md", "mid.md"]
+
+
 def test_split_identifiers() -> None:
     """snake_case and camelCase identifiers yield their words; plain words yield nothing."""
     assert split_identifiers("call load_settings or getUserName now") == (

@@ -6,9 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import lancedb
 import pytest
 
-from rag.stores.lancedb import LanceDBStore
+from rag.stores.lancedb import TABLE, LanceDBStore
 from tests.rag.store_contract import (
     CORPUS,
     DIM,
@@ -54,3 +55,18 @@ def test_filter_values_are_quoted_not_interpolated(tmp_path: Path) -> None:
     assert store.count("alpha") == 3
     with pytest.raises(ValueError, match="control characters"):
         store.count("alpha\x00")
+
+
+def test_optimize_indexes_new_rows_into_the_existing_keyword_index(tmp_path: Path) -> None:
+    """After later writes, optimize leaves no row outside the keyword index."""
+    store = LanceDBStore(tmp_path / "lancedb", dimension=DIM)
+    store.upsert(CORPUS, vectors_for(CORPUS))
+    store.optimize()
+    added = make_chunk("alpha", "docs/zebra.md", "Zebra stripes explained.")
+    store.upsert([added], vectors_for([added]))
+    store.delete_ids(CORPUS[1].kb, [CORPUS[1].id])
+    db = lancedb.connect(str(tmp_path / "lancedb"))
+    assert db.open_table(TABLE).index_stats("search_text_idx").num_unindexed_rows == 1
+    store.optimize()
+    stats = db.open_table(TABLE).index_stats("search_text_idx")
+    assert (stats.num_unindexed_rows, stats.num_indexed_rows) == (0, 4)

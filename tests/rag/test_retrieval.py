@@ -1,0 +1,81 @@
+"""The hybrid retriever lifts pages that its candidate passages link to, when asked to."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.types import Chunk, ChunkKind
+from rag.catalog import Catalog, KnowledgeBase
+from rag.ports import Vectors
+from rag.retrieval import HybridRetriever
+from tests.fakes import chunk
+
+
+class RankedStore:
+    """Answers every search with the same ranking, best first; enough for the retriever."""
+
+    def __init__(self, ranking: list[Chunk]) -> None:
+        self._ranking = ranking
+
+    def vector_search(
+        self, kb: str, vector: Vectors, *, k: int, kind: ChunkKind | None = None
+    ) -> list[tuple[Chunk, float]]:
+        return [(c, 0.9 - 0.1 * i) for i, c in enumerate(self._ranking[:k])]
+
+    def keyword_search(
+        self, kb: str, query: str, *, k: int, kind: ChunkKind | None = None
+    ) -> list[tuple[Chunk, float]]:
+        return [(c, 10.0 - i) for i, c in enumerate(self._ranking[:k])]
+
+    def vectors(self, ids: Sequence[str]) -> dict[str, Vectors]:
+        return {i: np.ones(2, dtype=np.float32) / np.sqrt(2) for i in ids}
+
+
+class ConstantEmbedder:
+    """Embeds every text as the same unit vector."""
+
+    name = "constant"
+    dimension = 2
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        return np.tile(np.array([1.0, 0.0], dtype=np.float32), (len(texts), 1))
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> Catalog:
+    catalog = Catalog(tmp_path / "catalog.json")
+    files = {p: "0" for p in ("docs/hub.md", "docs/other.md", "docs/target.md")}
+    catalog.save(KnowledgeBase(name="default", source="repo", root="repo", files=files))
+    return catalog
+
+
+RANKING = [
+    chunk("docs/hub.md", "Answers this. The details are in [Target](target.md#part)."),
+    chunk("docs/other.md", "Mentions the question's words."),
+    chunk("docs/target.md", "Explains it in the project's own terms."),
+]
+
+
+@pytest.mark.parametrize(
+    ("follow_links", "order"),
+    [
+        (True, ["docs/hub.md", "docs/target.md", "docs/other.md"]),
+        (False, ["docs/hub.md", "docs/other.md", "docs/target.md"]),
+    ],
+)
+async def test_linked_page_is_lifted_only_with_follow_links(
+    catalog: Catalog, follow_links: bool, order: list[str]
+) -> None:
+    """The page a top passage links to moves up to just below it; without links it does not."""
+    retriever = HybridRetriever(
+        store=RankedStore(RANKING),
+        embedder=ConstantEmbedder(),
+        catalog=catalog,
+        follow_links=follow_links,
+    )
+    found = await retriever.search("question", kb="default", k=3)
+    assert [s.path for s in found] == order
