@@ -49,6 +49,16 @@ class JobResult:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+_observers: list[Callable[[str, str], None]] = []
+
+
+def on_run(observer: Callable[[str, str], None]) -> Callable[[], None]:
+    """Calls `observer(job, status)` after every job run in this process (the scheduler's
+    Prometheus metrics); returns the function that stops it."""
+    _observers.append(observer)
+    return lambda: _observers.remove(observer)
+
+
 def scheduler_dir(settings: Settings) -> Path:
     """DATA_DIR/scheduler: job store, run records, locks and heartbeat."""
     return settings.data_dir / "scheduler"
@@ -153,6 +163,8 @@ def run_job(
         RunLog(scheduler_dir(settings)).record(name, run)
     except OSError as exc:
         _log.error("could not record the run of %s: %s (%s)", name, exc, run)
+    for observer in list(_observers):
+        observer(name, status)
     _log.info("job %s %s: %s", name, status, result.detail)
     return result
 

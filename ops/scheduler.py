@@ -198,7 +198,19 @@ def run_scheduler(
     backends: str = jobs.DEFAULT_BACKENDS,
     reaction_poller: Callable[[], object] | None = None,
 ) -> None:
-    """Runs the jobs until `stop` is set, then waits for running jobs to finish."""
+    """Runs the jobs until `stop` is set, then waits for running jobs to finish.
+
+    Job outcomes are Prometheus metrics (ops.metrics.JobMetrics), served on
+    LEXIMIND_METRICS__PORT when it is set.
+    """
+    from ops.metrics import JobMetrics, serve_metrics
+
+    metrics = JobMetrics()
+    forget = jobs.on_run(metrics.record)
+    where = settings.metrics
+    stop_serving = (
+        serve_metrics(metrics.registry, host=where.host, port=where.port) if where.port else None
+    )
     scheduler = build_scheduler(settings)
     scheduler.start(paused=True)
     try:
@@ -213,6 +225,9 @@ def run_scheduler(
     finally:
         _log.info("stopping the scheduler; waiting for running jobs")
         scheduler.shutdown(wait=True)
+        forget()
+        if stop_serving is not None:
+            stop_serving()
 
 
 def enqueue_retrain(settings: Settings, *, backends: str = jobs.DEFAULT_BACKENDS) -> str:

@@ -129,7 +129,7 @@ class Deployer:
             try:
                 await self._smoke(version)
             except DeploymentError:
-                if version != previous:
+                if version not in self._kept(state):
                     await self._server.unload(version)
                 raise
             if previous == version:
@@ -156,7 +156,9 @@ class Deployer:
             state.history.pop()
             state.record("rollback", target, current)
             self._switch(state, target)
-            unloaded = await self._unload_stale(state)
+            # Requests that read the old name just before the switch may still reach vLLM:
+            # the adapter rolled back from stays loaded until the next switch.
+            unloaded = await self._unload_stale(state, also_keep=current)
         self._mark_rolled_back(current, target)
         _log.warning("rolled back from %s to %s", current, target)
         return Switch(target, current, unloaded)
@@ -173,10 +175,10 @@ class Deployer:
     def _kept(self, state: LedgerState) -> set[str]:
         return {self.active_model(), *state.history[-1:]}
 
-    async def _unload_stale(self, state: LedgerState) -> tuple[str, ...]:
-        """Unloads this deployer's adapters other than the active one and the rollback target;
-        a failure is logged, not raised: the switch has already happened."""
-        keep = self._kept(state)
+    async def _unload_stale(self, state: LedgerState, also_keep: str = "") -> tuple[str, ...]:
+        """Unloads this deployer's adapters other than the active one, the rollback target and
+        `also_keep`; a failure is logged, not raised: the switch has already happened."""
+        keep = self._kept(state) | {also_keep}
         unloaded = []
         try:
             for name in await self._server.loaded():

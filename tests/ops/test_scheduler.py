@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -25,12 +26,13 @@ from ops.scheduler import (
     reconcile,
     scheduler_status,
 )
-from ops.settings import SchedulerSettings, Settings
+from ops.settings import EmbeddingSettings, SchedulerSettings, Settings
 from ops.wiring import build_services
 from tests.conftest import REPO_ROOT
 from tests.support.datasets import conala_slice
 from tests.support.retraining import INTERVALS_ENV, RELEASE_ENV
 from tests.support.scheduler_process import BACKENDS
+from tests.support.vllm_server import free_port
 
 
 def settings_at(data_dir: Path, **scheduler: object) -> Settings:
@@ -235,15 +237,24 @@ def test_a_queued_retraining_runs_when_the_scheduler_starts(
     scheduler, recorded, and shown by `leximind scheduler status` with the jobs."""
     data = tmp_path / "data"
     build_services(settings_at(data))
-    env = scheduler_env(tmp_path, model_cache, LEXIMIND_SCHEDULER__RETRAIN_ENABLED="false")
+    port = free_port()
+    env = scheduler_env(
+        tmp_path,
+        model_cache,
+        LEXIMIND_SCHEDULER__RETRAIN_ENABLED="false",
+        LEXIMIND_METRICS__PORT=str(port),
+    )
     (tmp_path / "release").touch()
     enqueue_retrain(settings_at(data), backends=BACKENDS)
     log = tmp_path / "scheduler.log"
     process = start_scheduler(env, log)
     try:
         wait_for(lambda: bool(retrain_runs(data)), "the queued retraining", [log])
+        scraped = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
     finally:
         stop([process])
+
+    assert 'leximind_job_runs_total{job="retrain",outcome="failed"} 1.0' in scraped
 
     run = retrain_runs(data)[0]
     assert run["status"] == "failed" and "scripted failure" in str(run["detail"])
@@ -270,3 +281,63 @@ def test_leximind_retrain_queues_a_run(tmp_path: Path) -> None:
     found, _ = scheduler_status(settings_at(tmp_path))
     (one_off,) = [j for j in found if j.id.startswith("retrain-once-")]
     assert one_off.next_run is not None and one_off.trigger.startswith("date[")
+
+
+def test_run_observers_see_every_outcome(tmp_path: Path) -> None:
+    """An observer (the scheduler's metrics) hears each run's job and status until removed."""
+    settings = settings_at(tmp_path)
+    heard: list[tuple[str, str]] = []
+    forget = jobs.on_run(lambda job, status: heard.append((job, status)))
+    try:
+        jobs.run_job("drain-spool", lambda _: jobs.JobResult("0 replayed"), settings=settings)
+        jobs.run_job("reindex", lambda _: jobs.JobResult("broken", ok=False), settings=settings)
+    finally:
+        forget()
+    jobs.run_job("reindex", lambda _: jobs.JobResult("fine"), settings=settings)
+    assert heard == [("drain-spool", "ok"), ("reindex", "failed")]
+
+
+def test_the_reindex_job_brings_every_knowledge_base_up_to_date(
+    tmp_path: Path, model_cache: Path
+) -> None:
+    """Each knowledge base is re-read from the source it was indexed from; only changed files
+    are embedded; a source that vanished is reported, the others still done."""
+    from rag.sources import read_tree
+
+    settings = Settings(
+        _env_file=None,
+        data_dir=tmp_path / "data",
+        embedding=EmbeddingSettings(cache_dir=model_cache),
+    )
+    services = build_services(settings)
+    for name in ("docs", "gone"):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "README.md").write_text(f"# {name}\n\nRun the tests with pytest.\n")
+        (folder / "INSTALL.md").write_text("# Install\n\nUse pip install.\n")
+        services.indexer.index(read_tree(folder, max_bytes=10**6), kb=name, source=str(folder))
+    (tmp_path / "docs" / "INSTALL.md").write_text("# Install\n\nUse uv pip install.\n")
+    (tmp_path / "gone" / "README.md").unlink()
+    (tmp_path / "gone" / "INSTALL.md").unlink()
+    (tmp_path / "gone").rmdir()
+
+    result = jobs.run_job(jobs.REINDEX, jobs._reindex, settings=settings)
+
+    assert not result.ok
+    assert "docs: 1 changed, 0 deleted, 1 embedded" in result.detail
+    assert "gone: " in result.detail and "does not exist" in result.detail
+
+
+def test_the_drain_job_replays_the_spool(tmp_path: Path) -> None:
+    """Records spooled while the store was down reach it when the job runs."""
+    from core.storage.writer import WriteKind
+    from ops.wiring import build_spooled_writer
+
+    settings = settings_at(tmp_path)
+    writer = build_spooled_writer(settings)
+    writer.spool.append(WriteKind.REPLACE.value, "corrections/i1.json", b"{}")
+
+    result = jobs.run_job(jobs.DRAIN, jobs._drain, settings=settings)
+
+    assert (result.ok, result.detail) == (True, "1 replayed, 0 left")
+    assert (tmp_path / "objects" / "corrections" / "i1.json").is_file()
