@@ -18,11 +18,9 @@ from bots.routing import KnowledgeBaseRoutes
 from bots.state import SqliteBotState
 from core.answering import AnswerPolicy, AnswerService
 from core.llm.active_model import FileActiveModel
-from core.llm.openai_compatible import OpenAICompatibleChatModel
 from core.ports import ActiveModel, ChatModel, FeedbackLog, ObjectStore
 from core.storage.local import LocalObjectStore
 from core.storage.logs import ObjectFeedbackLog, ObjectInteractionLog
-from core.storage.s3 import S3ObjectStore
 from core.storage.spool import Spool
 from core.storage.writer import SpooledWriter
 from ops.metrics import Metrics
@@ -31,15 +29,12 @@ from training.build import DatasetSpec, build_dataset
 from training.deploy import Deployer
 from training.deploy_ledger import DeployLedger
 from training.errors import DeploymentError, TrainingError
-from training.evaluation import Evaluator, ModelEndpoint
 from training.gate import GatePolicy
 from training.llamafactory import LlamaFactoryTrainer
 from training.llamafactory_config import LoraRecipe
 from training.model_registry import MlflowRegistry
 from training.pipeline import RetrainPipeline
 from training.ports import ExperimentTracker, ModelRegistry, Trainer
-from training.review.label_studio import LabelStudioClient, LabelStudioError
-from training.smoke import AnswerSmokeTest
 from training.tracking import MlflowTracker, mlflow_client
 from training.vllm_adapters import VllmAdapterServer
 
@@ -59,6 +54,8 @@ if TYPE_CHECKING:
     from rag.ports import VectorStore
     from rag.retrieval import HybridRetriever
     from rag.stores.weaviate import WeaviateStore
+    from training.evaluation import Evaluator, ModelEndpoint
+    from training.review.label_studio import LabelStudioClient
 
 if TYPE_CHECKING:
     from bots.slack import SlackBot
@@ -104,6 +101,7 @@ class Services:
     async def aclose(self) -> None:
         if self.chat_model is None:
             return
+        from core.llm.openai_compatible import OpenAICompatibleChatModel
 
         if isinstance(self.chat_model, OpenAICompatibleChatModel):
             await self.chat_model.aclose()
@@ -241,6 +239,7 @@ def build_chat_model(
     if not llm.base_url or not llm.model:
         return None
     # httpx is imported only when a model server is configured (not by `leximind index`).
+    from core.llm.openai_compatible import OpenAICompatibleChatModel
 
     return OpenAICompatibleChatModel(
         base_url=llm.base_url,
@@ -255,6 +254,8 @@ def build_chat_model(
 
 def build_label_studio(settings: Settings) -> LabelStudioClient:
     """The Label Studio client; raises LabelStudioError when no server is configured."""
+    from training.review.label_studio import LabelStudioClient, LabelStudioError
+
     ls = settings.label_studio
     if not ls.url or not ls.token:
         raise LabelStudioError(
@@ -294,6 +295,8 @@ def build_object_store(settings: Settings) -> ObjectStore:
         return LocalObjectStore(st.local_dir or settings.data_dir / "objects")
     if not (st.endpoint and st.access_key and st.secret_key):
         raise ValueError("the s3 storage backend needs an endpoint, an access key and a secret key")
+    from core.storage.s3 import S3ObjectStore  # minio, only for the s3 backend
+
     return S3ObjectStore(
         endpoint=st.endpoint,
         access_key=st.access_key,
@@ -624,6 +627,8 @@ def build_model_registry(settings: Settings) -> ModelRegistry:
 
 def model_endpoint(settings: Settings, *, evaluation: bool = False) -> ModelEndpoint:
     """The served models' API, for evaluation (greedy, longer answers) or as users get it."""
+    from training.evaluation import ModelEndpoint
+
     llm, d = settings.llm, settings.deploy
     if not llm.base_url or not llm.model:
         raise DeploymentError(
@@ -646,6 +651,8 @@ def adapters_dir(settings: Settings) -> Path:
 
 def build_deployer(services: Services, *, registry: ModelRegistry | None = None) -> Deployer:
     """Hot redeploy into the vLLM of LEXIMIND_LLM__BASE_URL; raises DeploymentError without one."""
+    from training.smoke import AnswerSmokeTest
+
     settings = services.settings
     endpoint = model_endpoint(settings)
     d, llm = settings.deploy, settings.llm
@@ -671,6 +678,8 @@ def build_deployer(services: Services, *, registry: ModelRegistry | None = None)
 
 def build_evaluator(services: Services) -> Evaluator:
     """Candidate-against-champion evaluation through the model server."""
+    from training.evaluation import Evaluator
+
     d = services.settings.deploy
     return Evaluator(
         endpoint=model_endpoint(services.settings, evaluation=True),
