@@ -132,6 +132,11 @@ class SeaweedServer:
             "-webdav=false",
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
+            # Each bucket grows its own volumes, and by default the volume count is derived
+            # from the free disk space: on a nearly full disk writes then fail with 500s.
+            # Small volumes and a fixed count make the test server independent of the disk.
+            "-master.volumeSizeLimitMB=16",
+            "-volume.max=500",
             f"-filer.localSocket={self.work_dir / 'filer.sock'}",
             f"-s3.localSocket={self.work_dir / 's3.sock'}",
         ]
