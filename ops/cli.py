@@ -7,17 +7,18 @@ import asyncio
 import contextlib
 import gc
 import json
-import logging
 import signal
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
 from core.errors import LeximindError
 from core.types import Question, Source
+from ops.cli_support import console
+from ops.cli_support import fail as _fail
+from ops.cli_support import load_cli_settings as _settings
 from ops.data_cli import data_app
 from ops.label_cli import label_app
 from ops.model_cli import model_app, retrain_command
@@ -48,16 +49,6 @@ app.add_typer(github, name="github")
 app.add_typer(model_app, name="model")
 app.add_typer(scheduler_app, name="scheduler")
 app.command("retrain")(retrain_command)
-console = Console()
-errors = Console(stderr=True, soft_wrap=True)
-
-
-def _settings() -> Settings:
-    from ops.wiring import load_settings
-
-    settings = load_settings()
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
-    return settings
 
 
 def _services(settings: Settings | None = None) -> Services:
@@ -73,11 +64,6 @@ def _services(settings: Settings | None = None) -> Services:
     finally:
         gc.freeze()
         gc.enable()
-
-
-def _fail(message: str) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {message}")
-    return typer.Exit(code=1)
 
 
 def _kb(value: str | None) -> str | None:

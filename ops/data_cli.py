@@ -8,17 +8,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from core.errors import LeximindError
+from ops.cli_support import console, errors
 
 if TYPE_CHECKING:
     from training.build import DatasetVersion
 
 data_app = typer.Typer(help="Training data: build dataset versions.", no_args_is_help=True)
-console = Console()
-errors = Console(stderr=True, soft_wrap=True)
 
 _Dir = Annotated[
     Path | None, typer.Option(file_okay=False, help="default: from settings", show_default=False)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 
 from core.errors import LeximindError
-from ops.settings import Settings
+from ops.cli_support import console
+from ops.cli_support import fail as _fail
+from ops.cli_support import load_cli_settings as _settings
 from training.review.board import LabelStudioBoard
 from training.review.loop import ExportReport, ImportReport, export_for_review, import_corrections
 
@@ -19,24 +18,6 @@ label_app = typer.Typer(
     help="Review doubtful answers in Label Studio and bring the corrections back.",
     no_args_is_help=True,
 )
-console = Console()
-errors = Console(stderr=True, soft_wrap=True)
-
-
-def _settings() -> Settings:
-    from ops.wiring import load_settings
-
-    try:
-        settings = load_settings()
-    except ValidationError as exc:
-        raise _fail(f"invalid settings: {exc}") from exc
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
-    return settings
-
-
-def _fail(message: str) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
-    return typer.Exit(code=1)
 
 
 @label_app.command("export")

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from rich.table import Table
 
 from core.errors import LeximindError
+from ops.cli_support import console, errors
+from ops.cli_support import fail as _fail
+from ops.cli_support import load_cli_settings as _settings
 
 if TYPE_CHECKING:
     from ops.settings import Settings
@@ -23,24 +23,6 @@ if TYPE_CHECKING:
 model_app = typer.Typer(
     help="Adapters in service: list versions, promote one, roll back.", no_args_is_help=True
 )
-console = Console()
-errors = Console(stderr=True, soft_wrap=True)
-
-
-def _settings() -> Settings:
-    from ops.wiring import load_settings
-
-    try:
-        settings = load_settings()
-    except ValidationError as exc:
-        raise _fail(f"invalid settings: {exc}") from exc
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
-    return settings
-
-
-def _fail(message: str) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
-    return typer.Exit(code=1)
 
 
 def _registry(settings: Settings) -> ModelRegistry | None:

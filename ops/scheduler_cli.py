@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import signal
 import threading
 from datetime import UTC, datetime
@@ -11,31 +10,18 @@ from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from rich.table import Table
 
+from ops.cli_support import console
+from ops.cli_support import load_cli_settings as _settings
+
 if TYPE_CHECKING:
-    from ops.settings import Settings
+    pass
 
 scheduler_app = typer.Typer(
     help="Weekly retraining, spool drain, re-indexing and reaction polling on a schedule.",
     invoke_without_command=True,
 )
-console = Console()
-errors = Console(stderr=True, soft_wrap=True)
-
-
-def _settings() -> Settings:
-    from ops.wiring import load_settings
-
-    try:
-        settings = load_settings()
-    except ValidationError as exc:
-        errors.print(f"[red]error:[/red] invalid settings: {exc}", highlight=False)
-        raise typer.Exit(code=1) from exc
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
-    return settings
 
 
 @scheduler_app.callback(invoke_without_command=True)

@@ -7,18 +7,17 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from core.errors import LeximindError
+from ops.cli_support import console
+from ops.cli_support import fail as _fail
 from ops.settings import validate_kb_name
 
 if TYPE_CHECKING:
     from rag.migration import CopyReport
 
 store_app = typer.Typer(help="The vector store: copy the embedded index.", no_args_is_help=True)
-console = Console()
-errors = Console(stderr=True, soft_wrap=True)
 
 
 class Target(StrEnum):
@@ -34,11 +33,6 @@ def _kb(value: str | None) -> str | None:
         return validate_kb_name(value)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
-
-
-def _fail(message: str) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code=1)
 
 
 @store_app.command()

@@ -33,6 +33,7 @@ from types import TracebackType
 import httpx
 import pytest
 
+from tests.support.processes import signal_group
 from tests.support.vllm_server import HOST, free_port, log_tail
 
 _log = logging.getLogger(__name__)
@@ -72,11 +73,11 @@ class LabelStudioServer:
         if self._stopped:
             return
         self._stopped = True
-        _signal_group(self.process.pid, signal.SIGTERM)
+        signal_group(self.process.pid, signal.SIGTERM)
         try:
             self.process.wait(timeout=grace_s)
         except subprocess.TimeoutExpired:
-            _signal_group(self.process.pid, signal.SIGKILL)
+            signal_group(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=grace_s)
 
     def __enter__(self) -> LabelStudioServer:
@@ -89,11 +90,6 @@ class LabelStudioServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
 
 
 def label_studio_env(data_dir: Path) -> dict[str, str]:

@@ -30,7 +30,6 @@ with the tiny Llama of `tests.support.tiny_llama` (see `vllm_command` and `vllm_
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import signal
@@ -45,6 +44,7 @@ from types import TracebackType
 import httpx
 import pytest
 
+from tests.support.processes import signal_group
 from tests.support.tiny_llama import build_tiny_llama
 
 _log = logging.getLogger(__name__)
@@ -115,15 +115,15 @@ class VllmServer:
         # reaches the EngineCore and Worker children should the parent die first.
         pgid = self.pid
         _log.info("stopping vLLM pid %d", self.pid)
-        _signal_group(pgid, signal.SIGTERM)
+        signal_group(pgid, signal.SIGTERM)
         try:
             self.process.wait(timeout=grace_s)
         except subprocess.TimeoutExpired:
             _log.warning("vLLM pid %d ignored SIGTERM for %.0f s; killing it", self.pid, grace_s)
-            _signal_group(pgid, signal.SIGKILL)
+            signal_group(pgid, signal.SIGKILL)
             self.process.wait(timeout=grace_s)
         # Children that outlived the parent (they should not) are killed with the group.
-        _signal_group(pgid, signal.SIGKILL)
+        signal_group(pgid, signal.SIGKILL)
 
     def __enter__(self) -> VllmServer:
         return self
@@ -135,11 +135,6 @@ class VllmServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
 
 
 def vllm_env(work_dir: Path, base: dict[str, str] | None = None) -> dict[str, str]:
