@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import time
 from collections import Counter
@@ -119,7 +120,13 @@ def build_dataset(
     manifest = _manifest(spec, version, now, result, inputs, files)
     manifest["seconds"] = round(time.perf_counter() - started, 3)
     files[MANIFEST_FILE] = json_bytes(manifest)
-    path = publish_folder(spec.out_dir, version, files)
+    published = _published(spec.out_dir, version)
+    if published is None:
+        path = publish_folder(spec.out_dir, version, files)
+    else:
+        # Same second and same splits: that version is this build, so it is reused, not doubled.
+        _log.info("dataset %s already published with these splits; reusing it", version)
+        path, manifest = published
     uploaded = False
     if store is not None and upload:
         upload_version(store, version, path, list(files))
@@ -130,6 +137,22 @@ def build_dataset(
         raise DatasetError(f"{spec.out_dir}: cannot mark {version} as latest: {exc}") from exc
     _log.info("dataset %s: %d train, %d test", version, len(result.train), len(result.test))
     return DatasetVersion(version, path, manifest, uploaded=uploaded)
+
+
+def _published(out_dir: Path, version: str) -> tuple[Path, dict[str, Any]] | None:
+    """The folder and manifest of `version` when it is already complete, else None.
+
+    A version's name holds its build second and the hash of its splits, so an existing
+    complete folder of that name holds exactly the data this build produced.
+    """
+    path = out_dir / version
+    try:
+        manifest = json.loads((path / MANIFEST_FILE).read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"{path}: the published version cannot be read: {exc}") from exc
+    return path, manifest
 
 
 def _data_files(result: Split, inputs: _Inputs) -> dict[str, bytes]:

@@ -135,8 +135,8 @@ def start_label_studio(
         str(data_dir),
         "--username",
         username,
-        "--password",
-        secrets.token_urlsafe(16),
+        # Hex, never a leading "-" that argparse would take for an option.
+        f"--password={secrets.token_hex(16)}",
         "--user-token",
         token,
         "--enable-legacy-api-token",

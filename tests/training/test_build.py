@@ -95,6 +95,18 @@ def test_same_inputs_same_data(spec: DatasetSpec) -> None:
     assert latest_version(spec.out_dir) == second.version
 
 
+def test_a_second_build_in_the_same_second_reuses_the_version(spec: DatasetSpec) -> None:
+    """Same second, same splits: one version, published once, still marked latest."""
+    first = build_dataset(spec, clock=lambda: at(0))
+    (spec.out_dir / "LATEST").unlink()
+    second = build_dataset(spec, clock=lambda: at(0))
+
+    assert second.version == first.version
+    assert second.manifest == first.manifest
+    assert sorted(p.name for p in spec.out_dir.iterdir()) == sorted(["LATEST", first.version])
+    assert latest_version(spec.out_dir) == first.version
+
+
 def test_bad_input_publishes_nothing(spec: DatasetSpec, codeqa_dir: Path) -> None:
     """A misaligned file fails the build; the previous version stays latest, no folder added."""
     good = build_dataset(spec, clock=lambda: at(0))
