@@ -133,6 +133,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = services_factory(settings or load_settings())
         app.state.services = services
+        await services.warm_up()
         app.state.tasks = TaskTracker()
         kit: BotKit | None = None
         app.state.github = None

@@ -37,6 +37,9 @@ class LLMSettings(BaseModel):
     timeout: float = Field(60.0, gt=0, description="seconds per request")
     max_tokens: int = Field(512, gt=0)
     temperature: float = Field(0.1, ge=0, le=2)
+    max_connections: int = Field(
+        256, gt=0, description="requests in flight to the model server (vLLM's max_num_seqs)"
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> LLMSettings:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -17,6 +19,7 @@ from bots.reactions import EmojiLabels, FeedbackRecorder
 from bots.routing import KnowledgeBaseRoutes
 from bots.state import SqliteBotState
 from core.answering import AnswerPolicy, AnswerService
+from core.errors import ServiceUnavailable
 from core.llm.active_model import FileActiveModel
 from core.ports import ActiveModel, ChatModel, FeedbackLog, ObjectStore
 from core.storage.local import LocalObjectStore
@@ -98,13 +101,25 @@ class Services:
     def clones_dir(self) -> Path:
         return self.settings.data_dir / "repos"
 
-    async def aclose(self) -> None:
-        if self.chat_model is None:
-            return
-        from core.llm.openai_compatible import OpenAICompatibleChatModel
+    async def warm_up(self) -> None:
+        """Loads the embedding model and opens every knowledge base with one search, so the
+        first questions after start-up do not pay for it. A store that fails here is logged,
+        not fatal: /healthz reports it and questions get a clear error."""
+        started = time.perf_counter()
+        await asyncio.to_thread(self.embedder.load)
+        for kb in self.catalog.names():
+            try:
+                await self.retriever.search("warm up", kb=kb, k=1)
+            except ServiceUnavailable as exc:
+                _log.warning("warm-up: knowledge base %s cannot be searched: %s", kb, exc)
+        _log.info("warmed up in %.2f s", time.perf_counter() - started)
 
-        if isinstance(self.chat_model, OpenAICompatibleChatModel):
-            await self.chat_model.aclose()
+    async def aclose(self) -> None:
+        if self.chat_model is not None:
+            from core.llm.openai_compatible import OpenAICompatibleChatModel
+
+            if isinstance(self.chat_model, OpenAICompatibleChatModel):
+                await self.chat_model.aclose()
         close = getattr(self.store, "close", None)  # the Weaviate store holds a connection
         if close is not None:
             close()
@@ -248,6 +263,7 @@ def build_chat_model(
         timeout=llm.timeout,
         max_tokens=llm.max_tokens,
         temperature=llm.temperature,
+        max_connections=llm.max_connections,
         active_model=active_model,
     )
 

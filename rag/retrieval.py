@@ -14,7 +14,7 @@ import numpy as np
 from core.citations import source_url
 from core.errors import UnknownKnowledgeBase
 from core.types import Chunk, ChunkKind, Source
-from rag.catalog import Catalog
+from rag.catalog import Catalog, KnowledgeBase
 from rag.links import linked_paths
 from rag.ports import Embedder, HybridSearch, Vectors, VectorStore
 
@@ -157,6 +157,7 @@ class HybridRetriever:
         return await asyncio.to_thread(self._search, query, kb, k, kind)
 
     def _search(self, query: str, kb: str, k: int, kind: ChunkKind | None) -> list[Source]:
+        record = self._catalog.get(kb)  # once per search: it is re-read when the file changes
         vector = self._embedder.embed([query])[0]
         n = max(self._candidates, k)
         if isinstance(self._store, HybridSearch):
@@ -180,22 +181,22 @@ class HybridRetriever:
             {i: c.path for i, c in chunks.items()},
             decay=self._page_decay,
             page_weight=self._page_weight,
-            links=self._links(kb, chunks) if self._follow_links else None,
+            links=self._links(record, chunks) if self._follow_links else None,
         )
         order = [i for _, ids in pages[:k] for i in ids[: self._per_page]][:k]
         missing = [i for i in order if i not in similarity]
         if missing:
             similarity.update(_cosines(vector, self._store.vectors(kb, missing)))
-        return [self._source(chunks[i], similarity.get(i, 0.0)) for i in order]
+        return [self._source(record, chunks[i], similarity.get(i, 0.0)) for i in order]
 
-    def _links(self, kb: str, chunks: dict[str, Chunk]) -> dict[str, list[str]]:
+    @staticmethod
+    def _links(record: KnowledgeBase | None, chunks: dict[str, Chunk]) -> dict[str, list[str]]:
         """The files of the knowledge base that each candidate passage links to."""
-        record = self._catalog.get(kb)
         known = record.files if record else {}
         return {i: linked_paths(c.path, c.text, known) for i, c in chunks.items()}
 
-    def _source(self, chunk: Chunk, score: float) -> Source:
-        kb = self._catalog.get(chunk.kb)
+    @staticmethod
+    def _source(kb: KnowledgeBase | None, chunk: Chunk, score: float) -> Source:
         url = None
         if kb is not None and kb.web_url:
             url = source_url(

@@ -39,6 +39,7 @@ class OpenAICompatibleChatModel:
         timeout: float = 60.0,
         max_tokens: int = 512,
         temperature: float = 0.2,
+        max_connections: int = 256,
         client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         active_model: ActiveModel | None = None,
@@ -57,7 +58,15 @@ class OpenAICompatibleChatModel:
         self._client = (
             client
             if client is not None
-            else httpx.AsyncClient(timeout=self._timeout, transport=transport)
+            else httpx.AsyncClient(
+                timeout=self._timeout,
+                transport=transport,
+                # httpx's default of 100 would queue a burst of questions behind each other,
+                # while vLLM batches every request in flight.
+                limits=httpx.Limits(
+                    max_connections=max_connections, max_keepalive_connections=max_connections
+                ),
+            )
         )
 
     @property
