@@ -17,6 +17,7 @@ import hmac
 import itertools
 import json
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -64,7 +65,7 @@ class Posted:
     """What the bots posted to the fake platform APIs, by answer key, with times."""
 
     at: dict[str, list[float]] = field(default_factory=dict)
-    model_calls: int = 0
+    model_calls: list[float] = field(default_factory=list)  # when each call arrived
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, key: str) -> None:
@@ -87,7 +88,7 @@ def fake_remote(posted: Posted, model_seconds: float) -> FastAPI:
 
     @app.post("/v1/chat/completions")
     async def complete() -> dict[str, object]:
-        posted.model_calls += 1  # one event loop: no lock needed
+        posted.model_calls.append(time.perf_counter())  # one event loop: no lock needed
         await asyncio.sleep(model_seconds)
         message = {"role": "assistant", "content": "Declare it as a parameter [1]."}
         return {"model": MODEL, "choices": [{"index": 0, "message": message}]}
@@ -339,6 +340,13 @@ def report(started: float, results: list[tuple[SignedRequest, int, float]], post
         )
         print(f"{name}: answered exactly once {once}/{len(mine)}", end=" ")
         print(f"({missing} missing, {twice} more than once)")
+    calls = sorted(t - started for t in posted.model_calls)
+    if calls:
+        # Calls reach the model once retrieval is done: their spread is the retrieval backlog.
+        print(
+            f"model calls arrived: first {calls[0]:.2f} s, median {calls[len(calls) // 2]:.2f} s,"
+            f" last {calls[-1]:.2f} s after the first request"
+        )
     last = max((t for times in answers.values() for t in times), default=started)
     print(f"all {len(results)}: from the first request to the last answer posted", end=" ")
     print(f"{last - started:.2f} s")
@@ -367,8 +375,10 @@ def main() -> None:
         proc.terminate()
         proc.wait(timeout=90)
         remote.should_exit = True
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(f"leximind serve used {cpu.ru_utime + cpu.ru_stime:.1f} s of CPU, start-up included")
     print(
-        f"chat model: {args.model_seconds:g} s per answer, called {posted.model_calls} times;",
+        f"chat model: {args.model_seconds:g} s per answer, called {len(posted.model_calls)} times;",
         end=" ",
     )
     print("GitHub write throttling off (fake API)")

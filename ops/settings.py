@@ -287,6 +287,11 @@ class VectorSettings(BaseModel):
     """Where chunks and vectors live: embedded LanceDB (DATA_DIR/lancedb) or Weaviate."""
 
     backend: Literal["lancedb", "weaviate"] = Field("lancedb", description="vector store")
+    lancedb_memory_rows: int = Field(
+        100_000,
+        ge=0,
+        description="LanceDB: knowledge bases up to this many chunks are also searched in memory",
+    )
     weaviate_url: str | None = Field(None, description="REST endpoint, e.g. http://weaviate:8080")
     weaviate_grpc_port: int = Field(50051, gt=0, lt=65536, description="on the URL's host")
     weaviate_api_key: SecretStr | None = None

@@ -120,6 +120,7 @@ class Services:
 
             if isinstance(self.chat_model, OpenAICompatibleChatModel):
                 await self.chat_model.aclose()
+        self.retriever.close()
         close = getattr(self.store, "close", None)  # the Weaviate store holds a connection
         if close is not None:
             close()
@@ -353,7 +354,11 @@ def build_vector_store(
         return build_weaviate_store(settings.vector)
     from rag.stores.lancedb import LanceDBStore
 
-    return LanceDBStore(settings.data_dir / "lancedb", dimension=dimension)
+    return LanceDBStore(
+        settings.data_dir / "lancedb",
+        dimension=dimension,
+        memory_rows=settings.vector.lancedb_memory_rows,
+    )
 
 
 def build_weaviate_store(vector: VectorSettings) -> WeaviateStore:
@@ -409,6 +414,7 @@ def build_services(settings: Settings) -> Services:
     """Builds the store, embedder, retriever, indexer and answering service from settings."""
     from rag.catalog import Catalog
     from rag.embedding import OnnxEmbedder
+    from rag.embedding.coalescing import CoalescingEmbedder
     from rag.indexer import Indexer
     from rag.retrieval import FusionWeights, HybridRetriever
 
@@ -426,7 +432,7 @@ def build_services(settings: Settings) -> Services:
     r = settings.retrieval
     retriever = HybridRetriever(
         store=store,
-        embedder=embedder,
+        embedder=CoalescingEmbedder(embedder),  # questions arriving together share a model run
         catalog=catalog,
         candidates=r.candidates,
         per_page=r.per_page,

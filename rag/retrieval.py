@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +22,8 @@ from rag.links import linked_paths
 from rag.ports import Embedder, HybridSearch, Vectors, VectorStore
 
 _log = logging.getLogger(__name__)
+
+_MAX_CACHED_LINKS = 200_000  # passages per knowledge base; the cache starts over beyond it
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +126,11 @@ class HybridRetriever:
     page cannot fill every slot. A Source's score is the cosine similarity
     between question and passage, an absolute measure the answering service can threshold;
     the order is the fused ranking.
+
+    Searches run on the retriever's own `workers` threads, so a burst of questions cannot
+    starve the default executor that the platform clients and the log writer share. The
+    links of each passage are cached per chunk id (ids come from the content) for as long
+    as the knowledge base's catalog record is unchanged.
     """
 
     def __init__(
@@ -135,6 +145,7 @@ class HybridRetriever:
         secondary_weight: float = 0.5,
         follow_links: bool = True,
         weights: FusionWeights | None = None,
+        workers: int | None = None,
     ) -> None:
         self._store = store
         self._embedder = embedder
@@ -145,6 +156,15 @@ class HybridRetriever:
         self._page_weight = secondary_page_weight(secondary_weight)
         self._follow_links = follow_links
         self._weights = weights or FusionWeights()
+        self._executor = ThreadPoolExecutor(
+            max_workers=workers or min(4, os.cpu_count() or 1), thread_name_prefix="retrieval"
+        )
+        self._link_cache: dict[str, tuple[tuple[str, str], dict[str, list[str]]]] = {}
+        self._link_lock = threading.Lock()
+
+    def close(self) -> None:
+        """Stops the search threads once the searches in flight are done."""
+        self._executor.shutdown(wait=True)
 
     def knowledge_bases(self) -> list[str]:
         return self._catalog.names()
@@ -154,7 +174,8 @@ class HybridRetriever:
     ) -> list[Source]:
         if self._catalog.get(kb) is None:
             raise UnknownKnowledgeBase(f"unknown knowledge base {kb!r}")
-        return await asyncio.to_thread(self._search, query, kb, k, kind)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._search, query, kb, k, kind)
 
     def _search(self, query: str, kb: str, k: int, kind: ChunkKind | None) -> list[Source]:
         record = self._catalog.get(kb)  # once per search: it is re-read when the file changes
@@ -189,11 +210,29 @@ class HybridRetriever:
             similarity.update(_cosines(vector, self._store.vectors(kb, missing)))
         return [self._source(record, chunks[i], similarity.get(i, 0.0)) for i in order]
 
-    @staticmethod
-    def _links(record: KnowledgeBase | None, chunks: dict[str, Chunk]) -> dict[str, list[str]]:
+    def _links(
+        self, record: KnowledgeBase | None, chunks: dict[str, Chunk]
+    ) -> dict[str, list[str]]:
         """The files of the knowledge base that each candidate passage links to."""
-        known = record.files if record else {}
-        return {i: linked_paths(c.path, c.text, known) for i, c in chunks.items()}
+        if record is None:
+            return {i: [] for i in chunks}
+        cached = self._cached_links(record)
+        missing = {i: c for i, c in chunks.items() if i not in cached}
+        if missing:
+            found = {i: linked_paths(c.path, c.text, record.files) for i, c in missing.items()}
+            with self._link_lock:
+                cached.update(found)
+        return {i: cached[i] for i in chunks}
+
+    def _cached_links(self, record: KnowledgeBase) -> dict[str, list[str]]:
+        """The link cache of one knowledge base, emptied when its record changes (re-index)."""
+        version = (record.indexed_at, record.commit)
+        with self._link_lock:
+            entry = self._link_cache.get(record.name)
+            if entry is None or entry[0] != version or len(entry[1]) > _MAX_CACHED_LINKS:
+                entry = (version, {})
+                self._link_cache[record.name] = entry
+            return entry[1]
 
     @staticmethod
     def _source(kb: KnowledgeBase | None, chunk: Chunk, score: float) -> Source:

@@ -21,6 +21,9 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.middleware.authorization.async_single_team_authorization import (
+    AsyncSingleTeamAuthorization,
+)
 from slack_sdk.errors import SlackApiError, SlackClientError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -113,6 +116,26 @@ class SlackBot:
             client.session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=client.timeout)
             )
+        await self._prime_authorization()
+
+    async def _prime_authorization(self) -> None:
+        """Calls auth.test once now for Bolt's single-workspace authorization.
+
+        Bolt calls it on the first request and caches the result, so a burst of first
+        requests after a start would each call it, and each acknowledgement would wait for
+        it. When Slack cannot be reached now, Bolt still calls it on the first request.
+        """
+        for middleware in getattr(self._app, "_async_middleware_list", ()):
+            if not isinstance(middleware, AsyncSingleTeamAuthorization):
+                continue
+            if middleware.auth_test_result is None:
+                try:
+                    middleware.auth_test_result = await self._app.client.auth_test()
+                except _SLACK_ERRORS as exc:
+                    _log.warning(
+                        "auth.test failed at start-up (%s); retried on the first event",
+                        _reason(exc),
+                    )
 
     async def handle(self, request: Request) -> Response:
         """One HTTP-mode request: verified, acknowledged, dispatched to the listeners."""

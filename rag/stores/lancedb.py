@@ -18,6 +18,7 @@ from core.errors import StoreUnavailable
 from core.types import Chunk, ChunkKind
 from rag.keywords import keyword_text
 from rag.ports import Vectors
+from rag.stores.snapshot import DenseSnapshot, Snapshots
 
 _log = logging.getLogger(__name__)
 
@@ -111,11 +112,16 @@ class LanceDBStore:
 
     The table is created on the first upsert with the embedder's dimension (needed only
     then: a store opened to be read, e.g. as a migration source, may leave it out); reading
-    an empty store returns nothing rather than failing.
+    an empty store returns nothing rather than failing. Knowledge bases of up to
+    `memory_rows` chunks are also held in memory for dense search and lookups by id
+    (rag.stores.snapshot), refreshed whenever the table changes; 0 turns that off.
     """
 
-    def __init__(self, path: Path, *, dimension: int | None = None) -> None:
+    def __init__(
+        self, path: Path, *, dimension: int | None = None, memory_rows: int = 100_000
+    ) -> None:
         self._path = path
+        self._snapshots = Snapshots(memory_rows)
         self._dimension = dimension
         self._db: Any = None
         self._table: Any = None
@@ -197,13 +203,42 @@ class LanceDBStore:
             )
         return dict(zip(data["id"].to_pylist(), data["path"].to_pylist(), strict=True))
 
+    def _snapshot(self, kb: str, *, load_if_missing: bool = True) -> DenseSnapshot | None:
+        """The in-memory copy of `kb` at the table's current version. Searches load it;
+        lookups by id only use one already loaded, so indexing never pays for a copy."""
+        table = self._open(create=False)
+        if table is None:
+            return None
+        if not load_if_missing:
+            with _translated("read the table version"):
+                return self._snapshots.held(kb, int(table.version))
+        where = f"kb = {_literal(kb)}"
+
+        def load() -> tuple[list[Chunk], Vectors]:
+            data = table.search().where(where).select([*_COLUMNS, "vector"]).limit(None)
+            rows = data.to_arrow()
+            chunks = [_chunk(r) for r in rows.select(_COLUMNS).to_pylist()]
+            vectors = rows["vector"].combine_chunks().flatten().to_numpy(zero_copy_only=False)
+            return chunks, vectors
+
+        with _translated("read the knowledge base into memory"):
+            return self._snapshots.get(
+                kb, int(table.version), count=lambda: int(table.count_rows(where)), load=load
+            )
+
     def vectors(self, kb: str, ids: Sequence[str]) -> dict[str, Vectors]:
+        snapshot = self._snapshot(kb, load_if_missing=False)
+        if snapshot is not None:
+            return snapshot.vectors(ids)
         return {
             row["id"]: np.asarray(row["vector"], dtype=np.float32)
             for row in self._rows(kb, ids, ["id", "vector"], action="read vectors")
         }
 
     def chunks(self, kb: str, ids: Sequence[str]) -> dict[str, Chunk]:
+        snapshot = self._snapshot(kb, load_if_missing=False)
+        if snapshot is not None:
+            return snapshot.chunks_of(ids)
         return {
             row["id"]: _chunk(row) for row in self._rows(kb, ids, _COLUMNS, action="read chunks")
         }
@@ -223,6 +258,9 @@ class LanceDBStore:
     def vector_search(
         self, kb: str, vector: Vectors, *, k: int, kind: ChunkKind | None = None
     ) -> list[tuple[Chunk, float]]:
+        snapshot = self._snapshot(kb)
+        if snapshot is not None:
+            return snapshot.search(vector, k=k, kind=kind)
         table = self._open(create=False)
         if table is None:
             return []

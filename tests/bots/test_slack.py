@@ -183,6 +183,16 @@ def test_a_mention_gets_a_placeholder_then_the_answer_in_its_thread(
     assert "U1" not in json.dumps(interaction)
 
 
+def test_auth_test_is_called_once_at_start_not_per_event(serve: Callable[..., Any]) -> None:
+    """The workspace identity is looked up when the app starts; events reuse it."""
+    with serve() as h:
+        assert len(h.slack.called("auth.test")) == 1
+        for n in range(3):
+            h.ask(f"How do I run the tests, take {n}?", event_id=f"Ev{n}")
+        h.updates(3)
+    assert len(h.slack.called("auth.test")) == 1
+
+
 def test_a_retried_event_is_answered_once_even_after_a_restart(serve: Callable[..., Any]) -> None:
     """Retries of one event_id, also to a fresh process on the same data dir, are dropped."""
     with serve() as h:

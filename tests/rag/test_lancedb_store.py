@@ -7,8 +7,10 @@ import sys
 from pathlib import Path
 
 import lancedb
+import numpy as np
 import pytest
 
+from core.types import ChunkKind
 from rag.stores.lancedb import TABLE, LanceDBStore
 from tests.rag.store_contract import (
     CORPUS,
@@ -16,6 +18,7 @@ from tests.rag.store_contract import (
     StoreFactory,
     VectorStoreContract,
     make_chunk,
+    unit,
     vectors_for,
 )
 
@@ -24,6 +27,54 @@ class TestLanceDBContract(VectorStoreContract):
     @pytest.fixture
     def open_store(self, tmp_path: Path) -> StoreFactory:
         return lambda: LanceDBStore(tmp_path / "lancedb", dimension=DIM)
+
+
+class TestLanceDBWithoutMemoryContract(VectorStoreContract):
+    """Every search and lookup answered by LanceDB itself, none from memory."""
+
+    @pytest.fixture
+    def open_store(self, tmp_path: Path) -> StoreFactory:
+        return lambda: LanceDBStore(tmp_path / "lancedb", dimension=DIM, memory_rows=0)
+
+
+def test_dense_search_from_memory_matches_lancedb(tmp_path: Path) -> None:
+    """Same chunks, same order and the same cosines as LanceDB's exact search."""
+    rng = np.random.default_rng(7)
+    kinds = [ChunkKind.DOC, ChunkKind.CODE]
+    chunks = [make_chunk("alpha", f"f{i}.md", f"text {i}", kind=kinds[i % 2]) for i in range(300)]
+    vectors = rng.normal(size=(len(chunks), DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    memory = LanceDBStore(tmp_path / "lancedb", dimension=DIM)
+    memory.upsert(chunks, vectors)
+    direct = LanceDBStore(tmp_path / "lancedb", dimension=DIM, memory_rows=0)
+    for seed in range(5):
+        query = rng.normal(size=DIM).astype(np.float32)
+        for kind in (None, ChunkKind.CODE):
+            got = memory.vector_search("alpha", query, k=20, kind=kind)
+            want = direct.vector_search("alpha", query, k=20, kind=kind)
+            assert [c.id for c, _ in got] == [c.id for c, _ in want], seed
+            assert [s for _, s in got] == pytest.approx([s for _, s in want], abs=1e-5)
+
+
+def test_a_write_by_another_store_is_searched_at_once(tmp_path: Path) -> None:
+    """The copy in memory follows the table: a chunk another writer adds is found next."""
+    reader = LanceDBStore(tmp_path / "lancedb", dimension=DIM)
+    reader.upsert(CORPUS, vectors_for(CORPUS))
+    assert len(reader.vector_search("alpha", unit(1), k=10)) == 3
+    late = make_chunk("alpha", "docs/late.md", "Added by another process.")
+    LanceDBStore(tmp_path / "lancedb", dimension=DIM).upsert([late], vectors_for([late]))
+    found = reader.vector_search("alpha", vectors_for([late])[0], k=10)
+    assert len(found) == 4 and found[0][0].path == "docs/late.md"
+    assert set(reader.chunks("alpha", [late.id])) == {late.id}
+
+
+def test_a_knowledge_base_over_the_memory_limit_is_searched_in_lancedb(tmp_path: Path) -> None:
+    """Past `memory_rows` the store keeps nothing in memory and still answers."""
+    store = LanceDBStore(tmp_path / "lancedb", dimension=DIM, memory_rows=2)
+    store.upsert(CORPUS, vectors_for(CORPUS))
+    found = store.vector_search("alpha", unit(1), k=10)
+    assert len(found) == 3
+    assert store._snapshot("alpha") is None
 
 
 def test_data_survives_process_restart(tmp_path: Path) -> None:

@@ -79,3 +79,22 @@ async def test_linked_page_is_lifted_only_with_follow_links(
     )
     found = await retriever.search("question", kb="default", k=3)
     assert [s.path for s in found] == order
+
+
+async def test_links_follow_a_reindex_of_the_knowledge_base(catalog: Catalog) -> None:
+    """Links are remembered per passage until the knowledge base is indexed again."""
+    hub = chunk("docs/hub.md", "Answers this. The details are in [Target](target.md).")
+    ranking = [hub, RANKING[1], RANKING[2]]
+    retriever = HybridRetriever(
+        store=RankedStore(ranking), embedder=ConstantEmbedder(), catalog=catalog
+    )
+    first = await retriever.search("question", kb="default", k=3)
+    assert [s.path for s in first] == ["docs/hub.md", "docs/target.md", "docs/other.md"]
+
+    # target.md is deleted by a re-index: the passage's link leads nowhere any more.
+    files = {p: "0" for p in ("docs/hub.md", "docs/other.md")}
+    catalog.save(
+        KnowledgeBase(name="default", source="repo", root="repo", files=files, indexed_at="later")
+    )
+    again = await retriever.search("question", kb="default", k=3)
+    assert [s.path for s in again] == ["docs/hub.md", "docs/other.md", "docs/target.md"]
