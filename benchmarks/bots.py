@@ -16,12 +16,9 @@ import hashlib
 import hmac
 import itertools
 import json
-import os
 import resource
 import shutil
-import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -30,12 +27,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from benchmarks.common import BENCH_DIR, CORPORA, load_dev_set, percentile, services_at
+from benchmarks.common import (
+    BENCH_DIR,
+    CORPORA,
+    load_dev_set,
+    percentile,
+    services_at,
+    start_serve,
+    start_uvicorn,
+    stop_serve,
+)
 from rag.sources import read_tree
 
 KB = "fastapi-docs"
@@ -218,28 +223,8 @@ PLATFORMS = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def start_remote(posted: Posted, model_seconds: float) -> tuple[uvicorn.Server, str]:
-    port = free_port()
-    config = uvicorn.Config(
-        fake_remote(posted, model_seconds),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        backlog=4096,
-    )
-    server = uvicorn.Server(config)
-    threading.Thread(target=server.run, daemon=True).start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return server, f"http://127.0.0.1:{port}"
+    return start_uvicorn(fake_remote(posted, model_seconds), backlog=4096)
 
 
 def prepare_data() -> Path:
@@ -256,34 +241,16 @@ def prepare_data() -> Path:
 
 
 def serve(data: Path, remote: str, platforms: list[str]) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
     env = {
-        **os.environ,
         "LEXIMIND_DATA_DIR": str(data),
         "LEXIMIND_DEFAULT_KB": KB,
         "LEXIMIND_EMBEDDING__CACHE_DIR": str(BENCH_DIR / "models"),
-        "LEXIMIND_LOG_LEVEL": "WARNING",
         "LEXIMIND_LLM__BASE_URL": f"{remote}/v1",
         "LEXIMIND_LLM__MODEL": MODEL,
     }
     for name in platforms:
         env.update(PLATFORMS[name].env(remote))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ops.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("leximind serve did not start")
+    return start_serve(env)
 
 
 async def send(host: str, port: int, request: SignedRequest) -> int:
@@ -372,8 +339,7 @@ def main() -> None:
         started, results = asyncio.run(fire(url, requests))
         wait_for_answers(posted, {r.answer_key for r in requests}, seconds=120)
     finally:
-        proc.terminate()
-        proc.wait(timeout=90)
+        stop_serve(proc, timeout=90)
         remote.should_exit = True
     cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     print(f"leximind serve used {cpu.ru_utime + cpu.ru_stime:.1f} s of CPU, start-up included")

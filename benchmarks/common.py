@@ -1,13 +1,23 @@
-"""Shared pieces of the benchmarks: data paths, services on a scratch data dir, timing."""
+"""Shared pieces of the benchmarks: data paths, services on a scratch data dir, servers on
+free loopback ports, timing."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 import statistics
-from collections.abc import Sequence
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
 
 from core.types import Chunk, ChunkKind
 from ops.settings import EmbeddingSettings, Settings
@@ -19,6 +29,11 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 CORPORA = SHARED_DATA / "corpora"
 DEV_QA = SHARED_DATA / "qa" / "fastapi_doc_qa_dev.jsonl"
 BENCH_DIR = REPO_ROOT / ".bench"
+HOST = "127.0.0.1"
+
+if TYPE_CHECKING:
+    import uvicorn
+    from starlette.types import ASGIApp
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,3 +78,76 @@ def baseline_chunks(tree: SourceTree) -> list[Chunk]:
             digest = hashlib.sha256(f"{f.path}\0{n}".encode()).hexdigest()[:32]
             chunks.append(Chunk(digest, "fixed", f.path, f.path, text, 1, 1, "text", ChunkKind.DOC))
     return chunks
+
+
+def free_port() -> int:
+    """A loopback port that is free right now."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_until_healthy(
+    url: str, *, deadline_s: float, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Polls `url`/healthz until it answers 200; RuntimeError when `process` exits first or
+    the deadline passes."""
+    stop_at = time.monotonic() + deadline_s
+    while time.monotonic() < stop_at:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the server exited with code {process.returncode} while starting")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} was not healthy after {deadline_s:.0f} s")
+
+
+def start_serve(
+    env: Mapping[str, str], *, deadline_s: float = 120
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`leximind serve` in a child process on a free port with these LEXIMIND_* settings (on
+    top of this environment, logging at WARNING), once its /healthz answers 200."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ops.cli", "serve", "--port", str(port)],
+        env={**os.environ, "LEXIMIND_LOG_LEVEL": "WARNING", **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://{HOST}:{port}"
+    try:
+        wait_until_healthy(url, deadline_s=deadline_s, process=proc)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc, url
+
+
+def stop_serve(proc: subprocess.Popen[bytes], *, timeout: float = 30) -> None:
+    """Stops a server started by start_serve (SIGTERM: uvicorn shuts down cleanly)."""
+    proc.terminate()
+    proc.wait(timeout=timeout)
+
+
+def start_uvicorn(
+    app: ASGIApp, *, deadline_s: float = 30, backlog: int = 2048
+) -> tuple[uvicorn.Server, str]:
+    """An ASGI app served by uvicorn in a daemon thread of this process on a free port; stop
+    it with `server.should_exit = True`."""
+    import uvicorn
+
+    port = free_port()
+    config = uvicorn.Config(app, host=HOST, port=port, log_level="warning", backlog=backlog)
+    server = uvicorn.Server(config)
+    threading.Thread(target=server.run, daemon=True).start()
+    stop_at = time.monotonic() + deadline_s
+    while not server.started:
+        if time.monotonic() > stop_at:
+            raise RuntimeError(f"uvicorn did not start on port {port} in {deadline_s:.0f} s")
+        time.sleep(0.05)
+    return server, f"http://{HOST}:{port}"

@@ -11,10 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,6 +27,8 @@ from benchmarks.common import (
     load_dev_set,
     percentile,
     services_at,
+    start_serve,
+    stop_serve,
 )
 from core.types import Chunk, ChunkKind
 from ops.wiring import default_model_path
@@ -50,13 +49,6 @@ def questions(n: int = 200) -> list[str]:
     return found[:n]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -65,30 +57,13 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def serve(data: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "LEXIMIND_DATA_DIR": str(data),
-        "LEXIMIND_DEFAULT_KB": KB,
-        "LEXIMIND_EMBEDDING__CACHE_DIR": str(BENCH_DIR / "models"),
-        "LEXIMIND_LOG_LEVEL": "WARNING",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ops.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    return start_serve(
+        {
+            "LEXIMIND_DATA_DIR": str(data),
+            "LEXIMIND_DEFAULT_KB": KB,
+            "LEXIMIND_EMBEDDING__CACHE_DIR": str(BENCH_DIR / "models"),
+        }
     )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("server did not start")
 
 
 def timed(client: httpx.Client, path: str, qs: list[str]) -> list[float]:
@@ -130,8 +105,7 @@ def http_latency(data: Path, qs: list[str]) -> None:
         asyncio.run(concurrent_load(url, qs))
         rss = peak_rss_mb(proc.pid)
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop_serve(proc)
     for name, values in (("/search", search), ("/ask (extractive)", ask)):
         print(
             f"{name:20} p50 {percentile(values, 50) * 1000:6.1f} ms"

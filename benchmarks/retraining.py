@@ -21,8 +21,6 @@ import asyncio
 import json
 import logging
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -31,7 +29,14 @@ from typing import Protocol
 
 import httpx
 
-from benchmarks.common import BENCH_DIR, REPO_ROOT, SHARED_DATA, percentile
+from benchmarks.common import (
+    BENCH_DIR,
+    REPO_ROOT,
+    SHARED_DATA,
+    percentile,
+    start_serve,
+    stop_serve,
+)
 from ops.settings import (
     AnswerSettings,
     DeploySettings,
@@ -47,7 +52,7 @@ from tests.support.fake_vllm import fake_vllm, write_fake_adapter
 from tests.support.lora import make_lora
 from tests.support.retraining import onnx_embedder
 from tests.support.tiny_llama import build_tiny_llama
-from tests.support.vllm_server import VllmServer, free_port, start_vllm
+from tests.support.vllm_server import VllmServer, start_vllm
 from training.evaluation import EvalSample, Evaluator, ModelEndpoint
 
 BASE = "tiny-llama"
@@ -117,28 +122,6 @@ class Sample:
     model: str
 
 
-def serve(settings_env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {**os.environ, **settings_env, "LEXIMIND_LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ops.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("leximind serve did not start")
-
-
 async def stream(url: str, *, rate: float, seconds: float, out: list[Sample]) -> None:
     """Open loop: one /ask every 1/rate s whatever the answers take."""
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
@@ -164,8 +147,11 @@ async def stream(url: str, *, rate: float, seconds: float, out: list[Sample]) ->
 
 
 class ModelServer(Protocol):
-    root_url: str
-    base_url: str
+    @property
+    def root_url(self) -> str: ...
+
+    @property
+    def base_url(self) -> str: ...
 
 
 def settings_for(server: ModelServer, data: Path) -> Settings:
@@ -198,7 +184,7 @@ async def swap_under_load(
         "LEXIMIND_RETRIEVAL__TOP_K": "2",
         "LEXIMIND_ANSWER__MAX_CONTEXT_CHARS": "500",
     }
-    proc, url = serve(env)
+    proc, url = start_serve(env, deadline_s=180)
     samples: list[Sample] = []
     marks: dict[str, tuple[float, float]] = {}
     deployer = build_deployer(services)
@@ -217,8 +203,7 @@ async def swap_under_load(
         marks["rollback"] = (started, time.perf_counter())
         await load
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop_serve(proc)
         await services.aclose()
     report(samples, marks, rate=rate, label=label)
 

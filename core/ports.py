@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from core.types import ChatMessage, ChunkKind, Completion, Feedback, Interaction, Source
 
@@ -81,6 +81,19 @@ class ObjectStore(Protocol):
 
     def list(self, prefix: str = "") -> Iterator[str]:
         """Keys under `prefix`, in lexicographic order."""
+        ...
+
+
+@runtime_checkable
+class VersionedListing(Protocol):
+    """An object store that lists keys with a version tag, so readers can skip unchanged objects.
+
+    A capability beside ObjectStore: the shared catalog asks for it with isinstance().
+    """
+
+    def list_versions(self, prefix: str = "") -> Iterator[tuple[str, str]]:
+        """(key, version) under `prefix`, in key order; a rewrite with other content changes
+        the version (S3: the ETag). Raises StoreUnavailable like `list`."""
         ...
 
 

@@ -248,6 +248,12 @@ class StorageSettings(BaseModel):
     retry_after: float = Field(
         5.0, ge=0, description="seconds writes go to the spool after a failure"
     )
+    catalog_ttl: float = Field(
+        2.0,
+        ge=0,
+        le=300,
+        description="s3 backend: seconds a process trusts its copy of the shared catalog",
+    )
 
     @field_validator("endpoint")
     @classmethod

@@ -15,6 +15,7 @@ from ops.cli_support import fail as _fail
 from ops.settings import validate_kb_name
 
 if TYPE_CHECKING:
+    from ops.settings import Settings
     from rag.migration import CopyReport
 
 store_app = typer.Typer(help="The vector store: copy the embedded index.", no_args_is_help=True)
@@ -50,8 +51,9 @@ def migrate(
 
     Nothing is re-embedded. Chunks already in Weaviate are skipped, so an interrupted run
     resumes when started again. The command ends by comparing chunk counts per knowledge
-    base and exits with status 1 if any differ. The catalog (DATA_DIR/catalog.json) is not
-    copied: it stays where the API and indexer read it.
+    base and exits with status 1 if any differ. With the s3 storage backend the catalog
+    records of those knowledge bases (DATA_DIR/catalog.json) are copied to the shared
+    catalog in the object store too, unless it holds a newer record.
     """
     from ops.wiring import build_vector_store, load_settings
     from rag.migration import copy_index
@@ -79,6 +81,7 @@ def migrate(
         if close is not None:
             close()
     _print(reports, to.value)
+    _copy_catalog(settings, [r.kb for r in reports])
     bad = [r for r in reports if not r.verified]
     if not reports:
         console.print("The embedded index is empty: nothing to copy.")
@@ -89,6 +92,25 @@ def migrate(
             + "; run again to resume, or with --prune if the target holds chunks that the "
             "embedded index no longer has"
         )
+
+
+def _copy_catalog(settings: Settings, kbs: list[str]) -> None:
+    """Copies this host's catalog records of `kbs` to the shared catalog, if one is used."""
+    from ops.wiring import build_catalog, file_catalog
+    from rag.migration import copy_catalog
+
+    if settings.storage.backend != "s3" or not kbs:
+        return
+    local = file_catalog(settings)
+    try:
+        copied = copy_catalog(local, build_catalog(settings), kbs=kbs)
+    except LeximindError as exc:
+        raise _fail(f"the catalog could not be copied: {exc} (run the command again)") from exc
+    missing = [kb for kb in kbs if local.get(kb) is None]
+    note = f"; none here for {', '.join(missing)} (index it again)" if missing else ""
+    console.print(
+        f"Shared catalog: {len(copied)} record(s) copied from {local.path}{note}", highlight=False
+    )
 
 
 def _print(reports: list[CopyReport], target: str) -> None:

@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 
     # Imported where they are built: commands that need no index (`data build`) skip
     # loading LanceDB and onnxruntime, about a second and 150 MB.
-    from rag.catalog import Catalog
+    from rag.catalog import Catalog, FileCatalog
     from rag.embedding import OnnxEmbedder
     from rag.indexer import Indexer
     from rag.ports import VectorStore
@@ -327,6 +327,23 @@ def build_object_store(settings: Settings) -> ObjectStore:
     )
 
 
+def build_catalog(settings: Settings) -> Catalog:
+    """The knowledge-base catalog: shared in the object store with the s3 backend (every
+    replica, on any host, sees what any indexer wrote), else DATA_DIR/catalog.json."""
+    if settings.storage.backend == "s3":
+        from rag.shared_catalog import ObjectStoreCatalog
+
+        return ObjectStoreCatalog(build_object_store(settings), ttl=settings.storage.catalog_ttl)
+    return file_catalog(settings)
+
+
+def file_catalog(settings: Settings) -> FileCatalog:
+    """This host's catalog, DATA_DIR/catalog.json (`store migrate` copies it to the shared one)."""
+    from rag.catalog import FileCatalog
+
+    return FileCatalog(settings.data_dir / "catalog.json")
+
+
 def build_spooled_writer(settings: Settings) -> SpooledWriter:
     """The object store behind a durable spool (DATA_DIR/spool unless set)."""
     st = settings.storage
@@ -412,7 +429,6 @@ def connect_weaviate(vector: VectorSettings) -> WeaviateClient:
 
 def build_services(settings: Settings) -> Services:
     """Builds the store, embedder, retriever, indexer and answering service from settings."""
-    from rag.catalog import Catalog
     from rag.embedding import OnnxEmbedder
     from rag.embedding.coalescing import CoalescingEmbedder
     from rag.indexer import Indexer
@@ -428,7 +444,7 @@ def build_services(settings: Settings) -> Services:
         threads=emb.threads,
     )
     store = build_vector_store(settings, dimension=embedder.dimension)
-    catalog = Catalog(data / "catalog.json")
+    catalog = build_catalog(settings)
     r = settings.retrieval
     retriever = HybridRetriever(
         store=store,

@@ -1,4 +1,9 @@
-"""What has been indexed: one record per knowledge base, kept as JSON in the data dir."""
+"""What has been indexed: one record per knowledge base, and where the records are kept.
+
+`Catalog` is the interface the indexer and the retriever use. `FileCatalog` keeps every
+record in one JSON file of the data dir (one host); `rag.shared_catalog.ObjectStoreCatalog`
+keeps one object per record in the object store, so replicas on several hosts share it.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,9 @@ import json
 import os
 import tempfile
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any, Protocol
 
 from core.errors import StoreUnavailable
 
@@ -26,11 +32,56 @@ class KnowledgeBase:
     files: dict[str, str] = field(default_factory=dict)
 
 
-class Catalog:
-    """Knowledge-base records in one JSON file, written atomically.
+_FIELDS = frozenset(f.name for f in fields(KnowledgeBase))
+
+
+def record_to_json(kb: KnowledgeBase) -> dict[str, Any]:
+    """The record as a JSON-ready dict."""
+    return asdict(kb)
+
+
+def record_from_json(raw: object) -> KnowledgeBase:
+    """A record from parsed JSON; ValueError when it is not one.
+
+    Fields a later Leximind version added are ignored, so an older replica still reads
+    what a newer indexer wrote.
+    """
+    if not isinstance(raw, dict):
+        raise ValueError(f"a catalog record must be a JSON object, not {type(raw).__name__}")
+    try:
+        return KnowledgeBase(**{k: v for k, v in raw.items() if k in _FIELDS})
+    except TypeError as exc:
+        raise ValueError(f"invalid catalog record: {exc}") from exc
+
+
+class Catalog(Protocol):
+    """The knowledge-base records: read per search, written at the end of each index run.
+
+    Readers see another process's writes without a restart. Raises StoreUnavailable when the
+    records cannot be read or written.
+    """
+
+    def get(self, name: str) -> KnowledgeBase | None:
+        """The record of `name`, or None when nothing of that name was indexed.
+
+        Called once per search, so it must be cheap.
+        """
+        ...
+
+    def names(self) -> list[str]:
+        """Every recorded knowledge base, sorted."""
+        ...
+
+    def save(self, kb: KnowledgeBase) -> None:
+        """Writes the record atomically, replacing the one of the same name only."""
+        ...
+
+
+class FileCatalog:
+    """Implements Catalog in one JSON file, written atomically.
 
     The file is re-read when it changes on disk, so a server sees what a separate
-    `leximind index` process wrote without restarting.
+    `leximind index` process wrote without restarting. Only processes of one host share it.
     """
 
     def __init__(self, path: Path) -> None:
@@ -38,6 +89,13 @@ class Catalog:
         self._lock = threading.Lock()
         self._mtime: float | None = None
         self._kbs: dict[str, KnowledgeBase] = {}
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def __repr__(self) -> str:
+        return f"FileCatalog({str(self._path)!r})"
 
     def _load(self) -> dict[str, KnowledgeBase]:
         try:
@@ -47,9 +105,9 @@ class Catalog:
         if mtime != self._mtime:
             try:
                 raw = json.loads(self._path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
+                self._kbs = {name: record_from_json(record) for name, record in raw.items()}
+            except (OSError, ValueError, AttributeError) as exc:
                 raise StoreUnavailable(f"cannot read the catalog {self._path}: {exc}") from exc
-            self._kbs = {name: KnowledgeBase(**record) for name, record in raw.items()}
             self._mtime = mtime
         return self._kbs
 
@@ -62,11 +120,10 @@ class Catalog:
             return sorted(self._load())
 
     def save(self, kb: KnowledgeBase) -> None:
-        """Writes the record, replacing the one of the same name."""
         with self._lock:
             kbs = dict(self._load())
             kbs[kb.name] = kb
-            payload = json.dumps({n: asdict(k) for n, k in sorted(kbs.items())}, indent=1)
+            payload = json.dumps({n: record_to_json(k) for n, k in sorted(kbs.items())}, indent=1)
             self._path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self._path.parent, prefix=".catalog-")
             with os.fdopen(fd, "w", encoding="utf-8") as out:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import UnknownKnowledgeBase
+from rag.catalog import Catalog
 from rag.ports import VectorStore
 
 _log = logging.getLogger(__name__)
@@ -112,3 +113,25 @@ def _copy_one(
         report.target,
     )
     return report
+
+
+def copy_catalog(source: Catalog, target: Catalog, *, kbs: Sequence[str] = ()) -> list[str]:
+    """Copies catalog records (every one of `source`, or those named) into `target`.
+
+    A record is copied when the target has none of that name or an older one (by
+    `indexed_at`), so a knowledge base re-indexed into the target since is never set back.
+    Returns the names copied; names the source does not hold are skipped. Raises
+    StoreUnavailable when either catalog fails.
+    """
+    copied = []
+    for name in kbs or source.names():
+        record = source.get(name)
+        if record is None:
+            continue
+        there = target.get(name)
+        if there is not None and there.indexed_at >= record.indexed_at:
+            continue
+        target.save(record)
+        copied.append(name)
+    _log.info("copied %d catalog records", len(copied))
+    return copied

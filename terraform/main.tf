@@ -1,14 +1,15 @@
 # Leximind on OpenStack: a VM for the API replicas, the bots and the backing services (Weaviate,
 # MinIO, Redis, MLflow, Label Studio, Prometheus, Grafana) and a GPU node for vLLM, each with a
 # block storage volume, in a private network behind a router, reachable on floating IPs.
-# Both nodes run ops/deploy/compose.yaml: the app VM everything but vLLM, the GPU node vLLM.
+# Both nodes run ops/deploy/compose.yaml: the app VM everything but vLLM (profile `no-gpu`: its
+# scheduler does not retrain), the GPU node vLLM.
 
 locals {
   vllm_port = 8000
 
   # The app VM reaches vLLM on the GPU node's private address instead of the `vllm` service.
   app_env = merge(var.stack_env, {
-    COMPOSE_PROFILES       = join(",", var.app_profiles)
+    COMPOSE_PROFILES       = join(",", concat(["no-gpu"], var.app_profiles))
     PUBLISH_ADDRESS        = "0.0.0.0"
     LEXIMIND_LLM__BASE_URL = "http://${module.gpu_node.private_ip}:${local.vllm_port}/v1"
     VLLM_URL               = "http://${module.gpu_node.private_ip}:${local.vllm_port}"

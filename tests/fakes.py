@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections import Counter
 from collections.abc import Iterator, Sequence
 
 from core.errors import ModelUnavailable, StoreUnavailable, UnknownKnowledgeBase
@@ -129,3 +131,26 @@ class MemoryObjectStore:
     def list(self, prefix: str = "") -> Iterator[str]:
         self._check()
         yield from sorted(k for k in self.objects if k.startswith(prefix))
+
+
+class VersionedMemoryObjectStore(MemoryObjectStore):
+    """A MemoryObjectStore that also lists versions (the content's hash, like an S3 ETag) and
+    counts every call by method name in `calls`, to tell what a reader costs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: Counter[str] = Counter()
+
+    def get(self, key: str) -> bytes:
+        self.calls["get"] += 1
+        return super().get(key)
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        self.calls["list"] += 1
+        return super().list(prefix)
+
+    def list_versions(self, prefix: str = "") -> Iterator[tuple[str, str]]:
+        self.calls["list_versions"] += 1
+        self._check()
+        for key in sorted(k for k in self.objects if k.startswith(prefix)):
+            yield key, hashlib.md5(self.objects[key]).hexdigest()

@@ -84,6 +84,14 @@ class LocalObjectStore:
             raise StoreUnavailable(f"cannot delete {key}: {exc}") from exc
 
     def list(self, prefix: str = "") -> Iterator[str]:
+        for key, _ in self.list_versions(prefix):
+            yield key
+
+    def list_versions(self, prefix: str = "") -> Iterator[tuple[str, str]]:
+        """Keys with a version made of the file's inode, modification time (ns) and size.
+
+        Every write renames a new file into place, so a rewrite gets a new inode.
+        """
         # Only the folder the prefix names is walked, not the whole store. A prefix with a
         # segment no key can have ("..", "", ".x") matches nothing, as on S3.
         folders = prefix.split("/")[:-1]
@@ -91,10 +99,18 @@ class LocalObjectStore:
             return
         folder = self._root.joinpath(*folders)
         try:
-            found = [p.relative_to(self._root).as_posix() for p in _files(folder)]
+            found = {}
+            for path in _files(folder):
+                key = path.relative_to(self._root).as_posix()
+                if key.startswith(prefix):
+                    try:
+                        stat = path.stat()
+                    except FileNotFoundError:
+                        continue  # deleted while listing
+                    found[key] = f"{stat.st_ino}-{stat.st_mtime_ns}-{stat.st_size}"
         except OSError as exc:
             raise StoreUnavailable(f"cannot list {prefix!r}: {exc}") from exc
-        yield from sorted(k for k in found if k.startswith(prefix))
+        yield from sorted(found.items())
 
 
 def _files(folder: Path) -> Iterator[Path]:

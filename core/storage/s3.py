@@ -134,6 +134,11 @@ class S3ObjectStore:
         self._call(f"delete {key}", lambda: self._client.remove_object(self._bucket, key))
 
     def list(self, prefix: str = "") -> Iterator[str]:
+        for key, _ in self.list_versions(prefix):
+            yield key
+
+    def list_versions(self, prefix: str = "") -> Iterator[tuple[str, str]]:
+        """Keys with their ETag (content hash for a single-part upload), from one listing."""
         objects = self._call(
             f"list {prefix!r}",
             lambda: iter(self._client.list_objects(self._bucket, prefix=prefix, recursive=True)),
@@ -143,7 +148,7 @@ class S3ObjectStore:
             if found is None:
                 return
             if found.object_name is not None and not found.is_dir:
-                yield found.object_name
+                yield found.object_name, (found.etag or "").strip('"')
 
     def ensure_bucket(self) -> None:
         """Creates the bucket unless it exists; raises StoreUnavailable if the store cannot."""

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from core.ports import ObjectStore
+from core.ports import ObjectStore, VersionedListing
 
 INVALID_KEYS = ("", "/etc/passwd", "../x", "a//b", "a/./b", "a/../b", "a/", "a/.hidden")
 
@@ -147,3 +147,24 @@ class ObjectStoreContract:
         with ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(lambda k: store.put(k, b"{}"), keys))
         assert list(store.list("feedback/")) == keys
+
+
+class VersionedListingContract:
+    """Shared tests of `list_versions`; a subclass defines a `store` fixture as above."""
+
+    def test_versions_change_with_the_content_only(self, store: ObjectStore) -> None:
+        """The same keys as `list`; rewriting other content changes one key's version only."""
+        assert isinstance(store, VersionedListing)
+        store.put("catalog/a.json", b'{"v": 1}')
+        store.put("catalog/b.json", b'{"v": 1}')
+        store.put("catalogue/c.json", b"{}")
+        before = dict(store.list_versions("catalog/"))
+        assert list(before) == list(store.list("catalog/")) == ["catalog/a.json", "catalog/b.json"]
+        assert all(before.values())
+
+        store.put("catalog/a.json", b'{"v": 2}')
+        after = dict(store.list_versions("catalog/"))
+
+        assert after["catalog/a.json"] != before["catalog/a.json"]
+        assert after["catalog/b.json"] == before["catalog/b.json"]
+        assert list(store.list_versions("nothing/")) == []

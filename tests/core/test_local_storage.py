@@ -8,11 +8,11 @@ import pytest
 
 from core.ports import ObjectStore
 from core.storage.local import LocalObjectStore
-from tests.core.object_store_contract import ObjectStoreContract
+from tests.core.object_store_contract import ObjectStoreContract, VersionedListingContract
 from tests.fakes import MemoryObjectStore
 
 
-class TestLocalObjectStore(ObjectStoreContract):
+class TestLocalObjectStore(ObjectStoreContract, VersionedListingContract):
     @pytest.fixture
     def store(self, tmp_path: Path) -> ObjectStore:
         return LocalObjectStore(tmp_path / "objects")

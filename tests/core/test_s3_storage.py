@@ -15,7 +15,7 @@ from minio import Minio
 from core.errors import StoreUnavailable
 from core.ports import ObjectStore
 from core.storage.s3 import S3ObjectStore
-from tests.core.object_store_contract import ObjectStoreContract
+from tests.core.object_store_contract import ObjectStoreContract, VersionedListingContract
 from tests.support.seaweedfs import SeaweedServer
 from tests.support.vllm_server import HOST, free_port
 
@@ -47,7 +47,7 @@ def admin_client(server: SeaweedServer) -> Minio:
     )
 
 
-class TestS3ObjectStore(ObjectStoreContract):
+class TestS3ObjectStore(ObjectStoreContract, VersionedListingContract):
     @pytest.fixture
     def store(self, seaweedfs: SeaweedServer) -> ObjectStore:
         """Each test gets its own, not yet existing, bucket."""

@@ -102,6 +102,7 @@ def test_the_stack_has_every_part_of_the_design() -> None:
         "api-2",
         "discord",
         "scheduler",
+        "scheduler-cpu",
         "proxy",
         "vllm",
         "vllm-cpu",
@@ -117,6 +118,7 @@ def test_the_stack_has_every_part_of_the_design() -> None:
     assert commands == {"api-1": "serve", "api-2": "serve"}
     assert services()["discord"]["command"] == ["discord"]
     assert services()["scheduler"]["command"] == ["scheduler"]
+    assert services()["scheduler-cpu"]["command"] == ["scheduler"]
 
 
 def test_dependencies_volumes_and_networks_are_defined() -> None:
@@ -138,6 +140,8 @@ def test_dependencies_volumes_and_networks_are_defined() -> None:
         build = service.get("build")
         if build:
             assert (DEPLOY / build["context"] / build["dockerfile"]).is_file(), name
+            for context in build.get("additional_contexts", {}).values():
+                assert context.removeprefix("service:") in services(), f"{name}: {context}"
     assert used_volumes == declared_volumes
     assert used_networks == declared_networks
 
@@ -315,3 +319,47 @@ def test_the_image_is_multi_stage_non_root_and_installs_the_package() -> None:
     [user] = re.findall(r"^USER (\S+)", dockerfile, flags=re.M)
     assert user not in {"root", "0"}
     assert "HEALTHCHECK" in dockerfile and 'ENTRYPOINT ["leximind"]' in dockerfile
+
+
+def test_exactly_one_scheduler_runs_per_profile_and_only_the_gpu_one_retrains() -> None:
+    """gpu: the trainer image on the GPU, pointed at the trainer venv's CLI; cpu and no-gpu:
+    the app image with retraining off. Each of them answers Prometheus as `scheduler`."""
+    gpu, cpu = services()["scheduler"], services()["scheduler-cpu"]
+    for profile in ("gpu", "cpu", "no-gpu"):
+        running = [
+            n for n, s in services().items() if s.get("profiles") and profile in s["profiles"]
+        ]
+        assert sum(n.startswith("scheduler") for n in running) == 1, profile
+    assert gpu["build"]["dockerfile"] == "ops/deploy/trainer.Dockerfile"
+    assert gpu["build"]["additional_contexts"] == {"leximind-app": "service:api-1"}
+    assert gpu["environment"]["LEXIMIND_TRAINING__CLI"] == "/opt/trainer/bin/llamafactory-cli"
+    [device] = gpu["deploy"]["resources"]["reservations"]["devices"]
+    assert device["driver"] == "nvidia" and "gpu" in device["capabilities"]
+    assert "trainer-models:/var/cache/leximind-hf" in gpu["volumes"]
+    assert gpu["environment"]["HF_HOME"] == "/var/cache/leximind-hf"
+    assert cpu["environment"]["LEXIMIND_SCHEDULER__RETRAIN_ENABLED"] == "false"
+    assert cpu["image"] == services()["api-1"]["image"] and "deploy" not in cpu
+    assert cpu["networks"]["backend"]["aliases"] == ["scheduler"]
+    # Both keep every setting of the app services and share their data and adapters.
+    for scheduler in (gpu, cpu):
+        assert services()["api-1"]["environment"].items() <= scheduler["environment"].items()
+        assert {"leximind-data:/var/lib/leximind", "adapters:/var/lib/leximind/adapters"} <= set(
+            scheduler["volumes"]
+        )
+
+
+def test_the_trainer_image_adds_the_trainer_venv_to_the_app_image() -> None:
+    """The trainer venv is built by make_venv.sh on the app's Python image and copied onto the
+    app image, whose non-root user runs it; the CLI path is the one compose configures."""
+    trainer = (DEPLOY / "trainer.Dockerfile").read_text()
+    app = (DEPLOY / "Dockerfile").read_text()
+    python_image = re.compile(r"^ARG PYTHON_IMAGE=(\S+)$", flags=re.M)
+    assert python_image.findall(trainer) == python_image.findall(app)
+    assert "bash /tmp/make_venv.sh /opt/trainer" in trainer
+    assert "COPY ops/training/make_venv.sh" in trainer
+    assert (REPO_ROOT / "ops" / "training" / "make_venv.sh").is_file()
+    stages = re.findall(r"^FROM (\S+)", trainer, flags=re.M)
+    assert stages == ["${PYTHON_IMAGE}", "leximind-app"]
+    assert "COPY --from=trainer /opt/trainer /opt/trainer" in trainer
+    assert re.findall(r"^USER (\S+)", trainer, flags=re.M)[-1] == "leximind"
+    assert "LEXIMIND_TRAINING__CLI=/opt/trainer/bin/llamafactory-cli" in trainer

@@ -10,10 +10,15 @@ from typer.testing import CliRunner
 from ops import wiring
 from ops.cli import app
 from ops.settings import VectorSettings
+from rag.catalog import FileCatalog
+from rag.shared_catalog import ObjectStoreCatalog
 from rag.stores.lancedb import LanceDBStore
 from rag.stores.weaviate import WeaviateStore
+from tests.core.test_s3_storage import new_bucket, s3_store
+from tests.rag.catalog_contract import record
 from tests.rag.store_contract import CORPUS, DIM, make_chunk, vectors_for
 from tests.support.fake_weaviate import FakeWeaviateServer
+from tests.support.seaweedfs import SeaweedServer
 
 runner = CliRunner()
 
@@ -107,3 +112,39 @@ def test_unconfigured_or_unknown_is_a_clear_error(
     assert "no knowledge base 'gamma'" in unknown.output
     bad = runner.invoke(app, ["store", "migrate", "--to", "qdrant"])
     assert bad.exit_code == 2
+
+
+def test_migrate_copies_the_catalog_to_the_shared_one(
+    data_dir: Path,
+    weaviate: FakeWeaviateServer,
+    seaweedfs: SeaweedServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With s3 storage, this host's records of the migrated knowledge bases reach the shared
+    catalog; a newer shared record is kept; a knowledge base with no record here is named."""
+    bucket = new_bucket()
+    for name, value in {
+        "BACKEND": "s3",
+        "ENDPOINT": seaweedfs.endpoint,
+        "ACCESS_KEY": seaweedfs.access_key,
+        "SECRET_KEY": seaweedfs.secret_key,
+        "SECURE": "false",
+        "BUCKET": bucket,
+    }.items():
+        monkeypatch.setenv(f"LEXIMIND_STORAGE__{name}", value)
+    FileCatalog(data_dir / "catalog.json").save(record("alpha"))
+    shared = ObjectStoreCatalog(s3_store(seaweedfs, bucket), ttl=0)
+
+    result = runner.invoke(app, ["store", "migrate", "--to", "weaviate"])
+
+    assert result.exit_code == 0, result.output
+    assert "Shared catalog: 1 record(s) copied" in result.output
+    assert "none here for beta" in result.output
+    assert shared.names() == ["alpha"] and shared.get("alpha") == record("alpha")
+
+    newer = record("alpha", commit="c9", indexed_at="2026-12-01T00:00:00+00:00")
+    shared.save(newer)
+    again = runner.invoke(app, ["store", "migrate", "--to", "weaviate", "--kb", "alpha"])
+    assert again.exit_code == 0, again.output
+    assert "Shared catalog: 0 record(s) copied" in again.output
+    assert shared.get("alpha") == newer

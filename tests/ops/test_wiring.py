@@ -13,12 +13,15 @@ from core.storage.local import LocalObjectStore
 from core.storage.s3 import S3ObjectStore
 from ops.settings import EmbeddingSettings, LLMSettings, Settings, StorageSettings, VectorSettings
 from ops.wiring import (
+    build_catalog,
     build_object_store,
     build_services,
     build_spooled_writer,
     build_vector_store,
     build_weaviate_store,
 )
+from rag.catalog import FileCatalog
+from rag.shared_catalog import ObjectStoreCatalog
 from rag.stores.lancedb import LanceDBStore
 from rag.stores.weaviate import WeaviateStore
 from tests.rag.store_contract import CORPUS, vectors_for
@@ -139,3 +142,19 @@ async def test_no_chat_client_without_a_model_server(tmp_path: Path, model_cache
     services = build_services(settings)
     assert services.chat_model is None
     await services.aclose()
+
+
+def test_the_catalog_is_shared_with_the_s3_backend(tmp_path: Path) -> None:
+    """s3 storage: the catalog lives in the object store with the ttl set; else in the data dir."""
+    storage = StorageSettings(
+        backend="s3",
+        endpoint="127.0.0.1:9",
+        access_key="leximind-app",
+        secret_key="s3-real-secret-123",  # type: ignore[arg-type]
+        catalog_ttl=7,
+    )
+    shared = build_catalog(Settings(_env_file=None, data_dir=tmp_path, storage=storage))
+    local = build_catalog(Settings(_env_file=None, data_dir=tmp_path))
+
+    assert isinstance(shared, ObjectStoreCatalog) and "S3ObjectStore" in repr(shared)
+    assert isinstance(local, FileCatalog) and local.path == tmp_path / "catalog.json"

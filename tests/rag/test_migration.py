@@ -10,9 +10,12 @@ import pytest
 
 from core.errors import StoreUnavailable, UnknownKnowledgeBase
 from core.types import Chunk
-from rag.migration import copy_index
+from rag.migration import copy_catalog, copy_index
 from rag.ports import Vectors
+from rag.shared_catalog import ObjectStoreCatalog
 from rag.stores.lancedb import LanceDBStore
+from tests.fakes import MemoryObjectStore
+from tests.rag.catalog_contract import record
 from tests.rag.store_contract import CORPUS, DIM, make_chunk, vectors_for
 
 MORE = [make_chunk("alpha", f"docs/page{n}.md", f"Page number {n}.") for n in range(7)]
@@ -110,3 +113,22 @@ def test_prune_removes_what_the_source_no_longer_has(source: LanceDBStore, tmp_p
     assert (kept.target, kept.verified) == (11, False)
     pruned = copy_index(source, target, kbs=["alpha"], prune=True)[0]
     assert (pruned.pruned, pruned.copied, pruned.target, pruned.verified) == (1, 0, 10, True)
+
+
+def test_copy_catalog_never_sets_a_newer_record_back() -> None:
+    """Missing or older records are copied; a newer target record stays; unknown names skip."""
+    source, target = (
+        ObjectStoreCatalog(MemoryObjectStore()),
+        ObjectStoreCatalog(MemoryObjectStore()),
+    )
+    source.save(record("alpha"))
+    source.save(record("beta"))
+    source.save(record("gamma", commit="old", indexed_at="2026-11-01T00:00:00+00:00"))
+    target.save(record("beta", commit="older", indexed_at="2026-11-20T00:00:00+00:00"))
+    target.save(record("gamma", commit="newer"))
+
+    assert copy_catalog(source, target) == ["alpha", "beta"]
+    assert target.get("beta") == record("beta") and target.get("gamma") == record(
+        "gamma", commit="newer"
+    )
+    assert copy_catalog(source, target, kbs=["alpha", "nope"]) == []

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from core.types import Chunk, ChunkKind
-from rag.catalog import Catalog, KnowledgeBase
+from rag.catalog import Catalog, FileCatalog, KnowledgeBase
 from rag.ports import Vectors
 from rag.retrieval import HybridRetriever
 from tests.fakes import chunk
@@ -47,7 +47,7 @@ class ConstantEmbedder:
 
 @pytest.fixture
 def catalog(tmp_path: Path) -> Catalog:
-    catalog = Catalog(tmp_path / "catalog.json")
+    catalog = FileCatalog(tmp_path / "catalog.json")
     files = {p: "0" for p in ("docs/hub.md", "docs/other.md", "docs/target.md")}
     catalog.save(KnowledgeBase(name="default", source="repo", root="repo", files=files))
     return catalog

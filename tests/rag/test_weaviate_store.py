@@ -19,7 +19,7 @@ from core.errors import StoreUnavailable
 from core.types import ChunkKind
 from ops.settings import VectorSettings
 from ops.wiring import build_weaviate_store
-from rag.catalog import Catalog, KnowledgeBase
+from rag.catalog import FileCatalog, KnowledgeBase
 from rag.ports import Vectors
 from rag.retrieval import HybridRetriever
 from rag.stores.weaviate import WeaviateStore
@@ -244,7 +244,7 @@ async def test_retriever_uses_weaviate_hybrid_search(tmp_path: Path) -> None:
     server = FakeWeaviateServer()
     store = fake_store(server)
     store.upsert(CORPUS, vectors_for(CORPUS))
-    catalog = Catalog(tmp_path / "catalog.json")
+    catalog = FileCatalog(tmp_path / "catalog.json")
     catalog.save(KnowledgeBase(name="alpha", source="src", root="src"))
     query = vectors_for([CORPUS[0]])[0]
     retriever = HybridRetriever(store=store, embedder=FixedEmbedder(query), catalog=catalog)

@@ -1,0 +1,165 @@
+"""The knowledge-base catalog in the object store, shared by API replicas on several hosts."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+from core.errors import StoreUnavailable
+from core.ports import ObjectStore, VersionedListing
+from rag.catalog import KnowledgeBase, record_from_json, record_to_json
+
+_log = logging.getLogger(__name__)
+
+CATALOG_PREFIX = "catalog/"
+_SUFFIX = ".json"
+
+
+def record_key(name: str, *, prefix: str = CATALOG_PREFIX) -> str:
+    """`catalog/<name>.json`; a leading '.' (allowed in names, not in keys) becomes `%2E`.
+
+    '%' cannot occur in a knowledge base name, so the key stays unique.
+    """
+    segment = "%2E" + name[1:] if name.startswith(".") else name
+    return f"{prefix}{segment}{_SUFFIX}"
+
+
+class ObjectStoreCatalog:
+    """Implements rag.catalog.Catalog with one object per knowledge base in an ObjectStore.
+
+    Writes: `save` puts one object, `catalog/<name>.json`; S3 replaces an object atomically,
+    and indexers of different knowledge bases never touch each other's objects.
+
+    Reads are served from memory. At most every `ttl` seconds one read lists the prefix with
+    versions (on S3 one LIST request, which carries every object's ETag) and fetches only the
+    records that are new or changed, so every replica sees a new or re-indexed knowledge base
+    within `ttl` seconds and a search normally costs no request at all. While one thread
+    refreshes, the others keep answering from the previous copy. A store without
+    `list_versions` gets every record fetched again at each refresh.
+
+    When the store fails, reads serve the last records read (the failure is logged once per
+    outage) and the store is asked again after `ttl`; before the first successful read they
+    raise StoreUnavailable. `save` raises StoreUnavailable: the caller must know that the
+    record was not written. A record that is not valid JSON is logged and skipped (its
+    previous version, if one was read, is kept).
+    """
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        *,
+        ttl: float = 2.0,
+        prefix: str = CATALOG_PREFIX,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if ttl < 0:
+            raise ValueError("the catalog ttl cannot be negative")
+        self._store = store
+        self._ttl = ttl
+        self._prefix = prefix
+        self._clock = clock
+        self._lock = threading.Lock()
+        # Replaced, never mutated, so readers need no lock.
+        self._by_key: dict[str, tuple[str, KnowledgeBase]] = {}
+        self._by_name: dict[str, KnowledgeBase] = {}
+        self._unreadable: dict[str, str] = {}  # key -> version already reported as invalid
+        self._loaded = False
+        self._checked_at = 0.0
+        self._failing = False
+
+    def __repr__(self) -> str:
+        return f"ObjectStoreCatalog({self._store!r}, prefix={self._prefix!r})"
+
+    def get(self, name: str) -> KnowledgeBase | None:
+        return self._records().get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._records())
+
+    def save(self, kb: KnowledgeBase) -> None:
+        key = record_key(kb.name, prefix=self._prefix)
+        payload = json.dumps(record_to_json(kb), indent=1).encode()
+        with self._lock:
+            self._store.put(key, payload)
+            # The version is unknown here: the next refresh reads the object once more.
+            self._by_key = {**self._by_key, key: ("", kb)}
+            self._by_name = {**self._by_name, kb.name: kb}
+            self._unreadable.pop(key, None)
+
+    def _fresh(self) -> bool:
+        return self._loaded and self._clock() - self._checked_at < self._ttl
+
+    def _records(self) -> dict[str, KnowledgeBase]:
+        if self._fresh():
+            return self._by_name
+        # Once something was read, nobody waits for another thread's refresh.
+        if not self._lock.acquire(blocking=not self._loaded):
+            return self._by_name
+        try:
+            if not self._fresh():
+                self._refresh()
+        finally:
+            self._lock.release()
+        return self._by_name
+
+    def _refresh(self) -> None:
+        """Reads what changed since the last refresh; on failure keeps the last records."""
+        started = self._clock()
+        try:
+            by_key = self._read_changes()
+        except StoreUnavailable as exc:
+            self._checked_at = started
+            if not self._loaded:
+                raise
+            if not self._failing:
+                _log.warning(
+                    "cannot refresh the catalog; serving the %d knowledge bases last read: %s",
+                    len(self._by_name),
+                    exc,
+                )
+            self._failing = True
+            return
+        if self._failing:
+            _log.info("the catalog can be read again")
+        self._by_key = by_key
+        self._by_name = {kb.name: kb for _, kb in by_key.values()}
+        self._loaded, self._failing, self._checked_at = True, False, started
+
+    def _read_changes(self) -> dict[str, tuple[str, KnowledgeBase]]:
+        found: dict[str, tuple[str, KnowledgeBase]] = {}
+        for key, version in self._listing():
+            known = self._by_key.get(key)
+            if version and known is not None and known[0] == version:
+                found[key] = known
+                continue
+            if version and self._unreadable.get(key) == version:
+                continue
+            record = self._fetch(key, version)
+            if record is not None:
+                found[key] = (version, record)
+            elif known is not None:
+                found[key] = known
+        return found
+
+    def _listing(self) -> Iterator[tuple[str, str]]:
+        if isinstance(self._store, VersionedListing):
+            listed = self._store.list_versions(self._prefix)
+        else:
+            listed = ((key, "") for key in self._store.list(self._prefix))
+        for key, version in listed:
+            if key.endswith(_SUFFIX) and "/" not in key[len(self._prefix) :]:
+                yield key, version
+
+    def _fetch(self, key: str, version: str) -> KnowledgeBase | None:
+        """The record at `key`; None when it vanished or is not a valid record."""
+        try:
+            return record_from_json(json.loads(self._store.get(key)))
+        except KeyError:
+            return None  # deleted between the listing and the read
+        except ValueError as exc:
+            self._unreadable[key] = version
+            _log.error("catalog record %s is not valid and is skipped: %s", key, exc)
+            return None
