@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from core.errors import InvalidQuestion, ModelUnavailable, StoreUnavailable
 from core.extractive import EXTRACTIVE_MODEL, abstention, extractive_answer
-from core.ports import ChatModel, InteractionLog, Retriever
+from core.ports import ChatModel, InteractionLog, Retriever, Rollout
 from core.prompting import build_messages
 from core.types import Answer, Interaction, Question, Source, Timings, Turn
 
@@ -58,7 +58,11 @@ def retrieval_query(text: str, question: Question, *, turns: int) -> str:
 
 
 class AnswerService:
-    """Answers questions from a knowledge base with cited sources."""
+    """Answers questions from a knowledge base with cited sources.
+
+    With `rollout`, each question is routed to the champion or, during a canary, to the
+    challenger by its user hash (core.rollout); the chat model is asked for that model.
+    """
 
     def __init__(
         self,
@@ -68,9 +72,11 @@ class AnswerService:
         interaction_log: InteractionLog,
         policy: AnswerPolicy | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rollout: Rollout | None = None,
     ) -> None:
         self._retriever = retriever
         self._chat_model = chat_model
+        self._rollout = rollout
         self._log_store = interaction_log
         self._policy = policy or AnswerPolicy()
         self._clock = clock
@@ -102,6 +108,7 @@ class AnswerService:
         p = self._policy
         started = time.perf_counter()
         text = validate_question(question.text, max_chars=p.max_question_chars)
+        route = self._route(question)
         kb = question.kb or p.default_kb
         history = question.history[-p.history_turns :] if p.history_turns else ()
         query = retrieval_query(text, question, turns=p.history_turns)
@@ -113,7 +120,7 @@ class AnswerService:
         if best < p.min_relevance:
             reply, model, extractive = abstention(sources), ABSTAINED_MODEL, False
         else:
-            reply, model, extractive = await self._generate(text, sources, kb, history)
+            reply, model, extractive = await self._generate(text, sources, kb, history, route)
         finished = time.perf_counter()
         answer = Answer(
             text=reply,
@@ -128,12 +135,29 @@ class AnswerService:
                 total=finished - started,
             ),
             interaction_id=uuid.uuid4().hex,
+            routed_model=self._routed_name(route),
         )
         await self._record(question, answer)
         return answer
 
+    def _route(self, question: Question) -> str | None:
+        """The model this question goes to; None leaves the choice to the chat model."""
+        if self._chat_model is None or self._rollout is None:
+            return None
+        return self._rollout.state().model_for(question.user_hash)
+
+    def _routed_name(self, route: str | None) -> str:
+        if route is not None:
+            return route
+        return self._chat_model.name if self._chat_model is not None else EXTRACTIVE_MODEL
+
     async def _generate(
-        self, text: str, sources: list[Source], kb: str, history: tuple[Turn, ...]
+        self,
+        text: str,
+        sources: list[Source],
+        kb: str,
+        history: tuple[Turn, ...],
+        route: str | None,
     ) -> tuple[str, str, bool]:
         if self._chat_model is not None:
             messages = build_messages(
@@ -144,7 +168,7 @@ class AnswerService:
                 max_context_chars=self._policy.max_context_chars,
             )
             try:
-                completion = await self._chat_model.complete(messages)
+                completion = await self._chat_model.complete(messages, model=route)
             except ModelUnavailable as exc:
                 _log.warning("chat model unavailable, answering extractively: %s", exc)
             else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
+from core.rollout import RolloutState
 from core.types import ChatMessage, ChunkKind, Completion, Feedback, Interaction, Source
 
 
@@ -28,8 +29,14 @@ class ChatModel(Protocol):
     @property
     def name(self) -> str: ...
 
-    async def complete(self, messages: Sequence[ChatMessage]) -> Completion:
-        """Raises ModelUnavailable when the model cannot answer."""
+    async def complete(
+        self, messages: Sequence[ChatMessage], *, model: str | None = None
+    ) -> Completion:
+        """Raises ModelUnavailable when the model cannot answer.
+
+        `model` names the served model to ask (a staged rollout's champion or challenger);
+        None asks the one `name` gives.
+        """
         ...
 
     async def check(self) -> None:
@@ -110,4 +117,22 @@ class ActiveModel(Protocol):
 
     def switch(self, name: str) -> None:
         """Makes `name` the active model for every reader, atomically."""
+        ...
+
+
+class Rollout(ActiveModel, Protocol):
+    """The active model (the champion) and, during a canary, a challenger serving a share of
+    users; every process sees a change on its next request.
+
+    `switch(name)` makes `name` the champion for everyone and ends any canary. `state()` is
+    called per question, so it must be cheap.
+    """
+
+    def state(self) -> RolloutState:
+        """The champion, and the challenger with its share if a canary runs."""
+        ...
+
+    def stage(self, challenger: str | None, share: float) -> None:
+        """Sets the challenger and its share (0..1), atomically; the champion stays. None (or
+        a share of 0) stops the canary."""
         ...

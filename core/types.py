@@ -94,7 +94,10 @@ class Answer:
     """What the core returns for a question.
 
     `extractive` is true when the text was assembled from the passages rather than generated;
-    `abstained` when the evidence was too weak to answer and the text says so.
+    `abstained` when the evidence was too weak to answer and the text says so. `routed_model`
+    is the model the question was routed to (a staged rollout's champion or challenger); it
+    differs from `model`, the model that wrote the text, when the answer abstained or the
+    model failed and the answer is extractive.
     """
 
     text: str
@@ -105,6 +108,7 @@ class Answer:
     extractive: bool
     timings: Timings
     interaction_id: str = ""
+    routed_model: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +139,7 @@ class Interaction:
                 "confidence": a.confidence,
                 "abstained": a.abstained,
                 "model": a.model,
+                "routed_model": a.routed_model or a.model,
                 "extractive": a.extractive,
                 "timings": {
                     "retrieval": a.timings.retrieval,

@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bots.github.bot import GitHubWebhook
+from bots.identity import UserHasher
 from core.errors import InvalidQuestion, LeximindError, ServiceUnavailable, UnknownKnowledgeBase
 from core.types import Question, Turn
 from ops.background import TaskTracker
@@ -35,6 +36,7 @@ from ops.wiring import (
     build_github_webhook,
     build_services,
     build_slack_bot,
+    build_user_hasher,
     load_settings,
 )
 
@@ -45,6 +47,7 @@ _log = logging.getLogger(__name__)
 
 
 MAX_BODY_BYTES = 1_000_000
+API_PLATFORM = "api"
 DRAIN_SECONDS = 60.0  # how long shutdown waits for answers still being written
 
 
@@ -133,6 +136,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = services_factory(settings or load_settings())
         app.state.services = services
+        app.state.hash_user = None  # built on the first /ask that names a user
         await services.warm_up()
         app.state.tasks = TaskTracker()
         kit: BotKit | None = None
@@ -174,14 +178,27 @@ def create_app(
         found: Services = request.app.state.services
         return found
 
+    def user_hash(request: Request, user: str | None) -> str | None:
+        if user is None:
+            return None
+        hasher: UserHasher | None = request.app.state.hash_user
+        if hasher is None:
+            hasher = request.app.state.hash_user = build_user_hasher(services(request).settings)
+        return hasher(API_PLATFORM, user)
+
     @app.post("/ask", response_model=AskResponse)
     async def ask(body: AskRequest, request: Request) -> AskResponse:
-        """Answers a question from a knowledge base, citing the passages it used."""
+        """Answers a question from a knowledge base, citing the passages it used.
+
+        A named `user` is kept only as a keyed hash, which routes the question during a
+        staged rollout; without one the champion answers.
+        """
         question = Question(
             text=body.question,
             kb=body.kb,
             history=tuple(Turn(t.question, t.answer) for t in body.history),
-            platform="api",
+            platform=API_PLATFORM,
+            user_hash=user_hash(request, body.user),
         )
         answer = await services(request).answers.answer(question)
         metrics.count_answer(answer)

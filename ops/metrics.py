@@ -31,7 +31,8 @@ class SpoolStatus(Protocol):
 
 @dataclass
 class Metrics:
-    """Request counts, latencies by stage, answers by model, abstentions and feedback."""
+    """Request counts, latencies by stage, and per model (champion and challenger alike):
+    generation time, answers, abstentions, fallbacks and feedback."""
 
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
@@ -52,7 +53,9 @@ class Metrics:
         )
         self.generation = Histogram(
             "leximind_generation_seconds",
-            "Answer generation time (model or extractive)",
+            "Answer generation time, by the model that wrote the answer (or extractive / "
+            "abstained)",
+            ["model"],
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
@@ -63,7 +66,16 @@ class Metrics:
             registry=r,
         )
         self.abstentions = Counter(
-            "leximind_abstentions_total", "Questions the service declined to answer", registry=r
+            "leximind_abstentions_total",
+            "Questions the service declined to answer, by the model they were routed to",
+            ["model"],
+            registry=r,
+        )
+        self.fallbacks = Counter(
+            "leximind_model_fallbacks_total",
+            "Answers given extractively because the model they were routed to failed",
+            ["model"],
+            registry=r,
         )
         self.feedback = Counter(
             "leximind_feedback_total",
@@ -79,12 +91,16 @@ class Metrics:
         )
 
     def count_answer(self, answer: Answer) -> None:
-        """Counts one answer: its stages' times, its model, and whether it abstained."""
+        """Counts one answer: its stages' times, its model, and whether it abstained or fell
+        back to an extractive answer (both by the model it was routed to)."""
+        routed = answer.routed_model or answer.model
         self.retrieval.observe(answer.timings.retrieval)
-        self.generation.observe(answer.timings.generation)
+        self.generation.labels(answer.model).observe(answer.timings.generation)
         self.answers.labels(answer.model).inc()
         if answer.abstained:
-            self.abstentions.inc()
+            self.abstentions.labels(routed).inc()
+        elif answer.extractive and routed != answer.model:
+            self.fallbacks.labels(routed).inc()
 
     def count_feedback(self, feedback: Feedback, model: str) -> None:
         """Counts one recorded reaction label; a removed reaction counts as `retracted`."""

@@ -1,11 +1,11 @@
-"""`leximind model list|promote|rollback` and `leximind retrain [--now]`."""
+"""`leximind model list|promote|canary|rollback|canary-status` and `leximind retrain [--now]`."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.table import Table
@@ -14,15 +14,20 @@ from core.errors import LeximindError
 from ops.cli_support import console, errors
 from ops.cli_support import fail as _fail
 from ops.cli_support import load_cli_settings as _settings
+from ops.rollout_cli import canary_status_command
 
 if TYPE_CHECKING:
     from ops.settings import Settings
-    from training.deploy import Deployer, Switch
+    from training.deploy import Canary, Deployer, Switch
     from training.ports import ModelRegistry
 
+T = TypeVar("T")
+
 model_app = typer.Typer(
-    help="Adapters in service: list versions, promote one, roll back.", no_args_is_help=True
+    help="Adapters in service: list versions, promote one, run a canary, roll back.",
+    no_args_is_help=True,
 )
+model_app.command("canary-status")(canary_status_command)
 
 
 def _registry(settings: Settings) -> ModelRegistry | None:
@@ -45,7 +50,8 @@ def list_command(
     from training.deploy_ledger import DeployLedger
 
     settings = _settings()
-    serving = build_active_model(settings).current() or settings.llm.model or "(no model)"
+    rollout = build_active_model(settings).state()
+    serving = rollout.champion or settings.llm.model or "(no model)"
     try:
         history = DeployLedger(settings.data_dir / "deploy").read().history
     except LeximindError as exc:
@@ -70,10 +76,18 @@ def list_command(
             for v in versions
         ]
         rollback = history[-1] if history else None
-        payload = {"serving": serving, "rollback_to": rollback, "versions": rows}
+        payload = {
+            "serving": serving,
+            "challenger": rollout.challenger,
+            "share": rollout.share,
+            "rollback_to": rollback,
+            "versions": rows,
+        }
         console.print_json(json.dumps(payload))
         return
     console.print(f"serving: [bold]{serving}[/bold]")
+    if rollout.challenger is not None:
+        console.print(f"canary: [bold]{rollout.challenger}[/bold] answers {rollout.share:.1%}")
     console.print(f"rollback to: {history[-1] if history else '(nothing earlier)'}")
     table = Table("version", "status", "created", "dataset", primary, "reason", show_edge=False)
     for v in versions:
@@ -92,28 +106,60 @@ def list_command(
 
 @model_app.command("promote")
 def promote_command(
-    version: Annotated[str, typer.Argument(help="adapter version, e.g. leximind-20261129T020000Z")],
+    version: Annotated[
+        str | None,
+        typer.Argument(
+            help="adapter version, e.g. leximind-20261129T020000Z; default: the canary's"
+        ),
+    ] = None,
 ) -> None:
-    """Load an adapter into vLLM, smoke-test it and make it the model every process uses."""
+    """Load an adapter into vLLM, smoke-test it and make it the model every process uses.
+
+    Without a version, the challenger of the running canary is promoted.
+    """
     settings = _settings()
     switch = _deploy(settings, lambda deployer: deployer.promote(version))
     _print_switch("promoted", switch)
 
 
+@model_app.command("canary")
+def canary_command(
+    version: Annotated[str, typer.Argument(help="adapter version to try on some users")],
+    share: Annotated[
+        float, typer.Option("--share", min=0.0, max=1.0, help="fraction of users, e.g. 0.1")
+    ],
+) -> None:
+    """Load an adapter into vLLM, smoke-test it and let it answer a share of the users.
+
+    The same users keep getting it (chosen by their keyed hash); run it again to change
+    the share, `promote` to give it everyone, `rollback` to stop it.
+    """
+    settings = _settings()
+    canary = _deploy(settings, lambda deployer: deployer.canary(version, share))
+    _print_canary(canary)
+
+
 @model_app.command("rollback")
 def rollback_command() -> None:
-    """Switch back to the model that served before the current one (still loaded)."""
+    """Stop a running canary; else switch back to the model that served before the current
+    one (still loaded)."""
     settings = _settings()
     switch = _deploy(settings, lambda deployer: deployer.rollback())
+    if switch.stopped_canary is not None:
+        console.print(
+            f"stopped the canary of [bold]{switch.stopped_canary}[/bold]; "
+            f"{switch.active} answers every question"
+        )
+        return
     _print_switch("rolled back to", switch)
 
 
-def _deploy(settings: Settings, action: Callable[[Deployer], Awaitable[Switch]]) -> Switch:
+def _deploy(settings: Settings, action: Callable[[Deployer], Awaitable[T]]) -> T:
     from ops.wiring import build_deployer, build_services
 
     services = build_services(settings)
 
-    async def run() -> Switch:
+    async def run() -> T:
         try:
             deployer = build_deployer(services, registry=_registry(settings))
             return await action(deployer)
@@ -124,6 +170,18 @@ def _deploy(settings: Settings, action: Callable[[Deployer], Awaitable[Switch]])
         return asyncio.run(run())
     except LeximindError as exc:
         raise _fail(str(exc)) from exc
+
+
+def _print_canary(canary: Canary) -> None:
+    if canary.share == canary.previous_share:
+        console.print(f"canary: {canary.challenger} already answers {canary.share:.1%} of users")
+        return
+    console.print(
+        f"canary: [bold]{canary.challenger}[/bold] answers {canary.share:.1%} of users "
+        f"(before: {canary.previous_share:.1%}); {canary.champion} answers the others"
+    )
+    if canary.replaced:
+        console.print(f"replaced the canary of {canary.replaced}")
 
 
 def _print_switch(verb: str, switch: Switch) -> None:

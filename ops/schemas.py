@@ -18,6 +18,13 @@ class AskRequest(BaseModel):
     history: list[TurnIn] = Field(
         default_factory=list, max_length=50, description="earlier turns, oldest first"
     )
+    user: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="who asks, as the caller knows them; stored only as a keyed hash, it keeps "
+        "a user on the same model during a staged rollout",
+    )
 
 
 class SearchRequest(BaseModel):

@@ -148,6 +148,9 @@ class StateSettings(BaseModel):
     key_prefix: str = Field("leximind:", min_length=1, description="prefix of every Redis key")
     socket_timeout: float = Field(5.0, gt=0, description="seconds a Redis call may take")
     connect_timeout: float = Field(5.0, gt=0, description="seconds to open a connection")
+    rollout_refresh: float = Field(
+        1.0, ge=0, le=60, description="seconds each process keeps the rollout state read from Redis"
+    )
 
     @field_validator("redis_url")
     @classmethod

@@ -21,7 +21,7 @@ from bots.state import SqliteBotState
 from core.answering import AnswerPolicy, AnswerService
 from core.errors import ServiceUnavailable
 from core.llm.active_model import FileActiveModel
-from core.ports import ActiveModel, ChatModel, FeedbackLog, ObjectStore
+from core.ports import ActiveModel, ChatModel, FeedbackLog, ObjectStore, Rollout
 from core.storage.local import LocalObjectStore
 from core.storage.logs import ObjectFeedbackLog, ObjectInteractionLog
 from core.storage.spool import Spool
@@ -95,7 +95,7 @@ class Services:
     feedback: FeedbackLog
     object_store: ObjectStore
     spooled_writer: SpooledWriter
-    active_model: ActiveModel
+    active_model: Rollout
 
     @property
     def clones_dir(self) -> Path:
@@ -162,6 +162,18 @@ def build_bot_state(settings: Settings, folder: Path) -> BotState:
     return RedisBotState(client, key_prefix=state.key_prefix, **limits)
 
 
+def build_user_hasher(settings: Settings) -> UserHasher:
+    """The keyed user hash of the bots and the API: the configured key, else one kept in
+    DATA_DIR/bots (created on first use)."""
+    bots = settings.bots
+    key = (
+        bytes.fromhex(bots.user_hash_key.get_secret_value())
+        if bots.user_hash_key
+        else load_or_create_key(settings.data_dir / "bots" / "user-hash.key")
+    )
+    return UserHasher(key)
+
+
 def build_bot_kit(services: Services, *, metrics: Metrics | None = None) -> BotKit:
     """The shared bot layer over already built services; state in DATA_DIR/bots or Redis.
 
@@ -171,12 +183,7 @@ def build_bot_kit(services: Services, *, metrics: Metrics | None = None) -> BotK
     settings = services.settings
     bots = settings.bots
     folder = settings.data_dir / "bots"
-    key = (
-        bytes.fromhex(bots.user_hash_key.get_secret_value())
-        if bots.user_hash_key
-        else load_or_create_key(folder / "user-hash.key")
-    )
-    hash_user = UserHasher(key)
+    hash_user = build_user_hasher(settings)
     state = build_bot_state(settings, folder)
     return BotKit(
         routes=KnowledgeBaseRoutes(bots.routes, default=settings.default_kb),
@@ -239,9 +246,22 @@ def build_slack_bot(services: Services, kit: BotKit, tasks: Spawner) -> SlackBot
     )
 
 
-def build_active_model(settings: Settings) -> FileActiveModel:
-    """The active model name shared by every process on this data dir (DATA_DIR/deploy)."""
-    return FileActiveModel(settings.data_dir / "deploy" / "active_model.json")
+def build_active_model(settings: Settings) -> Rollout:
+    """The active model and any canary: in Redis when LEXIMIND_STATE__REDIS_URL is set (shared
+    by replicas on several hosts), else in DATA_DIR/deploy (shared by this host's processes)."""
+    state = settings.state
+    if state.redis_url is None:
+        return FileActiveModel(settings.data_dir / "deploy" / "active_model.json")
+    from redis import Redis
+
+    from core.llm.redis_rollout import RedisActiveModel
+
+    client = Redis.from_url(
+        state.redis_url.get_secret_value(),
+        socket_timeout=state.socket_timeout,
+        socket_connect_timeout=state.connect_timeout,
+    )
+    return RedisActiveModel(client, key_prefix=state.key_prefix, refresh=state.rollout_refresh)
 
 
 def build_chat_model(
@@ -473,6 +493,7 @@ def build_services(settings: Settings) -> Services:
             max_context_chars=a.max_context_chars,
             history_turns=a.history_turns,
         ),
+        rollout=active_model,
     )
     indexer = Indexer(
         store=store, embedder=embedder, catalog=catalog, batch_size=settings.index.embed_batch

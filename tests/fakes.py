@@ -61,23 +61,31 @@ class ListRetriever:
 
 
 class ScriptedChatModel:
-    """Replies with scripted texts in order; an exception in the script is raised instead."""
+    """Replies with scripted texts in order; an exception in the script is raised instead.
+
+    `asked` lists the model each request named (its own name when none), as a model server
+    serving several adapters would answer under that name.
+    """
 
     def __init__(self, replies: Sequence[str | Exception], name: str = "scripted") -> None:
         self._replies = list(replies)
         self._name = name
         self.prompts: list[list[ChatMessage]] = []
+        self.asked: list[str] = []
 
     @property
     def name(self) -> str:
         return self._name
 
-    async def complete(self, messages: Sequence[ChatMessage]) -> Completion:
+    async def complete(
+        self, messages: Sequence[ChatMessage], *, model: str | None = None
+    ) -> Completion:
         self.prompts.append(list(messages))
+        self.asked.append(model or self._name)
         reply = self._replies.pop(0)
         if isinstance(reply, Exception):
             raise reply
-        return Completion(text=reply, model=self._name)
+        return Completion(text=reply, model=model or self._name)
 
     async def check(self) -> None:
         if self._replies and isinstance(self._replies[0], ModelUnavailable):

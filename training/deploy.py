@@ -1,22 +1,26 @@
 """Hot redeploy: load an adapter into the running model server, smoke-test it through the core,
-then switch the active model name that every Leximind process reads.
+then switch the active model name that every Leximind process reads, for everyone (promote) or
+for a share of users (canary).
 
 A switch is one atomic write (core.ports.ActiveModel); requests already in flight finish on
 the model they started with, the next ones use the new name, so nothing is restarted and no
 request fails. The model in service before stays loaded, so a rollback is only a switch back;
-adapters older than that are unloaded. The ledger (training.deploy_ledger) keeps the earlier
+adapters older than that are unloaded. A canary's challenger stays loaded while it serves. A
+rollback during a canary stops the canary and leaves the champion; otherwise it switches
+back to the champion before. The ledger (training.deploy_ledger) keeps the earlier
 models and every adapter's folder, under a lock so that two deployers never interleave.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from core.errors import LeximindError
-from core.ports import ActiveModel
+from core.errors import LeximindError, StoreUnavailable
+from core.ports import Rollout
 from training.deploy_ledger import DeployLedger, LedgerState
 from training.errors import DeploymentError
 from training.ports import ModelRegistry, VersionStatus
@@ -50,15 +54,33 @@ class SmokeTest(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Switch:
-    """What a promotion or rollback did: the model now active, the one before, what went."""
+    """What a promotion or rollback did: the model now active, the one before, what went.
+
+    `stopped_canary` names the challenger a rollback took out of service; the champion
+    (`active`) did not change then.
+    """
 
     active: str
     previous: str
     unloaded: tuple[str, ...] = ()
+    stopped_canary: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Canary:
+    """What starting or changing a canary did: the challenger's share now and before (0 when
+    it was not serving), the champion it runs against, an earlier challenger it replaced."""
+
+    challenger: str
+    share: float
+    previous_share: float
+    champion: str
+    replaced: str | None = None
 
 
 class Deployer:
-    """Promotes and rolls back adapters; keeps the registry's statuses in step when given one.
+    """Promotes, canaries and rolls back adapters; keeps the registry's statuses (and so its
+    `champion` and `challenger` aliases) in step when given one.
 
     `base_model` is the served base model's name, what answers while no adapter was ever
     promoted and what the first rollback returns to. `adapters_dir/<version>` is where an
@@ -69,7 +91,7 @@ class Deployer:
         self,
         *,
         server: AdapterServer,
-        active: ActiveModel,
+        active: Rollout,
         smoke: SmokeTest,
         ledger: DeployLedger,
         base_model: str,
@@ -118,9 +140,19 @@ class Deployer:
             if version not in self._kept(state):
                 await self._server.unload(version)
 
-    async def promote(self, version: str, adapter_dir: Path | None = None) -> Switch:
-        """Load, smoke-test, switch; raises DeploymentError and changes nothing on failure."""
+    async def promote(self, version: str | None = None, adapter_dir: Path | None = None) -> Switch:
+        """Load, smoke-test, switch; raises DeploymentError and changes nothing on failure.
+
+        Without `version` the running canary's challenger is promoted. The new champion
+        serves every question: a canary still running is over.
+        """
         with self._ledger.locked() as state:
+            rollout = self._active.state()
+            if version is None:
+                if rollout.challenger is None:
+                    raise DeploymentError("no canary is running: name the version to promote")
+                version = rollout.challenger
+            ended = rollout.challenger if rollout.challenger != version else None
             folder = adapter_dir or self._adapter_dir(version, state)
             state.adapters[version] = str(folder)
             self._ledger.save(state)
@@ -139,28 +171,96 @@ class Deployer:
             state.history.append(previous)
             state.record("promote", version, previous)
             self._switch(state, version)
-            unloaded = await self._unload_stale(state)
+            unloaded = await self._unload_stale(state, also_keep=ended or "")
         self._mark_promoted(version, previous)
+        if ended is not None:
+            self._mark_status(ended, VersionStatus.CANDIDATE, f"canary ended: {version} promoted")
         _log.warning("promoted %s (previous: %s)", version, previous)
         return Switch(version, previous, unloaded)
 
-    async def rollback(self) -> Switch:
-        """Switches back to the model in service before the current one."""
+    async def canary(self, version: str, share: float, adapter_dir: Path | None = None) -> Canary:
+        """Load and smoke-test `version`, then route `share` (0 < share <= 1) of the users to
+        it; the champion answers the others. Running it again changes the share; naming
+        another version replaces the challenger. Raises DeploymentError and changes nothing
+        on failure."""
+        if math.isnan(share) or not 0.0 < share <= 1.0:
+            raise DeploymentError(
+                f"a canary's share must be above 0 and at most 1, got {share}; "
+                "`leximind model rollback` stops a canary"
+            )
         with self._ledger.locked() as state:
-            if not state.history:
-                raise DeploymentError("there is no earlier model to roll back to")
-            current = self.active_model()
-            target = state.history[-1]
-            if target in state.adapters:
-                await self._server.load(target, Path(state.adapters[target]))
-            state.history.pop()
-            state.record("rollback", target, current)
-            self._switch(state, target)
-            # Requests that read the old name just before the switch may still reach vLLM:
-            # the adapter rolled back from stays loaded until the next switch.
-            unloaded = await self._unload_stale(state, also_keep=current)
-        self._mark_rolled_back(current, target)
-        _log.warning("rolled back from %s to %s", current, target)
+            champion = self.active_model()
+            if version == champion:
+                raise DeploymentError(f"{version} is the champion: it serves every question")
+            before = self._active.state()
+            folder = adapter_dir or self._adapter_dir(version, state)
+            state.adapters[version] = str(folder)
+            self._ledger.save(state)
+            await self._server.load(version, folder)
+            try:
+                await self._smoke(version)
+            except DeploymentError:
+                if version not in self._kept(state):
+                    await self._server.unload(version)
+                raise
+            replaced = before.challenger if before.challenger != version else None
+            result = Canary(
+                challenger=version,
+                share=share,
+                previous_share=before.share if replaced is None else 0.0,
+                champion=champion,
+                replaced=replaced,
+            )
+            if result.previous_share != share:
+                state.record("canary", version, champion, share=share)
+                self._stage(state, version, share)
+                await self._unload_stale(state, also_keep=replaced or "")
+        self._mark_status(
+            version, VersionStatus.CHALLENGER, f"canary: {share:.0%} of users against {champion}"
+        )
+        _log.warning(
+            "canary: %s answers %.1f%% of users (champion %s)", version, 100 * share, champion
+        )
+        return result
+
+    async def rollback(self) -> Switch:
+        """Stops a running canary (the champion stays); else switches back to the model in
+        service before the current one."""
+        with self._ledger.locked() as state:
+            challenger = self._active.state().challenger
+            if challenger is not None:
+                champion = self.active_model()
+                state.record("stop canary", challenger, champion, share=0.0)
+                # The challenger stays loaded for requests that were routed to it just
+                # before; the next switch unloads it.
+                self._stage(state, None, 0.0)
+                stopped = Switch(champion, champion, stopped_canary=challenger)
+            else:
+                stopped = None
+                switched = await self._switch_back(state)
+        if stopped is not None:
+            assert stopped.stopped_canary is not None
+            self._mark_status(stopped.stopped_canary, VersionStatus.REJECTED, "canary rolled back")
+            _log.warning("stopped the canary of %s", stopped.stopped_canary)
+            return stopped
+        self._mark_rolled_back(switched.previous, switched.active)
+        _log.warning("rolled back from %s to %s", switched.previous, switched.active)
+        return switched
+
+    async def _switch_back(self, state: LedgerState) -> Switch:
+        """The rollback proper, under the ledger lock: the previous model becomes active."""
+        if not state.history:
+            raise DeploymentError("there is no earlier model to roll back to")
+        current = self.active_model()
+        target = state.history[-1]
+        if target in state.adapters:
+            await self._server.load(target, Path(state.adapters[target]))
+        state.history.pop()
+        state.record("rollback", target, current)
+        self._switch(state, target)
+        # Requests that read the old name just before the switch may still reach vLLM:
+        # the adapter rolled back from stays loaded until the next switch.
+        unloaded = await self._unload_stale(state, also_keep=current)
         return Switch(target, current, unloaded)
 
     def _switch(self, state: LedgerState, name: str) -> None:
@@ -169,11 +269,19 @@ class Deployer:
         self._ledger.save(state)
         try:
             self._active.switch(name)
-        except OSError as exc:
+        except (OSError, StoreUnavailable) as exc:
             raise DeploymentError(f"cannot switch the active model to {name}: {exc}") from exc
 
+    def _stage(self, state: LedgerState, challenger: str | None, share: float) -> None:
+        self._ledger.save(state)
+        try:
+            self._active.stage(challenger, share)
+        except (OSError, ValueError, StoreUnavailable) as exc:
+            raise DeploymentError(f"cannot stage {challenger} at {share}: {exc}") from exc
+
     def _kept(self, state: LedgerState) -> set[str]:
-        return {self.active_model(), *state.history[-1:]}
+        challenger = self._active.state().challenger
+        return {self.active_model(), *state.history[-1:], *([challenger] if challenger else [])}
 
     async def _unload_stale(self, state: LedgerState, also_keep: str = "") -> tuple[str, ...]:
         """Unloads this deployer's adapters other than the active one, the rollback target and
@@ -232,3 +340,13 @@ class Deployer:
                 self._registry.set_status(target, VersionStatus.CHAMPION, reason="rollback")
         except LeximindError as exc:
             _log.error("%s serves, but the registry was not updated: %s", target, exc)
+
+    def _mark_status(self, version: str, status: VersionStatus, reason: str) -> None:
+        if self._registry is None:
+            return
+        try:
+            self._registry.set_status(version, status, reason=reason)
+        except KeyError:
+            _log.warning("%s is not in the model registry", version)
+        except LeximindError as exc:
+            _log.error("the registry was not updated (%s %s): %s", version, status.value, exc)

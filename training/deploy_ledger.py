@@ -35,16 +35,18 @@ class LedgerState:
     adapters: dict[str, str] = field(default_factory=dict)
     events: list[dict[str, str]] = field(default_factory=list)
 
-    def record(self, action: str, model: str, previous: str) -> None:
-        """Appends a switch to the events, keeping the newest MAX_EVENTS."""
-        self.events.append(
-            {
-                "at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "action": action,
-                "model": model,
-                "previous": previous,
-            }
-        )
+    def record(self, action: str, model: str, previous: str, *, share: float | None = None) -> None:
+        """Appends a switch to the events, keeping the newest MAX_EVENTS; a canary's events
+        also hold the challenger's share."""
+        event = {
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "action": action,
+            "model": model,
+            "previous": previous,
+        }
+        if share is not None:
+            event["share"] = f"{share:g}"
+        self.events.append(event)
         del self.events[:-MAX_EVENTS]
 
 

@@ -80,13 +80,16 @@ class OpenAICompatibleChatModel:
         # Spelled out so that the API key (in the headers) can never appear in a repr.
         return f"OpenAICompatibleChatModel(base_url={self._base_url!r}, model={self.name!r})"
 
-    async def complete(self, messages: Sequence[ChatMessage]) -> Completion:
-        """The model's reply to `messages`; an empty reply is returned as is.
+    async def complete(
+        self, messages: Sequence[ChatMessage], *, model: str | None = None
+    ) -> Completion:
+        """The reply of `model` (default: `name`) to `messages`; an empty reply is returned
+        as is.
 
         Raises ModelUnavailable on connection errors, timeouts, non-2xx answers and answers
         that are not a chat completion.
         """
-        name = self.name
+        name = model or self.name
         payload = {
             "model": name,
             "messages": [{"role": m.role, "content": m.content} for m in messages],

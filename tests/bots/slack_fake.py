@@ -259,7 +259,9 @@ class EchoModel:
         self.reply = reply
         self.prompts: list[list[ChatMessage]] = []
 
-    async def complete(self, messages: Sequence[ChatMessage]) -> Completion:
+    async def complete(
+        self, messages: Sequence[ChatMessage], *, model: str | None = None
+    ) -> Completion:
         self.prompts.append(list(messages))
         return Completion(text=self.reply, model=self.name)
 

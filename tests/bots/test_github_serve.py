@@ -46,7 +46,9 @@ class SlowChatModel:
     def name(self) -> str:
         return "slow"
 
-    async def complete(self, messages: Sequence[ChatMessage]) -> Completion:
+    async def complete(
+        self, messages: Sequence[ChatMessage], *, model: str | None = None
+    ) -> Completion:
         await asyncio.sleep(self._pause)
         return Completion(text="Run `make test` [1].", model="slow")
 

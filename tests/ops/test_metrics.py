@@ -21,15 +21,22 @@ def scrape(metrics: Metrics | JobMetrics) -> str:
     return generate_latest(metrics.registry).decode()
 
 
-def answer(*, model: str = "lora-3", abstained: bool = False) -> Answer:
+def answer(
+    *,
+    model: str = "lora-3",
+    abstained: bool = False,
+    routed: str = "",
+    generation: float = 0.7,
+) -> Answer:
     return Answer(
         text="Run make test.",
         sources=(),
         confidence=0.8,
         abstained=abstained,
         model=model,
-        extractive=False,
-        timings=Timings(retrieval=0.02, generation=0.7, total=0.72),
+        extractive=model == "extractive",
+        timings=Timings(retrieval=0.02, generation=generation, total=generation + 0.02),
+        routed_model=routed,
     )
 
 
@@ -48,12 +55,33 @@ def test_an_answer_counts_its_stages_model_and_abstention() -> None:
     """Retrieval and generation times go to their histograms; abstentions are counted."""
     metrics = Metrics()
     metrics.count_answer(answer())
-    metrics.count_answer(answer(model="abstained", abstained=True))
+    metrics.count_answer(answer(model="abstained", abstained=True, routed="lora-3"))
     text = scrape(metrics)
     assert 'leximind_answers_total{model="lora-3"} 1.0' in text
-    assert "leximind_abstentions_total 1.0" in text
+    assert 'leximind_abstentions_total{model="lora-3"} 1.0' in text
     assert "leximind_retrieval_seconds_count 2.0" in text
-    assert 'leximind_generation_seconds_bucket{le="1.0"} 2.0' in text
+    assert 'leximind_generation_seconds_bucket{le="1.0",model="lora-3"} 1.0' in text
+
+
+def test_champion_and_challenger_are_reported_apart() -> None:
+    """During a canary each model has its own generation times, answers, abstentions and
+    fallbacks: an answer counts for the model it was routed to when that model did not write
+    it."""
+    metrics = Metrics()
+    metrics.count_answer(answer(model="champ", routed="champ", generation=0.2))
+    metrics.count_answer(answer(model="champ", routed="champ", generation=0.2))
+    metrics.count_answer(answer(model="chall", routed="chall", generation=3.0))
+    metrics.count_answer(answer(model="extractive", routed="chall", generation=0.01))
+    metrics.count_answer(answer(model="abstained", abstained=True, routed="chall"))
+    text = scrape(metrics)
+    assert 'leximind_generation_seconds_bucket{le="0.25",model="champ"} 2.0' in text
+    assert 'leximind_generation_seconds_bucket{le="2.5",model="chall"} 0.0' in text
+    assert 'leximind_generation_seconds_count{model="chall"} 1.0' in text
+    assert 'leximind_answers_total{model="champ"} 2.0' in text
+    assert 'leximind_answers_total{model="chall"} 1.0' in text
+    assert 'leximind_model_fallbacks_total{model="chall"} 1.0' in text
+    assert 'leximind_abstentions_total{model="chall"} 1.0' in text
+    assert 'leximind_model_fallbacks_total{model="champ"}' not in text
 
 
 def test_feedback_is_counted_by_label_model_and_platform() -> None:

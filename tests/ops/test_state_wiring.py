@@ -1,4 +1,5 @@
-"""The bot state is SQLite in the data dir unless a Redis URL is set; the URL is validated."""
+"""The bot state and the rollout state are in the data dir unless a Redis URL is set; the URL
+is validated."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ from pydantic import ValidationError
 
 from bots.redis_state import RedisBotState
 from bots.state import SqliteBotState
+from core.llm.active_model import FileActiveModel
+from core.llm.redis_rollout import RedisActiveModel
+from core.rollout import RolloutState
 from ops.settings import Settings, StateSettings
-from ops.wiring import build_bot_state
+from ops.wiring import build_active_model, build_bot_state
 from tests.support.redis_server import RedisServer
 
 
@@ -52,3 +56,24 @@ def test_bad_redis_urls_are_refused(url: str, message: str) -> None:
 def test_the_redis_password_is_not_shown() -> None:
     settings = StateSettings(redis_url="redis://:s3cret-pw@127.0.0.1:6379/0")  # type: ignore[arg-type]
     assert "s3cret-pw" not in repr(settings)
+
+
+def test_the_rollout_state_follows_the_same_choice(
+    tmp_path: Path, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The active model and canary live in DATA_DIR/deploy without Redis; with a Redis URL a
+    canary staged by one replica is seen by another built from the same settings."""
+    local = build_active_model(Settings(_env_file=None, data_dir=tmp_path))
+    assert isinstance(local, FileActiveModel)
+    monkeypatch.setenv("LEXIMIND_STATE__REDIS_URL", redis_server.url)
+    monkeypatch.setenv("LEXIMIND_STATE__KEY_PREFIX", "wiring-rollout:")
+    monkeypatch.setenv("LEXIMIND_STATE__ROLLOUT_REFRESH", "0")
+    settings = Settings(_env_file=None, data_dir=tmp_path)
+    a, b = build_active_model(settings), build_active_model(settings)
+    assert isinstance(a, RedisActiveModel) and isinstance(b, RedisActiveModel)
+    a.switch("v1")
+    a.stage("v2", 0.1)
+    assert b.state() == RolloutState("v1", "v2", 0.1)
+    assert not (tmp_path / "deploy").exists()
+    a.close()
+    b.close()
