@@ -107,11 +107,11 @@ class Services:
         not fatal: /healthz reports it and questions get a clear error."""
         started = time.perf_counter()
         await asyncio.to_thread(self.embedder.load)
-        for kb in self.catalog.names():
-            try:
+        try:
+            for kb in self.catalog.names():
                 await self.retriever.search("warm up", kb=kb, k=1)
-            except ServiceUnavailable as exc:
-                _log.warning("warm-up: knowledge base %s cannot be searched: %s", kb, exc)
+        except ServiceUnavailable as exc:
+            _log.warning("warm-up stopped: the knowledge bases cannot be searched: %s", exc)
         _log.info("warmed up in %.2f s", time.perf_counter() - started)
 
     async def aclose(self) -> None:
@@ -353,7 +353,11 @@ def build_catalog(settings: Settings) -> Catalog:
     if settings.storage.backend == "s3":
         from rag.shared_catalog import ObjectStoreCatalog
 
-        return ObjectStoreCatalog(build_object_store(settings), ttl=settings.storage.catalog_ttl)
+        return ObjectStoreCatalog(
+            build_object_store(settings),
+            ttl=settings.storage.catalog_ttl,
+            local=file_catalog(settings),
+        )
     return file_catalog(settings)
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 from core.errors import StoreUnavailable
 from core.ports import ObjectStore, VersionedListing
-from rag.catalog import KnowledgeBase, record_from_json, record_to_json
+from rag.catalog import FileCatalog, KnowledgeBase, record_from_json, record_to_json
 
 _log = logging.getLogger(__name__)
 
@@ -41,10 +41,13 @@ class ObjectStoreCatalog:
     `list_versions` gets every record fetched again at each refresh.
 
     When the store fails, reads serve the last records read (the failure is logged once per
-    outage) and the store is asked again after `ttl`; before the first successful read they
-    raise StoreUnavailable. `save` raises StoreUnavailable: the caller must know that the
-    record was not written. A record that is not valid JSON is logged and skipped (its
-    previous version, if one was read, is kept).
+    outage) and the store is asked again after `ttl`. With a `local` catalog (this host's
+    DATA_DIR/catalog.json), every record read or saved is also kept there: a process that
+    starts while the store is down serves those, and knowledge bases indexed on this host
+    before the catalog was shared stay visible. Without one, reads before the first
+    successful listing raise StoreUnavailable. `save` raises StoreUnavailable: the caller
+    must know that the record was not written. A record that is not valid JSON is logged
+    and skipped (its previous version, if one was read, is kept).
     """
 
     def __init__(
@@ -54,10 +57,12 @@ class ObjectStoreCatalog:
         ttl: float = 2.0,
         prefix: str = CATALOG_PREFIX,
         clock: Callable[[], float] = time.monotonic,
+        local: FileCatalog | None = None,
     ) -> None:
         if ttl < 0:
             raise ValueError("the catalog ttl cannot be negative")
         self._store = store
+        self._local = local
         self._ttl = ttl
         self._prefix = prefix
         self._clock = clock
@@ -84,6 +89,7 @@ class ObjectStoreCatalog:
         payload = json.dumps(record_to_json(kb), indent=1).encode()
         with self._lock:
             self._store.put(key, payload)
+            self._keep_locally([kb])
             # The version is unknown here: the next refresh reads the object once more.
             self._by_key = {**self._by_key, key: ("", kb)}
             self._by_name = {**self._by_name, kb.name: kb}
@@ -113,7 +119,10 @@ class ObjectStoreCatalog:
         except StoreUnavailable as exc:
             self._checked_at = started
             if not self._loaded:
-                raise
+                if self._local is None:
+                    raise
+                self._by_name = self._local_records()
+                self._loaded = True
             if not self._failing:
                 _log.warning(
                     "cannot refresh the catalog; serving the %d knowledge bases last read: %s",
@@ -124,8 +133,10 @@ class ObjectStoreCatalog:
             return
         if self._failing:
             _log.info("the catalog can be read again")
+        changed = [kb for key, (_, kb) in by_key.items() if self._by_key.get(key) != by_key[key]]
+        self._keep_locally(changed)
         self._by_key = by_key
-        self._by_name = {kb.name: kb for _, kb in by_key.values()}
+        self._by_name = {**self._local_records(), **{kb.name: kb for _, kb in by_key.values()}}
         self._loaded, self._failing, self._checked_at = True, False, started
 
     def _read_changes(self) -> dict[str, tuple[str, KnowledgeBase]]:
@@ -163,3 +174,23 @@ class ObjectStoreCatalog:
             self._unreadable[key] = version
             _log.error("catalog record %s is not valid and is skipped: %s", key, exc)
             return None
+
+    def _local_records(self) -> dict[str, KnowledgeBase]:
+        """This host's copy; a failure to read it is logged and counts as empty."""
+        if self._local is None:
+            return {}
+        try:
+            return {name: kb for name in self._local.names() if (kb := self._local.get(name))}
+        except StoreUnavailable as exc:
+            _log.error("cannot read this host's copy of the catalog: %s", exc)
+            return {}
+
+    def _keep_locally(self, records: list[KnowledgeBase]) -> None:
+        """Copies records to this host's catalog; a failure there is logged, not raised."""
+        if self._local is None:
+            return
+        for kb in records:
+            try:
+                self._local.save(kb)
+            except (OSError, StoreUnavailable) as exc:
+                _log.error("cannot keep knowledge base %s in this host's catalog: %s", kb.name, exc)

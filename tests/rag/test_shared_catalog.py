@@ -13,6 +13,7 @@ import pytest
 from core.errors import StoreUnavailable
 from core.storage.local import LocalObjectStore
 from core.storage.s3 import S3ObjectStore
+from rag.catalog import FileCatalog
 from rag.shared_catalog import ObjectStoreCatalog, record_key
 from tests.core.test_s3_storage import new_bucket, s3_store
 from tests.fakes import MemoryObjectStore, VersionedMemoryObjectStore
@@ -151,6 +152,32 @@ def test_reading_before_any_successful_read_fails_clearly() -> None:
     store.down = True
     with pytest.raises(StoreUnavailable):
         ObjectStoreCatalog(store).get("docs")
+
+
+def test_with_a_local_copy_a_start_during_an_outage_serves_this_hosts_records(
+    tmp_path: Path,
+) -> None:
+    """Records read or saved are kept in this host's catalog: a process started while the
+    store is down serves them, and a knowledge base indexed here before sharing stays seen."""
+    store, clock = VersionedMemoryObjectStore(), Clock()
+    local = FileCatalog(tmp_path / "catalog.json")
+    local.save(record("indexed-before-sharing"))
+    ObjectStoreCatalog(store).save(record("docs"))
+    first = ObjectStoreCatalog(store, ttl=TTL, clock=clock, local=local)
+    assert first.names() == ["docs", "indexed-before-sharing"]
+    assert FileCatalog(tmp_path / "catalog.json").get("docs") == record("docs")
+
+    store.down = True
+    restarted = ObjectStoreCatalog(store, ttl=TTL, clock=clock, local=local)
+    assert restarted.names() == ["docs", "indexed-before-sharing"]
+    with pytest.raises(StoreUnavailable):
+        restarted.save(record("new"))
+    assert local.get("new") is None  # not kept here when the shared write failed
+
+    store.down = False
+    ObjectStoreCatalog(store).save(record("new"))
+    clock.advance()
+    assert restarted.names() == ["docs", "indexed-before-sharing", "new"]
 
 
 def test_an_invalid_record_is_skipped_and_reported_once(

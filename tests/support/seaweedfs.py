@@ -90,6 +90,9 @@ class SeaweedServer:
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     _log_path: Path = field(init=False)
+    # Volumes the master knew before the last stop: a restarted server is ready only once
+    # they are registered again, or reads of objects in them answer 500 for a moment.
+    _volumes_before: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self._log_path = self.work_dir / "weed.log"
@@ -189,7 +192,9 @@ class SeaweedServer:
                         + log_tail(self._log_path)
                     )
                 with contextlib.suppress(httpx.HTTPError):
-                    if client.get(url).status_code == 200:
+                    if client.get(url).status_code == 200 and (
+                        self._volumes(client) >= self._volumes_before
+                    ):
                         return
                 if time.monotonic() > stop_at:
                     raise SeaweedStartError(
@@ -206,10 +211,23 @@ class SeaweedServer:
         """SIGKILL, as a crash would: nothing is flushed or closed by the server."""
         self._signal(signal.SIGKILL, DEFAULT_STOP_GRACE_S)
 
+    def _volumes(self, client: httpx.Client) -> int:
+        """Volumes registered with the master (its /dir/status topology)."""
+        status = client.get(f"http://{HOST}:{self.ports['master']}/dir/status").json()
+        centres = status.get("Topology", {}).get("DataCenters") or []
+        return sum(
+            int(node.get("Volumes", 0))
+            for centre in centres
+            for rack in centre.get("Racks") or []
+            for node in rack.get("DataNodes") or []
+        )
+
     def _signal(self, sig: signal.Signals, grace_s: float) -> None:
         process = self.process
         if process is None or process.poll() is not None:
             return
+        with httpx.Client(timeout=2.0) as client, contextlib.suppress(httpx.HTTPError, ValueError):
+            self._volumes_before = self._volumes(client)
         # `weed mini` is a single process: its PID is all there is to signal.
         process.send_signal(sig)
         try:
