@@ -122,7 +122,6 @@ def test_every_task_gets_2xx_answers_and_none_fails(
         row = run.stats.get(name)
         assert row is not None and row.requests > 0, f"no {name} requests:\n{run.output}"
         assert row.failures == 0, run.output
-    assert run.stats["Aggregated"].failures == 0
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and 0 in fake.answers_posted():
         time.sleep(0.2)

@@ -1,4 +1,4 @@
-"""Run `ops/loadtest/locustfile.py` headless in a subprocess and read its CSV statistics.
+"""Run `ops/loadtest/locustfile.py` headless in a subprocess and read its statistics.
 
 Locust monkey-patches the standard library with gevent on import, so it never runs inside
 the pytest or benchmark process.
@@ -6,7 +6,7 @@ the pytest or benchmark process.
 
 from __future__ import annotations
 
-import csv
+import json
 import math
 import os
 import subprocess
@@ -21,16 +21,15 @@ LOCUSTFILE = REPO_ROOT / "ops" / "loadtest" / "locustfile.py"
 
 @dataclass(frozen=True, slots=True)
 class RequestStats:
-    """One row of Locust's `<prefix>_stats.csv`: a request name, or `Aggregated`.
+    """What Locust recorded for one request name, from its end-of-run JSON (`--json-file`).
 
-    Percentiles are Locust's: from its histogram, which rounds response times above 100 ms
-    to two significant digits.
+    Percentiles are nearest-rank over Locust's response-time histogram, which rounds times
+    above 100 ms to two significant digits (and above 1,000 ms to three).
     """
 
     name: str
     requests: int
     failures: int
-    requests_per_s: float
     p50_ms: float
     p99_ms: float
 
@@ -44,25 +43,33 @@ class LocustRun:
     output: str
 
 
-def _number(text: str) -> float:
-    return float(text) if text not in ("", "N/A") else math.nan
+def histogram_percentile(histogram: Mapping[int, int], q: float) -> float:
+    """The nearest-rank q-th percentile (0-100) of {milliseconds: count}."""
+    total = sum(histogram.values())
+    if total == 0:
+        return math.nan
+    rank = max(1, math.ceil(total * q / 100))
+    seen = 0
+    for ms in sorted(histogram):
+        seen += histogram[ms]
+        if seen >= rank:
+            return float(ms)
+    return float(max(histogram))
 
 
 def read_stats(path: Path) -> dict[str, RequestStats]:
-    """The rows of a `_stats.csv` by request name."""
-    with path.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    return {
-        row["Name"]: RequestStats(
-            name=row["Name"],
-            requests=int(row["Request Count"]),
-            failures=int(row["Failure Count"]),
-            requests_per_s=_number(row["Requests/s"]),
-            p50_ms=_number(row["50%"]),
-            p99_ms=_number(row["99%"]),
+    """The entries of Locust's JSON statistics by request name."""
+    found = {}
+    for entry in json.loads(path.read_text(encoding="utf-8")):
+        histogram = {int(ms): int(n) for ms, n in entry["response_times"].items()}
+        found[entry["name"]] = RequestStats(
+            name=entry["name"],
+            requests=int(entry["num_requests"]),
+            failures=int(entry["num_failures"]),
+            p50_ms=histogram_percentile(histogram, 50),
+            p99_ms=histogram_percentile(histogram, 99),
         )
-        for row in rows
-    }
+    return found
 
 
 def run_locust(
@@ -75,12 +82,13 @@ def run_locust(
     tags: Sequence[str] = (),
     options: Mapping[str, str] | None = None,
     env: Mapping[str, str] | None = None,
-    reset_stats: bool = False,
+    stop_timeout_s: float = 120.0,
 ) -> LocustRun:
     """`locust --headless` with `users` users spawned in one second, for `seconds`.
 
-    `options` are the locustfile's own flags (`{"--expect-model": "m"}`); `reset_stats`
-    drops what was measured while users were being spawned.
+    Requests still in flight at the end are waited for (up to `stop_timeout_s`), so the
+    statistics hold every request started in the run, however slow. `options` are the
+    locustfile's own flags (`{"--expect-model": "m"}`). The CSV files stay beside the JSON.
     """
     command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", host]
     command += ["--headless", "--only-summary", "--loglevel", "WARNING"]
@@ -88,8 +96,7 @@ def run_locust(
     command += ["--rate-per-user", f"{rate_per_user:g}", "--csv", str(csv_prefix)]
     if tags:
         command += ["--tags", *tags]
-    if reset_stats:
-        command.append("--reset-stats")
+    command += ["--stop-timeout", f"{stop_timeout_s:g}", "--json-file", str(csv_prefix)]
     for flag, value in (options or {}).items():
         command += [flag, value]
     csv_prefix.parent.mkdir(parents=True, exist_ok=True)
@@ -99,9 +106,9 @@ def run_locust(
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
-        timeout=seconds + 120,
+        timeout=seconds + stop_timeout_s + 120,
         check=False,
     )
-    stats_csv = Path(f"{csv_prefix}_stats.csv")
-    stats = read_stats(stats_csv) if stats_csv.exists() else {}
+    stats_json = Path(f"{csv_prefix}.json")
+    stats = read_stats(stats_json) if stats_json.exists() else {}
     return LocustRun(done.returncode, stats, done.stdout + done.stderr)
