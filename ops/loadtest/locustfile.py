@@ -264,6 +264,13 @@ class LeximindUser(FastHttpUser):
         rate = float(options.rate_per_user)
         self._pacing = constant_throughput(rate) if rate > 0 else constant(0)
 
+    def on_start(self) -> None:
+        """Waits a random part of one period first: users spawned together would otherwise
+        send in lockstep, bursts of N requests once a period instead of a steady rate."""
+        rate = float(self.options.rate_per_user)
+        if rate > 0:
+            time.sleep(random.uniform(0, 1 / rate))  # gevent-patched: yields to other users
+
     def wait_time(self) -> float:
         """The pause that keeps this user at --rate-per-user tasks per second."""
         return self._pacing(self)

@@ -32,6 +32,18 @@ class RequestStats:
     failures: int
     p50_ms: float
     p99_ms: float
+    completed_per_second: dict[int, int]
+
+    def steady_rate(self, seconds: float, *, skip_s: int = 2) -> float:
+        """Requests completed per second over whole seconds of the run, leaving out the first
+        `skip_s` (users starting) and the last (stopping); the run lasted `seconds`."""
+        if not self.completed_per_second:
+            return 0.0
+        first = min(self.completed_per_second)
+        window = range(first + skip_s, first + math.floor(seconds) - 1)
+        if len(window) < 1:
+            raise ValueError(f"a {seconds:g} s run has no steady whole second to count")
+        return sum(self.completed_per_second.get(t, 0) for t in window) / len(window)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +80,7 @@ def read_stats(path: Path) -> dict[str, RequestStats]:
             failures=int(entry["num_failures"]),
             p50_ms=histogram_percentile(histogram, 50),
             p99_ms=histogram_percentile(histogram, 99),
+            completed_per_second={int(t): int(n) for t, n in entry["num_reqs_per_sec"].items()},
         )
     return found
 
