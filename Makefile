@@ -55,6 +55,8 @@ bench: $(BIN)/leximind $(VLLM_VENV)/.ready
 	$(BIN)/python -m benchmarks.storage
 	$(BIN)/python -m benchmarks.bots
 	LEXIMIND_TEST_VLLM_PYTHON=$(abspath $(VLLM_VENV))/bin/python $(BIN)/python -m benchmarks.retraining
+	LEXIMIND_TEST_VLLM_PYTHON=$(abspath $(VLLM_VENV))/bin/python HF_HUB_OFFLINE=1 \
+		$(BIN)/python -m benchmarks.load
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) $(LABEL_STUDIO_VENV) $(TRAIN_VENV) .data .bench
