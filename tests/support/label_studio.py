@@ -28,12 +28,11 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 import httpx
 import pytest
 
-from tests.support.processes import signal_group
+from tests.support.processes import StoppedOnExit, signal_group
 from tests.support.vllm_server import HOST, free_port, log_tail
 
 _log = logging.getLogger(__name__)
@@ -47,7 +46,7 @@ class LabelStudioStartError(RuntimeError):
 
 
 @dataclass
-class LabelStudioServer:
+class LabelStudioServer(StoppedOnExit):
     """A running Label Studio; `token` is the legacy API token of its one user."""
 
     process: subprocess.Popen[bytes]
@@ -79,17 +78,6 @@ class LabelStudioServer:
         except subprocess.TimeoutExpired:
             signal_group(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=grace_s)
-
-    def __enter__(self) -> LabelStudioServer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def label_studio_env(data_dir: Path) -> dict[str, str]:

@@ -11,11 +11,10 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 import httpx
 
-from tests.support.processes import signal_group
+from tests.support.processes import StoppedOnExit, signal_group
 from tests.support.vllm_server import HOST, free_port, log_tail
 
 
@@ -24,7 +23,7 @@ class ServeStartError(RuntimeError):
 
 
 @dataclass
-class LeximindServer:
+class LeximindServer(StoppedOnExit):
     """A running `leximind serve`; stop it with `stop()` or by leaving a `with` block."""
 
     process: subprocess.Popen[bytes]
@@ -42,17 +41,6 @@ class LeximindServer:
             signal_group(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=grace_s)
         signal_group(self.process.pid, signal.SIGKILL)  # workers that outlived the supervisor
-
-    def __enter__(self) -> LeximindServer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _ready(client: httpx.Client, server: LeximindServer, workers: int) -> bool:

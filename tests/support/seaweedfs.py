@@ -31,10 +31,10 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 import httpx
 
+from tests.support.processes import StoppedOnExit
 from tests.support.vllm_server import HOST, log_tail
 
 COMPONENTS = ("master", "volume", "filer", "s3", "admin")
@@ -80,7 +80,7 @@ def free_port_pairs(count: int) -> list[int]:
 
 
 @dataclass
-class SeaweedServer:
+class SeaweedServer(StoppedOnExit):
     """A `weed mini` process on fixed loopback ports and a data folder; it can be restarted."""
 
     work_dir: Path
@@ -235,17 +235,6 @@ class SeaweedServer:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=grace_s)
-
-    def __enter__(self) -> SeaweedServer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 MAX_SOCKET_PATH = 100

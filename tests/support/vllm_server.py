@@ -39,12 +39,11 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 import httpx
 import pytest
 
-from tests.support.processes import signal_group
+from tests.support.processes import StoppedOnExit, signal_group
 from tests.support.tiny_llama import build_tiny_llama
 
 _log = logging.getLogger(__name__)
@@ -77,7 +76,7 @@ class VllmStartError(RuntimeError):
 
 
 @dataclass
-class VllmServer:
+class VllmServer(StoppedOnExit):
     """A running vLLM server process; stop it with `stop()` or by leaving a `with` block."""
 
     process: subprocess.Popen[bytes]
@@ -124,17 +123,6 @@ class VllmServer:
             self.process.wait(timeout=grace_s)
         # Children that outlived the parent (they should not) are killed with the group.
         signal_group(pgid, signal.SIGKILL)
-
-    def __enter__(self) -> VllmServer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def vllm_env(work_dir: Path, base: dict[str, str] | None = None) -> dict[str, str]:
