@@ -42,12 +42,12 @@ class ObjectStoreCatalog:
 
     When the store fails, reads serve the last records read (the failure is logged once per
     outage) and the store is asked again after `ttl`. With a `local` catalog (this host's
-    DATA_DIR/catalog.json), every record read or saved is also kept there: a process that
-    starts while the store is down serves those, and knowledge bases indexed on this host
-    before the catalog was shared stay visible. Without one, reads before the first
-    successful listing raise StoreUnavailable. `save` raises StoreUnavailable: the caller
-    must know that the record was not written. A record that is not valid JSON is logged
-    and skipped (its previous version, if one was read, is kept).
+    DATA_DIR/catalog.json), every record read or saved is also kept there, and a process
+    that starts while the store is down serves this copy until the store answers. Without
+    one, reads before the first successful listing raise StoreUnavailable. `save` raises
+    StoreUnavailable: the caller must know that the record was not written. A record that
+    is not valid JSON is logged and skipped (its previous version, if one was read, is
+    kept).
     """
 
     def __init__(
@@ -136,7 +136,7 @@ class ObjectStoreCatalog:
         changed = [kb for key, (_, kb) in by_key.items() if self._by_key.get(key) != by_key[key]]
         self._keep_locally(changed)
         self._by_key = by_key
-        self._by_name = {**self._local_records(), **{kb.name: kb for _, kb in by_key.values()}}
+        self._by_name = {kb.name: kb for _, kb in by_key.values()}
         self._loaded, self._failing, self._checked_at = True, False, started
 
     def _read_changes(self) -> dict[str, tuple[str, KnowledgeBase]]:
