@@ -142,6 +142,7 @@ def create_app(
         kit: BotKit | None = None
         app.state.github = None
         metrics.watch_spool(services.spooled_writer)
+        metrics.watch_rollout(services.active_model)
         app.state.slack = None
         github_on = services.settings.github.webhook_secret is not None
         if github_on or services.settings.slack.http_enabled:

@@ -14,10 +14,17 @@ from typing import Protocol
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 
+from core.rollout import RolloutState
 from core.types import Answer, Feedback
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 RETRACTED = "retracted"
+
+
+class RolloutStatus(Protocol):
+    """What the rollout gauge reads at scrape time (core.ports.Rollout)."""
+
+    def state(self) -> RolloutState: ...
 
 
 class SpoolStatus(Protocol):
@@ -107,6 +114,10 @@ class Metrics:
         label = feedback.label.value if feedback.label is not None else RETRACTED
         self.feedback.labels(label, model, feedback.platform).inc()
 
+    def watch_rollout(self, rollout: RolloutStatus) -> None:
+        """Adds `leximind_rollout_share{model,role}`, read at each scrape. Call it once."""
+        self.registry.register(_RolloutCollector(rollout))
+
     def watch_spool(self, writer: SpoolStatus) -> None:
         """Adds gauges read from `writer` at each scrape: spool depth, rejected entries and
         whether the object store is up. Call it once per writer."""
@@ -136,6 +147,27 @@ class _SpoolCollector:
             "1 unless the last write to the object store failed",
             value=0.0 if self._writer.store_down else 1.0,
         )
+
+
+class _RolloutCollector:
+    """The share of users each model serves, read from the rollout state at each scrape."""
+
+    def __init__(self, rollout: RolloutStatus) -> None:
+        self._rollout = rollout
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        gauge = GaugeMetricFamily(
+            "leximind_rollout_share",
+            "Share of users each model answers: the champion, and a challenger during a canary",
+            labels=["model", "role"],
+        )
+        state = self._rollout.state()
+        champion = state.champion or "configured"
+        share = state.share if state.canary and state.challenger else 0.0
+        gauge.add_metric([champion, "champion"], 1.0 - share)
+        if share and state.challenger:
+            gauge.add_metric([state.challenger, "challenger"], share)
+        yield gauge
 
 
 def _number(value: object) -> float:

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from core.rollout import RolloutState
 from ops.metrics import JobMetrics, Metrics
 from ops.settings import Settings
 from tests.conftest import REPO_ROOT
@@ -241,6 +242,10 @@ def test_prometheus_scrapes_services_on_ports_they_expose() -> None:
 def exposed_metric_names() -> set[str]:
     """The sample names Leximind's processes expose, as Prometheus stores them."""
 
+    class Rollout:
+        def state(self) -> RolloutState:
+            return RolloutState(champion="v1", challenger="v2", share=0.1)
+
     class Writer:
         store_down = False
 
@@ -249,6 +254,7 @@ def exposed_metric_names() -> set[str]:
 
     api = Metrics()
     api.watch_spool(Writer())
+    api.watch_rollout(Rollout())
     names: set[str] = set()
     for registry in (api.registry, JobMetrics().registry):
         for family in registry.collect():

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from prometheus_client import generate_latest
 
+from core.llm.active_model import FileActiveModel
 from core.storage.spool import Spool
 from core.storage.writer import SpooledWriter, WriteKind
 from core.types import Answer, Feedback, FeedbackLabel, Timings
@@ -113,6 +114,21 @@ def test_spool_gauges_are_read_at_scrape_time(tmp_path: Path) -> None:
     assert "leximind_spool_depth 3.0" in text
     assert "leximind_spool_rejected 0.0" in text
     assert "leximind_object_store_up 0.0" in text
+
+
+def test_rollout_share_follows_the_canary(tmp_path: Path) -> None:
+    """The champion serves everyone until a canary gives the challenger its share."""
+    rollout = FileActiveModel(tmp_path / "active_model.json")
+    metrics = Metrics()
+    metrics.watch_rollout(rollout)
+    assert 'leximind_rollout_share{model="configured",role="champion"} 1.0' in scrape(metrics)
+    rollout.switch("v1")
+    rollout.stage("v2", 0.25)
+    text = scrape(metrics)
+    assert 'leximind_rollout_share{model="v1",role="champion"} 0.75' in text
+    assert 'leximind_rollout_share{model="v2",role="challenger"} 0.25' in text
+    rollout.stage(None, 0.0)
+    assert 'role="challenger"' not in scrape(metrics)
 
 
 def test_job_runs_are_counted_by_outcome() -> None:
