@@ -153,17 +153,8 @@ class Deployer:
                     raise DeploymentError("no canary is running: name the version to promote")
                 version = rollout.challenger
             ended = rollout.challenger if rollout.challenger != version else None
-            folder = adapter_dir or self._adapter_dir(version, state)
-            state.adapters[version] = str(folder)
-            self._ledger.save(state)
             previous = self.active_model()
-            await self._server.load(version, folder)
-            try:
-                await self._smoke(version)
-            except DeploymentError:
-                if version not in self._kept(state):
-                    await self._server.unload(version)
-                raise
+            await self._load_and_smoke(version, state, adapter_dir)
             if previous == version:
                 _log.info("%s is already the active model", version)
                 self._mark_promoted(version, previous)
@@ -193,16 +184,7 @@ class Deployer:
             if version == champion:
                 raise DeploymentError(f"{version} is the champion: it serves every question")
             before = self._active.state()
-            folder = adapter_dir or self._adapter_dir(version, state)
-            state.adapters[version] = str(folder)
-            self._ledger.save(state)
-            await self._server.load(version, folder)
-            try:
-                await self._smoke(version)
-            except DeploymentError:
-                if version not in self._kept(state):
-                    await self._server.unload(version)
-                raise
+            await self._load_and_smoke(version, state, adapter_dir)
             replaced = before.challenger if before.challenger != version else None
             result = Canary(
                 challenger=version,
@@ -262,6 +244,22 @@ class Deployer:
         # the adapter rolled back from stays loaded until the next switch.
         unloaded = await self._unload_stale(state, also_keep=current)
         return Switch(target, current, unloaded)
+
+    async def _load_and_smoke(
+        self, version: str, state: LedgerState, adapter_dir: Path | None
+    ) -> None:
+        """Records the adapter's folder, loads it into vLLM and smoke-tests it; a failed
+        smoke test unloads it again unless it was kept (in service or for rollback)."""
+        folder = adapter_dir or self._adapter_dir(version, state)
+        state.adapters[version] = str(folder)
+        self._ledger.save(state)
+        await self._server.load(version, folder)
+        try:
+            await self._smoke(version)
+        except DeploymentError:
+            if version not in self._kept(state):
+                await self._server.unload(version)
+            raise
 
     def _switch(self, state: LedgerState, name: str) -> None:
         # The ledger first: should the switch fail, the history names a model that is still

@@ -8,12 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from core.llm.active_model import FileActiveModel
 from ops import jobs
-from ops.cli import app
 from ops.wiring import TrainingBackends
+from tests.ops.cli_support import invoke, model_env
 from tests.support.fake_vllm import FakeVllm, fake_vllm, write_fake_adapter
 from tests.support.retraining import (
     MemoryRegistry,
@@ -37,24 +36,14 @@ def server() -> Iterator[FakeVllm]:
 
 @pytest.fixture
 def env(tmp_path: Path, server: FakeVllm, model_cache: Path) -> dict[str, str]:
-    return {
-        "LEXIMIND_DATA_DIR": str(tmp_path / "data"),
-        "LEXIMIND_EMBEDDING__CACHE_DIR": str(model_cache),
-        "LEXIMIND_LLM__BASE_URL": server.base_url,
-        "LEXIMIND_LLM__MODEL": "base-model",
-        "LEXIMIND_DATASET__CONALA_DIR": str(conala_inputs(tmp_path / "conala", GOOD)),
-    }
+    conala = conala_inputs(tmp_path / "conala", GOOD)
+    return {**model_env(tmp_path, server, model_cache), "LEXIMIND_DATASET__CONALA_DIR": str(conala)}
 
 
 def use_backends(monkeypatch: pytest.MonkeyPatch, backends: TrainingBackends) -> None:
     """The composition root hands out these backends instead of LlamaFactory and MLflow."""
     monkeypatch.setattr("ops.wiring.build_training_backends", lambda settings: backends)
     monkeypatch.setattr("ops.wiring.build_model_registry", lambda settings: backends.registry)
-
-
-def invoke(env: dict[str, str], *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args), env=env)
-    return result.exit_code, result.output
 
 
 def test_promote_then_rollback_from_the_command_line(

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from core.llm.active_model import FileActiveModel
 from core.rollout import RolloutState
@@ -18,8 +17,8 @@ from core.storage.keys import feedback_key, interaction_key
 from core.storage.local import LocalObjectStore
 from core.storage.logs import ObjectInteractionLog
 from core.types import Answer, Feedback, FeedbackLabel, Interaction, Question, Timings
-from ops.cli import app
 from ops.wiring import TrainingBackends
+from tests.ops.cli_support import invoke, model_env
 from tests.support.fake_vllm import FakeVllm, fake_vllm, write_fake_adapter
 from tests.support.retraining import MemoryRegistry, MemoryTracker, ScriptedTrainer
 from training.ports import VersionStatus
@@ -34,17 +33,7 @@ def server() -> Iterator[FakeVllm]:
 
 @pytest.fixture
 def env(tmp_path: Path, server: FakeVllm, model_cache: Path) -> dict[str, str]:
-    return {
-        "LEXIMIND_DATA_DIR": str(tmp_path / "data"),
-        "LEXIMIND_EMBEDDING__CACHE_DIR": str(model_cache),
-        "LEXIMIND_LLM__BASE_URL": server.base_url,
-        "LEXIMIND_LLM__MODEL": "base-model",
-    }
-
-
-def invoke(env: dict[str, str], *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args), env=env)
-    return result.exit_code, result.output
+    return model_env(tmp_path, server, model_cache)
 
 
 def test_canary_then_promote_or_stop_from_the_command_line(
