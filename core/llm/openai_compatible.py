@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Sequence
 from types import TracebackType
@@ -14,6 +15,8 @@ from core.ports import ActiveModel
 from core.types import ChatMessage, Completion
 
 _log = logging.getLogger(__name__)
+
+_CONNECTIONS_PER_POOL = 32
 
 _BODY_EXCERPT_CHARS = 200
 
@@ -55,19 +58,26 @@ class OpenAICompatibleChatModel:
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._timeout = httpx.Timeout(timeout)
         self._owns_client = client is None
-        self._client = (
-            client
-            if client is not None
-            else httpx.AsyncClient(
-                timeout=self._timeout,
-                transport=transport,
-                # httpx's default of 100 would queue a burst of questions behind each other,
-                # while vLLM batches every request in flight.
-                limits=httpx.Limits(
-                    max_connections=max_connections, max_keepalive_connections=max_connections
-                ),
-            )
-        )
+        if client is not None:
+            self._clients = [client]
+        else:
+            # httpx's default of 100 connections would queue a burst of questions behind each
+            # other, while vLLM batches every request in flight. One pool per 32 connections:
+            # httpcore's pool checks every connection for every queued request on each event,
+            # so one pool of 256 spent most of the event loop's time there under a burst.
+            shards = -(-max_connections // _CONNECTIONS_PER_POOL)
+            per_pool = -(-max_connections // shards)
+            limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool)
+            self._clients = [
+                httpx.AsyncClient(timeout=self._timeout, transport=transport, limits=limits)
+                for _ in range(1 if transport is not None else shards)
+            ]
+        self._turn = itertools.count()
+
+    @property
+    def _client(self) -> httpx.AsyncClient:
+        """The next connection pool, in turn."""
+        return self._clients[next(self._turn) % len(self._clients)]
 
     @property
     def name(self) -> str:
@@ -177,7 +187,8 @@ class OpenAICompatibleChatModel:
     async def aclose(self) -> None:
         """Close the HTTP client if this model created it."""
         if self._owns_client:
-            await self._client.aclose()
+            for client in self._clients:
+                await client.aclose()
 
     async def __aenter__(self) -> OpenAICompatibleChatModel:
         return self
