@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from core.storage.local import write_atomically
+from core.storage.local import exclusive, write_atomically
 from ops.settings import Settings
 
 _log = logging.getLogger(__name__)
@@ -100,26 +100,6 @@ class RunLog:
 
     def _path(self, job: str) -> Path:
         return self._folder / f"{job}.json"
-
-
-@contextmanager
-def exclusive(path: Path) -> Iterator[bool]:
-    """Tries to take the lock file without waiting; yields whether this holder got it.
-
-    The lock belongs to the open file, so it also excludes other threads of this process,
-    and the operating system releases it when a holder dies.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def retrain_lock(settings: Settings) -> Path:

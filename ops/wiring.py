@@ -139,6 +139,15 @@ class BotKit:
         self.state.close()
 
 
+def redis_timeouts(settings: Settings) -> dict[str, Any]:
+    """The socket timeouts every Redis client of Leximind uses (sync and asyncio alike)."""
+    state = settings.state
+    return {
+        "socket_timeout": state.socket_timeout,
+        "socket_connect_timeout": state.connect_timeout,
+    }
+
+
 def build_bot_state(settings: Settings, folder: Path) -> BotState:
     """Redis when LEXIMIND_STATE__REDIS_URL is set (state shared by replicas), else SQLite in
     `folder`."""
@@ -154,11 +163,7 @@ def build_bot_state(settings: Settings, folder: Path) -> BotState:
 
     from bots.redis_state import RedisBotState
 
-    client = Redis.from_url(
-        state.redis_url.get_secret_value(),
-        socket_timeout=state.socket_timeout,
-        socket_connect_timeout=state.connect_timeout,
-    )
+    client = Redis.from_url(state.redis_url.get_secret_value(), **redis_timeouts(settings))
     return RedisBotState(client, key_prefix=state.key_prefix, **limits)
 
 
@@ -256,11 +261,7 @@ def build_active_model(settings: Settings) -> Rollout:
 
     from core.llm.redis_rollout import RedisActiveModel
 
-    client = Redis.from_url(
-        state.redis_url.get_secret_value(),
-        socket_timeout=state.socket_timeout,
-        socket_connect_timeout=state.connect_timeout,
-    )
+    client = Redis.from_url(state.redis_url.get_secret_value(), **redis_timeouts(settings))
     return RedisActiveModel(client, key_prefix=state.key_prefix, refresh=state.rollout_refresh)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import tempfile
 from collections.abc import Iterator
@@ -124,3 +126,23 @@ def _files(folder: Path) -> Iterator[Path]:
             yield from _files(Path(entry.path))
         elif entry.is_file(follow_symlinks=False):
             yield Path(entry.path)
+
+
+@contextlib.contextmanager
+def exclusive(path: Path) -> Iterator[bool]:
+    """Tries to take the lock file `path` without waiting; yields whether this holder got it.
+
+    The lock belongs to the open file, so it also excludes other threads of this process,
+    and the operating system releases it when a holder dies.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

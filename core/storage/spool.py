@@ -14,7 +14,6 @@ to `rejected/` and logged, never deleted.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -27,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.storage.keys import validate_key
-from core.storage.local import fsync_dir
+from core.storage.local import exclusive, fsync_dir
 
 _log = logging.getLogger(__name__)
 
@@ -157,19 +156,9 @@ class Spool:
             return 0
         return sum(1 for p in self._rejected.iterdir() if p.name.endswith(SUFFIX))
 
-    @contextlib.contextmanager
-    def exclusive(self) -> Iterator[bool]:
+    def exclusive(self) -> contextlib.AbstractContextManager[bool]:
         """Holds the replay lock if no other process does; yields whether it got it."""
-        with (self._root / ".lock").open("a") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        return exclusive(self._root / ".lock")
 
     def _remove_stale_temporaries(self) -> None:
         # A temporary file outlives its append only if the process died mid-append (before the
