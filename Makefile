@@ -17,13 +17,13 @@ BIN := $(VENV)/bin
 $(BIN)/leximind: pyproject.toml
 	@echo "Installing Leximind into $(VENV) (first run only; a few minutes)..."
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install -qq --upgrade pip
+	$(BIN)/pip install -qq -e .
 	touch $@
 
 $(VENV)/.test-ready: $(BIN)/leximind pyproject.toml
 	@echo "Installing the test tools into $(VENV)..."
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install -qq -e '.[test]'
 	touch $@
 
 $(VLLM_VENV)/.ready: ops/vllm/make_venv.sh
