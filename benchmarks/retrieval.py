@@ -429,6 +429,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.retrieval")
     parser.add_argument("--only", help="comma-separated runs: " + ", ".join(r.name for r in RUNS))
     parser.add_argument("--no-baselines", action="store_true", help="Leximind only")
+    parser.add_argument("--baselines-only", action="store_true", help="no Leximind")
     parser.add_argument(
         "--baseline-embedder",
         choices=("torch", "onnx-fp32", "onnx-int8"),
@@ -449,7 +450,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         started = time.perf_counter()
         tree = build_tree(run)
         cases = load_cases(run.dev)
-        leximind(run, tree, cases, figures)
+        if not args.baselines_only:
+            leximind(run, tree, cases, figures)
         if embedder is not None:
             baselines(run, tree, cases, figures, embedder)
         print(f"{run.name}: {len(tree.files)} files, done in {time.perf_counter() - started:.0f} s")
