@@ -51,9 +51,12 @@ class Source:
         return self.chunk.title
 
     def snippet(self, limit: int = 300) -> str:
-        """The start of the passage on one line, cut at `limit` characters."""
-        flat = " ".join(self.chunk.text.split())
-        return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+        """The start of the passage, cut at `limit` characters. Lines keep their breaks and
+        indentation (code stays readable); blank runs become one blank line."""
+        lines = [line.rstrip() for line in self.chunk.text.strip("\n").splitlines()]
+        kept = [line for n, line in enumerate(lines) if line or (n and lines[n - 1])]
+        text = "\n".join(kept).strip()
+        return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,13 @@ from ops.wiring.bots import (
     build_slack_bot,
     build_user_hasher,
 )
-from ops.wiring.serving import Services, build_chat_model, build_services, default_model_path
+from ops.wiring.serving import (
+    Services,
+    build_chat_model,
+    build_indexer,
+    build_services,
+    default_model_path,
+)
 from ops.wiring.state import build_active_model, redis_timeouts
 from ops.wiring.storage import (
     build_catalog,
@@ -66,6 +72,7 @@ __all__ = [
     "build_evaluator",
     "build_github_api",
     "build_github_webhook",
+    "build_indexer",
     "build_label_studio",
     "build_model_registry",
     "build_object_store",
