@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bots.reactions import NEGATIVE_EMOJI, POSITIVE_EMOJI
 from training.eval_report import METRICS, REJECTED_SPLIT, TEST_SPLIT
@@ -68,6 +68,18 @@ class IndexSettings(BaseModel):
 
     max_file_bytes: int = Field(1_000_000, gt=0, description="larger files are skipped")
     embed_batch: int = Field(256, gt=0, description="chunks embedded and written per batch")
+    languages: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="translations indexed beside the main language, e.g. de,pt-br or all",
+    )
+
+    @field_validator("languages", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """ "de,es" (or JSON's ["de", "es"]) as lower-case codes."""
+        if isinstance(value, str):
+            value = [v.strip(" \"'") for v in value.strip(" []").split(",")]
+        return [str(v).lower() for v in value if v] if isinstance(value, list) else value
 
 
 class RetrievalSettings(BaseModel):

@@ -507,7 +507,11 @@ def build_services(settings: Settings) -> Services:
         rollout=active_model,
     )
     indexer = Indexer(
-        store=store, embedder=embedder, catalog=catalog, batch_size=settings.index.embed_batch
+        store=store,
+        embedder=embedder,
+        catalog=catalog,
+        batch_size=settings.index.embed_batch,
+        languages=settings.index.languages,
     )
     _log.info(
         "services ready: data dir %s, model %s",
