@@ -7,9 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.conftest import SHARED_DATA
-
-FASTAPI = SHARED_DATA / "corpora" / "fastapi"
+from tests.conftest import shared_data
 
 SLICE = [
     "README.md",
@@ -48,10 +46,11 @@ def git(repo: Path, *args: str) -> str:
 
 def make_fastapi_repo(target: Path, files: list[str] = SLICE) -> Path:
     """A git repository holding `files` of the FastAPI docs, committed, with a GitHub remote."""
+    fastapi = shared_data("corpora", "fastapi")
     for rel in files:
         dest = target / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(FASTAPI / rel, dest)
+        shutil.copyfile(fastapi / rel, dest)
     (target / ".gitignore").write_text("ignored/\n")
     (target / "ignored").mkdir()
     (target / "ignored" / "secret.md").write_text("# Ignored\n\nThis must not be indexed.\n")
