@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from rag.catalog import Catalog, FileCatalog
     from rag.embedding import OnnxEmbedder
     from rag.indexer import Indexer
-    from rag.ports import VectorStore
+    from rag.ports import Embedder, VectorStore
     from rag.retrieval import HybridRetriever
     from rag.stores.weaviate import WeaviateStore
     from training.evaluation import Evaluator, ModelEndpoint
@@ -452,13 +452,27 @@ def connect_weaviate(vector: VectorSettings) -> WeaviateClient:
     )
 
 
+def build_indexer(
+    settings: Settings, *, store: VectorStore, embedder: Embedder, catalog: Catalog
+) -> Indexer:
+    """The indexer of these settings over a store, an embedder and a catalog."""
+    from rag.indexer import Indexer
+
+    return Indexer(
+        store=store,
+        embedder=embedder,
+        catalog=catalog,
+        batch_size=settings.index.embed_batch,
+        languages=settings.index.languages,
+    )
+
+
 def build_services(settings: Settings) -> Services:
     """Builds the store, embedder, retriever, indexer and answering service from settings."""
     from threadpoolctl import threadpool_limits
 
     from rag.embedding import OnnxEmbedder
     from rag.embedding.coalescing import CoalescingEmbedder
-    from rag.indexer import Indexer
     from rag.retrieval import FusionWeights, HybridRetriever
 
     # numpy's BLAS threads spin after each call; the matrix-vector products of dense
@@ -506,13 +520,7 @@ def build_services(settings: Settings) -> Services:
         ),
         rollout=active_model,
     )
-    indexer = Indexer(
-        store=store,
-        embedder=embedder,
-        catalog=catalog,
-        batch_size=settings.index.embed_batch,
-        languages=settings.index.languages,
-    )
+    indexer = build_indexer(settings, store=store, embedder=embedder, catalog=catalog)
     _log.info(
         "services ready: data dir %s, model %s",
         data,
