@@ -35,6 +35,19 @@ class Tree:
     suffixed: bool = False
 
     @property
+    def localised(self) -> bool:
+        """Under a localisation folder (`locale/de/`): it mirrors the folder around that."""
+        return PurePosixPath(self.prefix).name.lower() in _LOCALE_FOLDERS
+
+    @property
+    def base(self) -> str:
+        """The folder whose files this tree mirrors."""
+        if self.localised:
+            parent = str(PurePosixPath(self.prefix).parent)
+            return "" if parent == "." else parent
+        return self.prefix
+
+    @property
     def label(self) -> str:
         if self.suffixed:
             return f"{self.prefix}/*.{self.code}.*" if self.prefix else f"*.{self.code}.*"
@@ -76,7 +89,8 @@ def _tree_of(path: str) -> tuple[Tree, str] | None:
     parts = PurePosixPath(path).parts
     for index, part in enumerate(parts[:-1]):
         if language_code(part):
-            rest = PurePosixPath(*parts[index + 1 :])
+            inner = [p for p in parts[index + 1 :] if p != "LC_MESSAGES"] or [parts[-1]]
+            rest = PurePosixPath(*inner)
             return Tree("/".join(parts[:index]), part.lower()), str(rest.with_suffix(""))
     name = parts[-1]
     pieces = name.split(".")
@@ -93,7 +107,7 @@ def _outside_key(path: str, tree: Tree) -> str | None:
         if str(pure.parent) != (tree.prefix or "."):
             return None
         return str(PurePosixPath(pure.name).with_suffix(""))
-    prefix = tree.prefix + "/" if tree.prefix else ""
+    prefix = tree.base + "/" if tree.base else ""
     if not path.startswith(prefix):
         return None
     return str(PurePosixPath(path[len(prefix) :]).with_suffix(""))
@@ -134,8 +148,7 @@ def find_mirrors(paths: Sequence[str], text_of: Callable[[str], str]) -> Mirrors
         others = [set(trees[t].files.values()) for t in siblings if t != tree]
         around = {k for p in outside if (k := _outside_key(p, tree)) is not None}
         shared = max((len(keys & other) for other in [*others, around]), default=0)
-        localised = PurePosixPath(tree.prefix).name.lower() in _LOCALE_FOLDERS
-        facts.mirrored = localised or shared >= max(1.0, _MIN_SHARED * len(keys))
+        facts.mirrored = tree.localised or shared >= max(1.0, _MIN_SHARED * len(keys))
         if facts.mirrored:
             facts.language = _sample_language(sorted(facts.files), text_of)
     main = _main_language(outside, trees, text_of)
