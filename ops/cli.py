@@ -127,6 +127,12 @@ def index(
     )
     if skipped:
         console.print(f"skipped: {skipped}")
+    if report.left_out:
+        left = ", ".join(f"{n} {reason}" for reason, n in sorted(report.left_out.items()))
+        console.print(
+            f"left out: {left}; the main language is {report.main_language or 'unknown'}, "
+            "LEXIMIND_INDEX__LANGUAGES adds others (e.g. de,es or all)"
+        )
     if not report.changed:
         console.print("Nothing changed: no passage needed embedding.")
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode
 
 from ops.settings.common import (
     _PLACEHOLDERS,
@@ -51,6 +53,18 @@ class IndexSettings(BaseModel):
 
     max_file_bytes: int = Field(1_000_000, gt=0, description="larger files are skipped")
     embed_batch: int = Field(256, gt=0, description="chunks embedded and written per batch")
+    languages: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="translations indexed beside the main language, e.g. de,pt-br or all",
+    )
+
+    @field_validator("languages", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """ "de,es" (or JSON's ["de", "es"]) as lower-case codes."""
+        if isinstance(value, str):
+            value = [v.strip(" \"'") for v in value.strip(" []").split(",")]
+        return [str(v).lower() for v in value if v] if isinstance(value, list) else value
 
 
 class RetrievalSettings(BaseModel):

@@ -117,7 +117,11 @@ def build_indexer(
     from rag.indexer import Indexer
 
     return Indexer(
-        store=store, embedder=embedder, catalog=catalog, batch_size=settings.index.embed_batch
+        store=store,
+        embedder=embedder,
+        catalog=catalog,
+        batch_size=settings.index.embed_batch,
+        languages=settings.index.languages,
     )
 
 
