@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bots.reactions import NEGATIVE_EMOJI, POSITIVE_EMOJI
+from core.text import validate_kb_name
 from training.eval_report import METRICS, REJECTED_SPLIT, TEST_SPLIT
 from training.llamafactory_config import MANAGED_KEYS
 
@@ -702,10 +703,3 @@ class Settings(BaseSettings):
     @classmethod
     def _kb_name(cls, value: str) -> str:
         return validate_kb_name(value)
-
-
-def validate_kb_name(value: str) -> str:
-    """A knowledge base name: 1-64 letters, digits, '.', '_' or '-'."""
-    if not value or len(value) > 64 or not all(ch.isalnum() or ch in "._-" for ch in value):
-        raise ValueError(f"invalid knowledge base name {value!r}: use letters, digits, . _ -")
-    return value
