@@ -11,8 +11,9 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.text import validate_kb_name
 from ops.settings.bots import BotSettings, DiscordSettings, GitHubSettings, SlackSettings
-from ops.settings.common import _default_data_dir, validate_kb_name
+from ops.settings.common import _default_data_dir
 from ops.settings.serving import (
     AnswerSettings,
     EmbeddingSettings,

@@ -7,9 +7,9 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
 from bots.reactions import NEGATIVE_EMOJI, POSITIVE_EMOJI
+from core.text import validate_kb_name
 from ops.settings.common import (
     _PLACEHOLDERS,
-    validate_kb_name,
 )
 
 

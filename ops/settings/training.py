@@ -7,9 +7,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
+from core.text import validate_kb_name
 from ops.settings.common import (
     _PLACEHOLDERS,
-    validate_kb_name,
 )
 from training.eval_report import METRICS, REJECTED_SPLIT, TEST_SPLIT
 from training.llamafactory_config import MANAGED_KEYS
