@@ -7,12 +7,14 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.redis_server import RedisServer
 from tests.support.seaweedfs import SeaweedServer
 from tests.support.stalled_stack import CHAMPION, QUESTION, serve_behind_stalling_proxies
 
 BACKEND_TIMEOUT = 20.0  # what the server's Redis and S3 clients would wait for an answer
+PATIENCE = BACKEND_TIMEOUT / 4  # far longer than an answer takes, far shorter than a timeout
 ASKS = 30
 
 
@@ -31,17 +33,17 @@ def test_answers_keep_coming_while_redis_and_s3_are_silent(
             model_cache=model_cache,
             backend_timeout=BACKEND_TIMEOUT,
         ) as stack,
-        httpx.Client(base_url=stack.server.url, timeout=BACKEND_TIMEOUT * 2) as client,
+        httpx.Client(base_url=stack.server.url, timeout=PATIENCE) as client,
     ):
         before = client.post("/ask", json={"question": QUESTION})
         assert before.status_code == 200 and before.json()["model"] == CHAMPION
 
         stack.stall()
         for _ in range(ASKS):
-            started = time.monotonic()
-            answer = client.post("/ask", json={"question": QUESTION})
-            took = time.monotonic() - started
-            assert took < BACKEND_TIMEOUT / 4, f"a request waited on a backend: {took:.1f} s"
+            try:
+                answer = client.post("/ask", json={"question": QUESTION})
+            except httpx.TimeoutException:
+                pytest.fail(f"an answer waited on a silent backend for over {PATIENCE:g} s")
             assert answer.status_code == 200, answer.text
             assert answer.json()["model"] == CHAMPION
             assert answer.json()["sources"]

@@ -65,9 +65,8 @@ class StallingProxy(StoppedOnExit):
         for writer in list(self._writers):
             writer.close()
         pending = asyncio.all_tasks() - {asyncio.current_task()}
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        if pending:  # each connection's task ends on its closed streams
+            await asyncio.wait(pending, timeout=5)
         await server.wait_closed()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
