@@ -185,9 +185,12 @@ class HybridRetriever:
         self, query: str, *, kb: str, k: int, kind: ChunkKind | None = None
     ) -> list[Source]:
         record = self._catalog.get(kb)  # once per search, from memory (rag.shared_catalog)
+        loop = asyncio.get_running_loop()
+        if record is None:
+            # Perhaps indexed elsewhere since the last refresh: asked again off the loop.
+            record = await loop.run_in_executor(self._executor, self._catalog.get, kb)
         if record is None:
             raise UnknownKnowledgeBase(f"unknown knowledge base {kb!r}")
-        loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._search, query, record, k, kind)
 
     def _search(

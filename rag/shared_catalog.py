@@ -83,7 +83,13 @@ class ObjectStoreCatalog:
         return f"ObjectStoreCatalog({self._store!r}, prefix={self._prefix!r})"
 
     def get(self, name: str) -> KnowledgeBase | None:
-        return self._records().get(name)
+        record = self._records().get(name)
+        if record is None and self._loaded and not on_event_loop():
+            # A name this process has not seen may have been indexed by another host since
+            # the last refresh: off the event loop, a due refresh is waited for.
+            self._refresher.refresh(wait=True)
+            record = self._by_name.get(name)
+        return record
 
     def names(self) -> list[str]:
         return sorted(self._records())
