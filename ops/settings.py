@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bots.reactions import NEGATIVE_EMOJI, POSITIVE_EMOJI
 from training.eval_report import METRICS, REJECTED_SPLIT, TEST_SPLIT
 from training.llamafactory_config import MANAGED_KEYS
+from web.config import WebSettings
 
 _PLACEHOLDERS = frozenset({"changeme", "change-me", "secret", "xxx", "todo", "your-api-key"})
 # MinIO's well-known default credentials are placeholders too.
@@ -697,6 +698,7 @@ class Settings(BaseSettings):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     deploy: DeploySettings = Field(default_factory=DeploySettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     @field_validator("default_kb")
     @classmethod
