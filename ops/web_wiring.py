@@ -6,6 +6,7 @@ from bots.identity import load_or_create_key
 from bots.reactions import EmojiLabels, FeedbackRecorder
 from ops.metrics import Metrics
 from ops.wiring import BotKit, Services, build_user_hasher
+from web.analytics import DashboardService, LogAggregate
 from web.assets import Assets
 from web.routes import WebApp
 from web.security import Signer, SlidingWindowLimiter
@@ -55,4 +56,8 @@ def build_web(services: Services, kit: BotKit, *, metrics: Metrics | None = None
         knowledge_bases=services.catalog.names,
         api_user_hash=lambda user: hash_user(API_PLATFORM, user),
         assets=Assets.load(),
+        dashboard=DashboardService(
+            LogAggregate(services.object_store, default_kb=settings.default_kb)
+        ),
+        rollout=services.active_model.state,
     )

@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from importlib.resources import files
 from typing import Literal
+from urllib.parse import parse_qs
 
-from fastapi import APIRouter, HTTPException, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, Field
 
+from core.rollout import RolloutState
 from core.types import Question, Turn
 from ops.schemas import AskRequest
+from web.analytics import SURFACES, DashboardService
 from web.assets import Assets
+from web.charts import share_bars, stacked_days
 from web.config import WebSettings
 from web.security import (
+    ADMIN_COOKIE,
+    CSRF_FIELD,
     CSRF_HEADER,
     PAGE_HEADERS,
     Signer,
     origin_of,
+    same_token,
 )
 from web.surface import WEB_PLATFORM, WebRefused, WebSurface
 
@@ -62,6 +72,8 @@ class WebApp:
     knowledge_bases: Callable[[], list[str]]
     api_user_hash: Callable[[str], str]
     assets: Assets
+    dashboard: DashboardService
+    rollout: Callable[[], RolloutState]
 
 
 def _refused(status: int, message: str) -> JSONResponse:
@@ -190,5 +202,87 @@ def web_router() -> APIRouter:
         except WebRefused as refused:
             return _refused(refused.status, refused.message)
         return JSONResponse({"label": label.value if label else None})
+
+    def admin_token(web: WebApp) -> str:
+        if web.settings.admin_token is None:
+            raise HTTPException(404, "the dashboard is off: set LEXIMIND_WEB__ADMIN_TOKEN")
+        return web.settings.admin_token.get_secret_value()
+
+    def signed_in(web: WebApp, request: Request) -> bool:
+        token = admin_token(web)
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and same_token(given.strip(), token):
+            return True
+        cookie = request.cookies.get(ADMIN_COOKIE)
+        return cookie is not None and hmac.compare_digest(
+            cookie.encode(), web.signer.admin_session(token).encode()
+        )
+
+    def login_page(web: WebApp, error: str = "") -> HTMLResponse:
+        response = page("login.html", 401, csrf=web.signer.csrf_token(), error=error)
+        response.headers["WWW-Authenticate"] = 'Bearer realm="leximind-admin"'
+        return response
+
+    @router.get("/admin")
+    async def admin(
+        request: Request,
+        days: int | None = Query(None, ge=1, le=366),
+        end: date | None = None,
+        kb: str | None = Query(None, max_length=64),
+    ) -> HTMLResponse:
+        """The maintainer dashboard for the `days` up to `end` (UTC), one knowledge base or all."""
+        web = current(request)
+        if not signed_in(web, request):
+            return login_page(web)
+        last = end or datetime.now(UTC).date()
+        first = last - timedelta(days=(days or web.settings.dashboard_days) - 1)
+        board = await asyncio.to_thread(
+            web.dashboard.dashboard, start=first, end=last, kb=kb or None
+        )
+        seen = {name for _, counts in board.per_day for name in counts}
+        series = [s for s in SURFACES if s in seen] + sorted(seen - set(SURFACES))
+        answered = [
+            ("answered", board.share(board.answered)),
+            ("declined", board.share(board.declined)),
+            ("disliked", board.share(board.disliked)),
+        ]
+        return page(
+            "admin.html",
+            board=board,
+            days=(last - first).days + 1,
+            names=sorted(set(web.knowledge_bases()) | set(board.knowledge_bases)),
+            per_day_svg=stacked_days(board.per_day, series or list(SURFACES)),
+            shares_svg=share_bars(answered, title="Answered, declined and disliked shares"),
+            pages_svg=share_bars(
+                [(p.path, p.share) for p in board.top_pages],
+                title="Share of questions each page answers",
+            ),
+            rollout=web.rollout(),
+        )
+
+    @router.post("/admin/login")
+    async def admin_login(request: Request) -> Response:
+        """Signs a maintainer in with the token: a session cookie for /admin only."""
+        web = current(request)
+        token = admin_token(web)
+        origin = origin_of(request.headers)
+        if origin is not None and origin.split("://", 1)[-1] != request.headers.get("host", ""):
+            return login_page(web, "Sign in from this site's own page.")
+        form = parse_qs((await request.body()).decode("utf-8", "replace"))
+        if not web.signer.valid_csrf((form.get(CSRF_FIELD) or [""])[0]):
+            return login_page(web, "The page had expired; try again.")
+        if not same_token((form.get("token") or [""])[0], token):
+            return login_page(web, "That is not the dashboard's token.")
+        response = RedirectResponse("/admin", status_code=303)
+        response.set_cookie(
+            ADMIN_COOKIE,
+            web.signer.admin_session(token),
+            max_age=12 * 3600,
+            path="/admin",
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+        return response
 
     return router
