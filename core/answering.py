@@ -13,6 +13,7 @@ from core.errors import InvalidQuestion, ModelUnavailable, StoreUnavailable
 from core.extractive import EXTRACTIVE_MODEL, abstention, extractive_answer
 from core.ports import ChatModel, InteractionLog, Retriever, Rollout, StreamingChatModel
 from core.prompting import build_messages
+from core.text import validate_text
 from core.types import (
     Answer,
     AnswerDone,
@@ -74,7 +75,10 @@ def validate_question(text: str, *, max_chars: int) -> str:
         raise InvalidQuestion(
             f"the question is {len(stripped)} characters long; the limit is {max_chars}"
         )
-    return stripped
+    try:
+        return validate_text(stripped, what="the question")
+    except ValueError as exc:
+        raise InvalidQuestion(str(exc)) from None
 
 
 def retrieval_query(text: str, question: Question, *, turns: int) -> str:
