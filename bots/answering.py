@@ -72,10 +72,14 @@ class BotAnswerer:
     def user_hash(self, platform: str, user_id: str) -> str:
         return self._hash_user(platform, user_id)
 
+    async def admit(self, platform: str, user_hash: str) -> bool:
+        """Counts a question of this user; False when they are over the rate limit."""
+        return await self._rate_limiter.allow(f"{platform}:{user_hash}")
+
     async def reply(self, asked: BotQuestion) -> BotReply:
         user_hash = self._hash_user(asked.platform, asked.user_id)
         try:
-            if not await self._rate_limiter.allow(f"{asked.platform}:{user_hash}"):
+            if not await self.admit(asked.platform, user_hash):
                 return BotReply(Outcome.RATE_LIMITED, message=RATE_LIMITED)
             answer = await self._answers.answer(
                 Question(
@@ -92,10 +96,12 @@ class BotAnswerer:
         except Exception:  # noqa: BLE001 - the chat boundary: an apology, the trace in the log
             _log.exception("answering a %s question failed", asked.platform)
             return BotReply(Outcome.FAILED, message=FAILED)
-        await self._answered(answer)
+        await self.answered(answer)
         return BotReply(Outcome.ANSWERED, answer=answer)
 
-    async def _answered(self, answer: Answer) -> None:
+    async def answered(self, answer: Answer) -> None:
+        """Counts an answer given and notes its model (an adapter that asked the core itself,
+        as the web does for streamed answers, calls this once the answer is done)."""
         if self._on_answer is not None:
             self._on_answer(answer)
         if self._models is None or not answer.interaction_id:

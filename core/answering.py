@@ -5,16 +5,28 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from core.errors import InvalidQuestion, ModelUnavailable, StoreUnavailable
 from core.extractive import EXTRACTIVE_MODEL, abstention, extractive_answer
-from core.ports import ChatModel, InteractionLog, Retriever, Rollout
+from core.ports import ChatModel, InteractionLog, Retriever, Rollout, StreamingChatModel
 from core.prompting import build_messages
 from core.text import validate_text
-from core.types import Answer, Interaction, Question, Source, Timings, Turn
+from core.types import (
+    Answer,
+    AnswerDone,
+    AnswerEvent,
+    ChatMessage,
+    Interaction,
+    Question,
+    Source,
+    SourcesFound,
+    TextDelta,
+    Timings,
+    Turn,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -37,6 +49,21 @@ class AnswerPolicy:
     max_question_chars: int = 2000
     max_context_chars: int = 6000
     history_turns: int = 4
+
+
+@dataclass(frozen=True, slots=True)
+class _Retrieved:
+    """A validated question with its passages, before any text is written."""
+
+    text: str
+    kb: str
+    route: str | None
+    history: tuple[Turn, ...]
+    sources: list[Source]
+    confidence: float
+    abstaining: bool
+    started: float
+    retrieved: float
 
 
 def validate_question(text: str, *, max_chars: int) -> str:
@@ -109,40 +136,106 @@ class AnswerService:
 
         Raises InvalidQuestion, UnknownKnowledgeBase, or StoreUnavailable when retrieval fails.
         """
+        found = await self._retrieve(question)
+        if found.abstaining:
+            reply, model, extractive = abstention(found.sources), ABSTAINED_MODEL, False
+        else:
+            reply, model, extractive = await self._generate(found)
+        return await self._finish(question, found, reply, model, extractive)
+
+    async def answer_stream(self, question: Question) -> AsyncIterator[AnswerEvent]:
+        """Answers as events: the sources first, then the text in pieces as the model writes
+        it, then the recorded answer.
+
+        A model that cannot stream, or no model, gives the whole text as one piece; a model
+        that fails before its first piece gives the extractive answer as one piece, and one
+        that fails later ends with `AnswerDone.replaced` and the extractive answer. Raises
+        like `answer`, before the first event.
+        """
+        found = await self._retrieve(question)
+        yield SourcesFound(tuple(found.sources), found.confidence, found.abstaining)
+        streamed: list[str] = []
+        replaced = False
+        if found.abstaining:
+            reply, model, extractive = abstention(found.sources), ABSTAINED_MODEL, False
+        elif isinstance(self._chat_model, StreamingChatModel):
+            name = found.route or self._chat_model.name
+            failed = False
+            messages = self._messages(found)
+            try:
+                async for piece in self._chat_model.stream(messages, model=found.route):
+                    streamed.append(piece)
+                    yield TextDelta(piece)
+            except ModelUnavailable as exc:
+                _log.warning("chat model stream failed, answering extractively: %s", exc)
+                failed = True
+            reply, model, extractive = "".join(streamed).strip(), name, False
+            if failed or not reply:
+                if not failed:
+                    _log.warning("chat model %s streamed an empty answer", name)
+                replaced = bool(streamed)
+                reply = extractive_answer(found.text, found.sources)
+                model, extractive = EXTRACTIVE_MODEL, True
+        else:
+            reply, model, extractive = await self._generate(found)
+        if not streamed:
+            yield TextDelta(reply)
+        yield AnswerDone(
+            await self._finish(question, found, reply, model, extractive), replaced=replaced
+        )
+
+    async def _retrieve(self, question: Question) -> _Retrieved:
         p = self._policy
         started = time.perf_counter()
         text = validate_question(question.text, max_chars=p.max_question_chars)
         route = self._route(question)
-        kb = question.kb or p.default_kb
         history = question.history[-p.history_turns :] if p.history_turns else ()
         query = retrieval_query(text, question, turns=p.history_turns)
+        kb = question.kb or p.default_kb
         sources = await self._retriever.search(query, kb=kb, k=p.top_k)
-        retrieved = time.perf_counter()
-        confidence = self.confidence(sources)
         best = max((s.score for s in sources), default=0.0)
+        return _Retrieved(
+            text=text,
+            kb=kb,
+            route=route,
+            history=history,
+            sources=sources,
+            confidence=self.confidence(sources),
+            abstaining=best < p.min_relevance,
+            started=started,
+            retrieved=time.perf_counter(),
+        )
 
-        if best < p.min_relevance:
-            reply, model, extractive = abstention(sources), ABSTAINED_MODEL, False
-        else:
-            reply, model, extractive = await self._generate(text, sources, kb, history, route)
+    async def _finish(
+        self, question: Question, found: _Retrieved, reply: str, model: str, extractive: bool
+    ) -> Answer:
         finished = time.perf_counter()
         answer = Answer(
             text=reply,
-            sources=tuple(sources),
-            confidence=confidence,
+            sources=tuple(found.sources),
+            confidence=found.confidence,
             abstained=model == ABSTAINED_MODEL,
             model=model,
             extractive=extractive,
             timings=Timings(
-                retrieval=retrieved - started,
-                generation=finished - retrieved,
-                total=finished - started,
+                retrieval=found.retrieved - found.started,
+                generation=finished - found.retrieved,
+                total=finished - found.started,
             ),
             interaction_id=uuid.uuid4().hex,
-            routed_model=self._routed_name(route),
+            routed_model=self._routed_name(found.route),
         )
         await self._record(question, answer)
         return answer
+
+    def _messages(self, found: _Retrieved) -> list[ChatMessage]:
+        return build_messages(
+            found.text,
+            found.sources,
+            project=found.kb,
+            history=found.history,
+            max_context_chars=self._policy.max_context_chars,
+        )
 
     def _route(self, question: Question) -> str | None:
         """The model this question goes to; None leaves the choice to the chat model."""
@@ -155,31 +248,19 @@ class AnswerService:
             return route
         return self._chat_model.name if self._chat_model is not None else EXTRACTIVE_MODEL
 
-    async def _generate(
-        self,
-        text: str,
-        sources: list[Source],
-        kb: str,
-        history: tuple[Turn, ...],
-        route: str | None,
-    ) -> tuple[str, str, bool]:
+    async def _generate(self, found: _Retrieved) -> tuple[str, str, bool]:
         if self._chat_model is not None:
-            messages = build_messages(
-                text,
-                sources,
-                project=kb,
-                history=history,
-                max_context_chars=self._policy.max_context_chars,
-            )
             try:
-                completion = await self._chat_model.complete(messages, model=route)
+                completion = await self._chat_model.complete(
+                    self._messages(found), model=found.route
+                )
             except ModelUnavailable as exc:
                 _log.warning("chat model unavailable, answering extractively: %s", exc)
             else:
                 if completion.text.strip():
                     return completion.text.strip(), completion.model, False
                 _log.warning("chat model %s returned an empty answer", completion.model)
-        return extractive_answer(text, sources), EXTRACTIVE_MODEL, True
+        return extractive_answer(found.text, found.sources), EXTRACTIVE_MODEL, True
 
     async def _record(self, question: Question, answer: Answer) -> None:
         interaction = Interaction(

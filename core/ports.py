@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
 from core.rollout import RolloutState
@@ -41,6 +41,17 @@ class ChatModel(Protocol):
 
     async def check(self) -> None:
         """Raises ModelUnavailable when the model server is not healthy."""
+        ...
+
+
+@runtime_checkable
+class StreamingChatModel(ChatModel, Protocol):
+    """A chat model that can also send its reply piece by piece as it is generated."""
+
+    def stream(
+        self, messages: Sequence[ChatMessage], *, model: str | None = None
+    ) -> AsyncIterator[str]:
+        """The reply's text in pieces; raises ModelUnavailable (also after some pieces)."""
         ...
 
 

@@ -142,6 +142,40 @@ class Answer:
 
 
 @dataclass(frozen=True, slots=True)
+class SourcesFound:
+    """First event of a streamed answer: the passages it will cite, before any text.
+
+    `abstaining` says the evidence is too weak, so the text that follows is a decline.
+    """
+
+    sources: tuple[Source, ...]
+    confidence: float
+    abstaining: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """The next piece of a streamed answer's text (an extractive answer comes as one)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerDone:
+    """Last event of a streamed answer: the answer as recorded.
+
+    `replaced` is true when the model failed after some text was sent and the answer is the
+    extractive one instead: the text streamed so far must be replaced by `answer.text`.
+    """
+
+    answer: Answer
+    replaced: bool = False
+
+
+AnswerEvent = SourcesFound | TextDelta | AnswerDone
+
+
+@dataclass(frozen=True, slots=True)
 class Interaction:
     """The durable record of one question and its answer."""
 

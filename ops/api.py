@@ -1,4 +1,5 @@
-"""The HTTP API: /ask, /search, /healthz, /metrics, /github/webhook, /slack/events and /docs.
+"""The HTTP API: /ask, /search, /healthz, /metrics, /github/webhook, /slack/events and /docs,
+and the web surface (web/): the ask page at /, /ask/stream, widget.js and /admin.
 
 Every error is `{"detail": "<one sentence>"}` (ops.schemas.ErrorOut); docs/api.md lists them.
 """
@@ -39,6 +40,7 @@ from ops.schemas import (
     source_out,
 )
 from ops.settings import Settings
+from ops.web_wiring import build_web
 from ops.wiring import (
     BotKit,
     Services,
@@ -49,6 +51,8 @@ from ops.wiring import (
     build_user_hasher,
     load_settings,
 )
+from web.routes import web_router
+from web.security import AllowedOriginsCors
 
 if TYPE_CHECKING:
     from bots.slack import SlackBot
@@ -216,8 +220,11 @@ def create_app(
         metrics.watch_rollout(services.active_model)
         app.state.slack = None
         github_on = services.settings.github.webhook_secret is not None
-        if github_on or services.settings.slack.http_enabled:
+        web_on = services.settings.web.enabled
+        if github_on or services.settings.slack.http_enabled or web_on:
             kit = build_bot_kit(services, metrics=metrics)
+        if kit is not None and web_on:
+            app.state.web = build_web(services, kit, metrics=metrics)
         if kit is not None and github_on:
             app.state.github = build_github_webhook(services, kit)
         if kit is not None and services.settings.slack.http_enabled:
@@ -246,7 +253,10 @@ def create_app(
     app.state.metrics = metrics
     _install_error_handlers(app)
 
+    app.add_middleware(AllowedOriginsCors)
     app.add_middleware(RequestMetrics, metrics=metrics)
+    app.state.web = None
+    app.include_router(web_router())
 
     def services(request: Request) -> Services:
         found: Services = request.app.state.services

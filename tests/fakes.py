@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 
 from core.errors import ModelUnavailable, StoreUnavailable, UnknownKnowledgeBase
 from core.storage.keys import validate_key
@@ -90,6 +90,27 @@ class ScriptedChatModel:
     async def check(self) -> None:
         if self._replies and isinstance(self._replies[0], ModelUnavailable):
             raise self._replies[0]
+
+
+class StreamingScriptedChatModel(ScriptedChatModel):
+    """A ScriptedChatModel that also streams: each scripted reply is a list of pieces, and an
+    exception among them is raised at that point of the stream."""
+
+    def __init__(
+        self, streams: Sequence[Sequence[str | Exception]], name: str = "scripted"
+    ) -> None:
+        super().__init__([], name=name)
+        self._streams = [list(s) for s in streams]
+
+    async def stream(
+        self, messages: Sequence[ChatMessage], *, model: str | None = None
+    ) -> AsyncIterator[str]:
+        self.prompts.append(list(messages))
+        self.asked.append(model or self.name)
+        for piece in self._streams.pop(0):
+            if isinstance(piece, Exception):
+                raise piece
+            yield piece
 
 
 class MemoryInteractionLog:

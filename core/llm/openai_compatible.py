@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import json
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -100,13 +101,7 @@ class OpenAICompatibleChatModel:
         that are not a chat completion.
         """
         name = model or self.name
-        payload = {
-            "model": name,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
-            "max_tokens": self._max_tokens,
-            "temperature": self._temperature,
-        }
-        body = await self._request("POST", "/chat/completions", json=payload)
+        body = await self._request("POST", "/chat/completions", json=self._payload(messages, name))
         try:
             choice = body["choices"][0]
             content = choice["message"]["content"]
@@ -118,6 +113,72 @@ class OpenAICompatibleChatModel:
             raise ModelUnavailable(f"chat model {name!r} answered non-text content")
         model = body.get("model")
         return Completion(text=content or "", model=model if isinstance(model, str) else name)
+
+    async def stream(
+        self, messages: Sequence[ChatMessage], *, model: str | None = None
+    ) -> AsyncIterator[str]:
+        """The reply of `model` (default: `name`) in pieces, as the server generates them.
+
+        Uses the API's server-sent events (`stream: true`); pieces without text are skipped.
+        Raises ModelUnavailable like `complete`, also when the stream breaks off midway.
+        """
+        name = model or self.name
+        payload = {**self._payload(messages, name), "stream": True}
+        url = self._base_url + "/chat/completions"
+        where = "POST /chat/completions (stream)"
+        try:
+            async with self._client.stream(
+                "POST", url, json=payload, headers=self._headers, timeout=self._timeout
+            ) as response:
+                if not response.is_success:
+                    await response.aread()
+                    raise ModelUnavailable(
+                        f"model server answered {where} with HTTP {response.status_code}: "
+                        f"{self._excerpt(response.text)}"
+                    )
+                async for line in response.aiter_lines():
+                    piece = self._stream_piece(line, name)
+                    if piece is None:
+                        break
+                    if piece:
+                        yield piece
+        except httpx.TimeoutException as exc:
+            raise ModelUnavailable(
+                f"model server at {self._base_url} timed out after {self._timeout.read} s ({where})"
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise ModelUnavailable(
+                f"cannot reach model server at {self._base_url} ({where}): "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+    def _stream_piece(self, line: str, name: str) -> str | None:
+        """The text of one server-sent event line; "" for none, None at the end of the stream."""
+        if not line.startswith("data:"):
+            return ""  # blank separators, comments, other fields
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return None
+        try:
+            event = json.loads(data)
+            choices = event.get("choices") or []
+            content = choices[0].get("delta", {}).get("content") if choices else ""
+        except (ValueError, AttributeError, TypeError) as exc:
+            raise ModelUnavailable(
+                f"chat model {name!r} streamed an event that is not a completion chunk: "
+                f"{self._excerpt(data)}"
+            ) from exc
+        if content is not None and not isinstance(content, str):
+            raise ModelUnavailable(f"chat model {name!r} streamed non-text content")
+        return content or ""
+
+    def _payload(self, messages: Sequence[ChatMessage], name: str) -> dict[str, Any]:
+        return {
+            "model": name,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "max_tokens": self._max_tokens,
+            "temperature": self._temperature,
+        }
 
     async def check(self) -> None:
         """Raises ModelUnavailable unless the server is up and lists the configured model."""

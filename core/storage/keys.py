@@ -5,6 +5,7 @@
 - `corrections/<interaction id>.json`: a maintainer's corrected answer (Label Studio import)
 - `datasets/<version>/...`: a training-data version (the ETL)
 - `adapters/<version>/<file>`: a trained LoRA adapter (the experiment tracker)
+- `analytics/...`: the dashboard's aggregate of the logs (web/analytics.py), rebuilt at will
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ FEEDBACK = "feedback/"
 CORRECTIONS = "corrections/"
 DATASETS = "datasets/"
 ADAPTERS = "adapters/"
+ANALYTICS = "analytics/"
 
 
 def validate_key(key: str) -> str:

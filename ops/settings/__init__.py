@@ -31,6 +31,7 @@ from ops.settings.training import (
     TrackingSettings,
     TrainingSettings,
 )
+from web.config import WebSettings
 
 __all__ = [
     "AnswerSettings",
@@ -90,6 +91,7 @@ class Settings(BaseSettings):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     deploy: DeploySettings = Field(default_factory=DeploySettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     @field_validator("default_kb")
     @classmethod

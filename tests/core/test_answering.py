@@ -6,8 +6,23 @@ import pytest
 
 from core.answering import AnswerPolicy, AnswerService
 from core.errors import InvalidQuestion, ModelUnavailable, UnknownKnowledgeBase
-from core.types import ChunkKind, Question, Source, Turn
-from tests.fakes import ListRetriever, MemoryInteractionLog, ScriptedChatModel, chunk
+from core.types import (
+    AnswerDone,
+    AnswerEvent,
+    ChunkKind,
+    Question,
+    Source,
+    SourcesFound,
+    TextDelta,
+    Turn,
+)
+from tests.fakes import (
+    ListRetriever,
+    MemoryInteractionLog,
+    ScriptedChatModel,
+    StreamingScriptedChatModel,
+    chunk,
+)
 
 STRONG = [
     Source(
@@ -138,3 +153,55 @@ async def test_code_sources_quoted_as_code() -> None:
     answer = await svc.answer(Question(text="Where are settings loaded?"))
     assert "`load_settings` in `app/settings.py` [1]" in answer.text
     assert "```python\ndef load_settings():" in answer.text
+
+
+async def _events(svc: AnswerService, question: Question) -> list[AnswerEvent]:
+    return [event async for event in svc.answer_stream(question)]
+
+
+async def test_stream_sends_sources_then_pieces_then_the_recorded_answer() -> None:
+    """A streaming model's pieces arrive after the sources; the last event is the recorded
+    answer whose text is the pieces joined."""
+    model = StreamingScriptedChatModel([["Run ", "`make test`", " [1]."]], name="lora-v1")
+    svc, log, _ = service(model)
+    events = await _events(svc, Question(text="How do I run the tests?"))
+    first, *pieces, last = events
+    assert isinstance(first, SourcesFound) and not first.abstaining
+    assert [s.path for s in first.sources] == ["docs/testing.md", "Makefile.md"]
+    assert [p.text for p in pieces if isinstance(p, TextDelta)] == ["Run ", "`make test`", " [1]."]
+    assert isinstance(last, AnswerDone) and not last.replaced
+    assert last.answer.text == "Run `make test` [1]." and last.answer.model == "lora-v1"
+    assert log.records[last.answer.interaction_id].answer == last.answer
+
+
+async def test_stream_extractive_and_abstention_come_as_one_piece() -> None:
+    """Without a model the extractive answer is one piece; weak evidence one decline."""
+    svc, _, _ = service(None)
+    events = await _events(svc, Question(text="How do I run the tests?"))
+    assert [type(e) for e in events] == [SourcesFound, TextDelta, AnswerDone]
+    done = events[-1]
+    assert isinstance(done, AnswerDone) and done.answer.extractive
+    assert isinstance(events[1], TextDelta) and events[1].text == done.answer.text
+
+    svc, _, _ = service(StreamingScriptedChatModel([]), sources=WEAK)
+    events = await _events(svc, Question(text="What is the airspeed of a swallow?"))
+    assert isinstance(events[0], SourcesFound) and events[0].abstaining
+    done = events[-1]
+    assert isinstance(done, AnswerDone) and done.answer.abstained
+    assert [type(e) for e in events] == [SourcesFound, TextDelta, AnswerDone]
+
+
+async def test_stream_failure_midway_replaces_the_text_with_the_extractive_answer() -> None:
+    """A model that breaks off after some pieces ends with `replaced` and an extractive
+    answer; one that fails at once gives the extractive answer as its only piece."""
+    broken = ModelUnavailable("connection reset")
+    svc, _, _ = service(StreamingScriptedChatModel([["Run ", broken], [broken]]))
+    events = await _events(svc, Question(text="How do I run the tests?"))
+    done = events[-1]
+    assert isinstance(done, AnswerDone) and done.replaced and done.answer.extractive
+    assert [e.text for e in events if isinstance(e, TextDelta)] == ["Run "]
+
+    events = await _events(svc, Question(text="How do I run the tests?"))
+    done = events[-1]
+    assert isinstance(done, AnswerDone) and not done.replaced and done.answer.extractive
+    assert [e.text for e in events if isinstance(e, TextDelta)] == [done.answer.text]

@@ -345,3 +345,68 @@ async def test_injected_client_is_used_and_left_open() -> None:
         assert not client.is_closed
 
     assert str(seen[0].url) == "http://model.invalid/v1/chat/completions"
+
+
+def sse(*events: object) -> str:
+    """A chat-completions event stream: each event as a `data:` line (a string is written
+    as is, e.g. a comment), then `[DONE]`."""
+    lines = [f"data: {json.dumps(e)}\n\n" if not isinstance(e, str) else e for e in events]
+    return "".join(lines) + "data: [DONE]\n\n"
+
+
+def chunk_event(text: str | None) -> dict[str, object]:
+    return {
+        "object": "chat.completion.chunk",
+        "choices": [{"index": 0, "delta": {"content": text}}],
+    }
+
+
+async def test_stream_yields_the_pieces_and_asks_for_a_stream(
+    chat: OpenAICompatibleChatModel, httpserver: HTTPServer
+) -> None:
+    """stream() sends `stream: true` and yields each delta's text, skipping empty ones."""
+    seen: list[dict[str, object]] = []
+
+    def handler(request: Request) -> Response:
+        seen.append(json.loads(request.data))
+        body = sse(chunk_event(None), chunk_event("Run "), ": keep-alive\n\n", chunk_event("pip."))
+        return Response(body, content_type="text/event-stream")
+
+    httpserver.expect_request("/v1/chat/completions", method="POST").respond_with_handler(handler)
+    pieces = [p async for p in chat.stream(MESSAGES)]
+    assert pieces == ["Run ", "pip."]
+    assert seen[0]["stream"] is True and seen[0]["model"] == MODEL
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ("data: {not json\n\n", 200, "not a completion chunk"),
+        ('{"error": "overloaded"}', 503, "HTTP 503"),
+    ],
+)
+async def test_stream_failures_are_model_unavailable(
+    chat: OpenAICompatibleChatModel,
+    httpserver: HTTPServer,
+    body: str,
+    status: int,
+    message: str,
+) -> None:
+    """A broken event or an error status surfaces as ModelUnavailable naming the problem."""
+    httpserver.expect_request("/v1/chat/completions").respond_with_data(
+        body, status=status, content_type="text/event-stream"
+    )
+    with pytest.raises(ModelUnavailable, match=message):
+        _ = [p async for p in chat.stream(MESSAGES)]
+
+
+async def test_stream_to_a_closed_port_is_model_unavailable() -> None:
+    """Nothing listening: ModelUnavailable, not an httpx error."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    async with OpenAICompatibleChatModel(
+        base_url=f"http://127.0.0.1:{port}/v1", model=MODEL, timeout=2.0
+    ) as model:
+        with pytest.raises(ModelUnavailable, match="cannot reach"):
+            _ = [p async for p in model.stream(MESSAGES)]

@@ -66,3 +66,11 @@ async def test_check_fails_for_a_model_the_server_does_not_serve(
             await model.check()
         with pytest.raises(ModelUnavailable, match="404"):
             await model.complete(CONVERSATION)
+
+
+async def test_stream_yields_several_pieces_that_make_the_reply(vllm_server: VllmServer) -> None:
+    """vLLM streams the reply token by token: several pieces, together a non-empty text."""
+    async with chat_model(vllm_server) as model:
+        pieces = [piece async for piece in model.stream(CONVERSATION)]
+    assert len(pieces) > 1
+    assert "".join(pieces).strip()
