@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from core.errors import InvalidQuestion, ModelUnavailable, StoreUnavailable
 from core.extractive import EXTRACTIVE_MODEL, abstention, extractive_answer
+from core.grounding import Embed, GroundingPolicy, check_answer
 from core.ports import ChatModel, InteractionLog, Retriever, Rollout
 from core.prompting import build_messages
-from core.types import Answer, Interaction, Question, Source, Timings, Turn
+from core.types import Answer, Grounding, Interaction, Question, Source, Timings, Turn
 
 _log = logging.getLogger(__name__)
 
@@ -26,6 +28,9 @@ class AnswerPolicy:
 
     `min_relevance` is the cosine similarity the best passage must reach; below it the
     service abstains. `confidence_floor`/`confidence_ceiling` map that similarity onto 0..1.
+    `grounding` checks generated answers against their sources (None: sent unchecked); one
+    that fails falls back to the extractive answer, or abstains when the best passage is
+    below `min_evidence`.
     """
 
     default_kb: str = "default"
@@ -36,6 +41,8 @@ class AnswerPolicy:
     max_question_chars: int = 2000
     max_context_chars: int = 6000
     history_turns: int = 4
+    grounding: GroundingPolicy | None = field(default_factory=GroundingPolicy)
+    min_evidence: float = 0.5
 
 
 def validate_question(text: str, *, max_chars: int) -> str:
@@ -62,6 +69,8 @@ class AnswerService:
 
     With `rollout`, each question is routed to the champion or, during a canary, to the
     challenger by its user hash (core.rollout); the chat model is asked for that model.
+    `embed` (texts -> vectors, blocking: run in a thread) adds embedding overlap to the
+    grounding check, which otherwise compares words only.
     """
 
     def __init__(
@@ -73,8 +82,10 @@ class AnswerService:
         policy: AnswerPolicy | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         rollout: Rollout | None = None,
+        embed: Embed | None = None,
     ) -> None:
         self._retriever = retriever
+        self._embed = embed
         self._chat_model = chat_model
         self._rollout = rollout
         self._log_store = interaction_log
@@ -117,10 +128,15 @@ class AnswerService:
         confidence = self.confidence(sources)
         best = max((s.score for s in sources), default=0.0)
 
+        grounding: Grounding | None = None
         if best < p.min_relevance:
             reply, model, extractive = abstention(sources), ABSTAINED_MODEL, False
         else:
             reply, model, extractive = await self._generate(text, sources, kb, history, route)
+            if not extractive and p.grounding is not None:
+                reply, model, extractive, grounding = await self._ground(
+                    text, reply, model, sources, best, p.grounding
+                )
         finished = time.perf_counter()
         answer = Answer(
             text=reply,
@@ -136,6 +152,7 @@ class AnswerService:
             ),
             interaction_id=uuid.uuid4().hex,
             routed_model=self._routed_name(route),
+            grounding=grounding,
         )
         await self._record(question, answer)
         return answer
@@ -176,6 +193,52 @@ class AnswerService:
                     return completion.text.strip(), completion.model, False
                 _log.warning("chat model %s returned an empty answer", completion.model)
         return extractive_answer(text, sources), EXTRACTIVE_MODEL, True
+
+    async def _ground(
+        self,
+        question: str,
+        reply: str,
+        model: str,
+        sources: list[Source],
+        best: float,
+        policy: GroundingPolicy,
+    ) -> tuple[str, str, bool, Grounding]:
+        """The generated reply checked against the passages; a poorly supported one is
+        replaced by the extractive answer or, on weak evidence, by an abstention."""
+        passages = [s.chunk.text for s in sources]
+        if self._embed is None:
+            check = check_answer(reply, passages, policy=policy)
+        else:
+            check = await asyncio.to_thread(
+                check_answer, reply, passages, policy=policy, embed=self._embed
+            )
+        grounding = Grounding(
+            model=model,
+            support=check.support,
+            threshold=policy.min_support,
+            sentences=len(check.sentences),
+            unsupported=check.unsupported,
+            removed_citations=check.removed_citations,
+            attributed_citations=check.attributed_citations,
+        )
+        if check.grounded:
+            return check.text, model, False, grounding
+        reason = (
+            f"support {check.support:.2f} below {policy.min_support:.2f}"
+            if check.sentences
+            else "no sentence to check"
+        )
+        if best < self._policy.min_evidence:
+            reason += f"; best passage {best:.2f} below {self._policy.min_evidence:.2f}"
+            text, fallback, extractive = abstention(sources), ABSTAINED_MODEL, False
+        else:
+            text, fallback, extractive = (
+                extractive_answer(question, sources),
+                EXTRACTIVE_MODEL,
+                True,
+            )
+        _log.info("answer of %s not sent as generated: %s", model, reason)
+        return text, fallback, extractive, replace(grounding, fallback=fallback, reason=reason)
 
     async def _record(self, question: Question, answer: Answer) -> None:
         interaction = Interaction(

@@ -20,6 +20,7 @@ from bots.routing import KnowledgeBaseRoutes
 from bots.state import SqliteBotState
 from core.answering import AnswerPolicy, AnswerService
 from core.errors import ServiceUnavailable
+from core.grounding import GroundingPolicy
 from core.llm.active_model import FileActiveModel
 from core.ports import ActiveModel, ChatModel, FeedbackLog, ObjectStore, Rollout
 from core.storage.local import LocalObjectStore
@@ -503,8 +504,11 @@ def build_services(settings: Settings) -> Services:
             max_question_chars=a.max_question_chars,
             max_context_chars=a.max_context_chars,
             history_turns=a.history_turns,
+            grounding=GroundingPolicy(min_support=a.min_support) if a.grounding else None,
+            min_evidence=a.min_evidence,
         ),
         rollout=active_model,
+        embed=(lambda texts: embedder.embed(texts).tolist()) if a.semantic_support else None,
     )
     indexer = Indexer(
         store=store, embedder=embedder, catalog=catalog, batch_size=settings.index.embed_batch
