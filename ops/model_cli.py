@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from core.errors import LeximindError
@@ -171,7 +172,7 @@ def prepare_small_command(
     try:
         prepared = prepare_small_model(settings.data_dir, out)
     except LeximindError as exc:
-        raise _fail(str(exc)) from exc
+        raise _fail(escape(str(exc))) from exc
     note = "converted" if prepared.converted else "already prepared"
     errors.print(f"{note} (GGUF sha256 {prepared.sha256[:12]}); serve it with:", highlight=False)
     errors.print(f"  bash ops/vllm/serve.sh {prepared.path} smollm2", highlight=False)
