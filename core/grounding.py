@@ -270,8 +270,9 @@ def _neighbours(
     """The citations of the nearest cited unit after `i` in its paragraph, else before it."""
     paragraph = units[i].paragraph
     for j in [*range(i + 1, len(units)), *range(i - 1, -1, -1)]:
-        if units[j].paragraph == paragraph and cites[j]:
-            return cites[j]
+        found: tuple[int, ...] = cites[j]
+        if units[j].paragraph == paragraph and found:
+            return found
     return ()
 
 

@@ -124,8 +124,8 @@ def _convert(gguf_file: Path, dest: Path) -> None:
         model.generation_config.pad_token_id = end
     # The weights are dequantised already; transformers still marks a GGUF-loaded model as
     # quantized and refuses to save it, so the mark goes.
-    model.hf_quantizer = None
-    model.is_quantized = False
+    setattr(model, "hf_quantizer", None)  # noqa: B010 (typed as a module attribute)
+    setattr(model, "is_quantized", False)  # noqa: B010
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     dest.mkdir(parents=True)
