@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from core.errors import InvalidQuestion, ModelUnavailable, StoreUnavailable
 from core.extractive import EXTRACTIVE_MODEL, abstention, extractive_answer
+from core.grounding import Embed, GroundingPolicy, check_answer
 from core.ports import ChatModel, InteractionLog, Retriever, Rollout, StreamingChatModel
 from core.prompting import build_messages
 from core.text import validate_text
@@ -19,6 +21,7 @@ from core.types import (
     AnswerDone,
     AnswerEvent,
     ChatMessage,
+    Grounding,
     Interaction,
     Question,
     Source,
@@ -49,6 +52,8 @@ class AnswerPolicy:
     max_question_chars: int = 2000
     max_context_chars: int = 6000
     history_turns: int = 4
+    grounding: GroundingPolicy | None = field(default_factory=GroundingPolicy)
+    min_evidence: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +109,7 @@ class AnswerService:
         policy: AnswerPolicy | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         rollout: Rollout | None = None,
+        embed: Embed | None = None,
     ) -> None:
         self._retriever = retriever
         self._chat_model = chat_model
@@ -111,6 +117,7 @@ class AnswerService:
         self._log_store = interaction_log
         self._policy = policy or AnswerPolicy()
         self._clock = clock
+        self._embed = embed
 
     @property
     def policy(self) -> AnswerPolicy:
@@ -141,7 +148,8 @@ class AnswerService:
             reply, model, extractive = abstention(found.sources), ABSTAINED_MODEL, False
         else:
             reply, model, extractive = await self._generate(found)
-        return await self._finish(question, found, reply, model, extractive)
+        reply, model, extractive, grounding = await self._checked(found, reply, model, extractive)
+        return await self._finish(question, found, reply, model, extractive, grounding)
 
     async def answer_stream(self, question: Question) -> AsyncIterator[AnswerEvent]:
         """Answers as events: the sources first, then the text in pieces as the model writes
@@ -178,10 +186,15 @@ class AnswerService:
                 model, extractive = EXTRACTIVE_MODEL, True
         else:
             reply, model, extractive = await self._generate(found)
+        checked = await self._checked(found, reply, model, extractive)
+        if streamed and checked[0] != reply:
+            replaced = True  # the streamed text did not hold up against its sources
+        reply, model, extractive, grounding = checked
         if not streamed:
             yield TextDelta(reply)
         yield AnswerDone(
-            await self._finish(question, found, reply, model, extractive), replaced=replaced
+            await self._finish(question, found, reply, model, extractive, grounding),
+            replaced=replaced,
         )
 
     async def _retrieve(self, question: Question) -> _Retrieved:
@@ -207,7 +220,13 @@ class AnswerService:
         )
 
     async def _finish(
-        self, question: Question, found: _Retrieved, reply: str, model: str, extractive: bool
+        self,
+        question: Question,
+        found: _Retrieved,
+        reply: str,
+        model: str,
+        extractive: bool,
+        grounding: Grounding | None = None,
     ) -> Answer:
         finished = time.perf_counter()
         answer = Answer(
@@ -224,6 +243,7 @@ class AnswerService:
             ),
             interaction_id=uuid.uuid4().hex,
             routed_model=self._routed_name(found.route),
+            grounding=grounding,
         )
         await self._record(question, answer)
         return answer
@@ -261,6 +281,62 @@ class AnswerService:
                     return completion.text.strip(), completion.model, False
                 _log.warning("chat model %s returned an empty answer", completion.model)
         return extractive_answer(found.text, found.sources), EXTRACTIVE_MODEL, True
+
+    async def _checked(
+        self, found: _Retrieved, reply: str, model: str, extractive: bool
+    ) -> tuple[str, str, bool, Grounding | None]:
+        """A generated reply checked against its passages (core.grounding); others as they are."""
+        policy = self._policy.grounding
+        if extractive or model == ABSTAINED_MODEL or policy is None:
+            return reply, model, extractive, None
+        best = max((s.score for s in found.sources), default=0.0)
+        return await self._ground(found.text, reply, model, found.sources, best, policy)
+
+    async def _ground(
+        self,
+        question: str,
+        reply: str,
+        model: str,
+        sources: list[Source],
+        best: float,
+        policy: GroundingPolicy,
+    ) -> tuple[str, str, bool, Grounding]:
+        """The generated reply checked against the passages; a poorly supported one is
+        replaced by the extractive answer or, on weak evidence, by an abstention."""
+        passages = [s.chunk.text for s in sources]
+        if self._embed is None:
+            check = check_answer(reply, passages, policy=policy)
+        else:
+            check = await asyncio.to_thread(
+                check_answer, reply, passages, policy=policy, embed=self._embed
+            )
+        grounding = Grounding(
+            model=model,
+            support=check.support,
+            threshold=policy.min_support,
+            sentences=len(check.sentences),
+            unsupported=check.unsupported,
+            removed_citations=check.removed_citations,
+            attributed_citations=check.attributed_citations,
+        )
+        if check.grounded:
+            return check.text, model, False, grounding
+        reason = (
+            f"support {check.support:.2f} below {policy.min_support:.2f}"
+            if check.sentences
+            else "no sentence to check"
+        )
+        if best < self._policy.min_evidence:
+            reason += f"; best passage {best:.2f} below {self._policy.min_evidence:.2f}"
+            text, fallback, extractive = abstention(sources), ABSTAINED_MODEL, False
+        else:
+            text, fallback, extractive = (
+                extractive_answer(question, sources),
+                EXTRACTIVE_MODEL,
+                True,
+            )
+        _log.info("answer of %s not sent as generated: %s", model, reason)
+        return text, fallback, extractive, replace(grounding, fallback=fallback, reason=reason)
 
     async def _record(self, question: Question, answer: Answer) -> None:
         interaction = Interaction(

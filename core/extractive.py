@@ -27,7 +27,7 @@ _INDENTED_CODE = re.compile(r"^(?: {4}|\t)")
 _TITLE = re.compile(r"^(?:\S+[ \t]+){0,9}\S+$(?<![.!?:;,)])")
 
 
-def _terms(text: str) -> set[str]:
+def content_terms(text: str) -> set[str]:
     """Content words, lower-cased, with a plural "s" dropped so "tests" meets "test"."""
     words = (w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 1)
     return {w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words}
@@ -97,13 +97,13 @@ def extractive_answer(question: str, sources: Sequence[Source], *, max_units: in
     better-ranked passages first; at most one code block is quoted. When a source-code
     passage ranks first, its definition is shown as an excerpt.
     """
-    wanted = _terms(question)
+    wanted = content_terms(question)
     scored: list[tuple[float, int, int, _Unit]] = []
     for number, source in enumerate(sources, start=1):
         if source.chunk.kind is ChunkKind.CODE:
             continue
         for position, unit in enumerate(_units(source.chunk.text)):
-            overlap = len(wanted & _terms(unit.text))
+            overlap = len(wanted & content_terms(unit.text))
             if overlap:
                 score = overlap / (1 + 0.35 * (number - 1)) - 0.01 * position
                 scored.append((score, number, position, unit))

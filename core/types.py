@@ -120,6 +120,40 @@ class Timings:
 
 
 @dataclass(frozen=True, slots=True)
+class Grounding:
+    """How a generated answer fared against the passages it cites (core.grounding).
+
+    `model` wrote the checked text; `support` is its score in 0..1 and `threshold` the score
+    it had to reach. `fallback` is None when the text was sent (with invalid citations
+    removed and missing ones added), else what was sent instead, "extractive" or
+    "abstained", and `reason` says why in words.
+    """
+
+    model: str
+    support: float
+    threshold: float
+    sentences: int
+    unsupported: int
+    removed_citations: int
+    attributed_citations: int
+    fallback: str | None = None
+    reason: str = ""
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "support": self.support,
+            "threshold": self.threshold,
+            "sentences": self.sentences,
+            "unsupported": self.unsupported,
+            "removed_citations": self.removed_citations,
+            "attributed_citations": self.attributed_citations,
+            "fallback": self.fallback,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     """What the core returns for a question.
 
@@ -127,7 +161,8 @@ class Answer:
     `abstained` when the evidence was too weak to answer and the text says so. `routed_model`
     is the model the question was routed to (a staged rollout's champion or challenger); it
     differs from `model`, the model that wrote the text, when the answer abstained or the
-    model failed and the answer is extractive.
+    model failed and the answer is extractive. `grounding` is the check of a generated text
+    against its sources (None when nothing was generated), and says why it was not sent.
     """
 
     text: str
@@ -139,6 +174,7 @@ class Answer:
     timings: Timings
     interaction_id: str = ""
     routed_model: str = ""
+    grounding: Grounding | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +241,7 @@ class Interaction:
                 "model": a.model,
                 "routed_model": a.routed_model or a.model,
                 "extractive": a.extractive,
+                "grounding": a.grounding.to_record() if a.grounding else None,
                 "timings": {
                     "retrieval": a.timings.retrieval,
                     "generation": a.timings.generation,

@@ -18,7 +18,9 @@ from core.rollout import RolloutState
 from core.types import Answer, Feedback
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+_SUPPORT_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 RETRACTED = "retracted"
+GROUNDED = "sent"
 
 
 class RolloutStatus(Protocol):
@@ -84,6 +86,26 @@ class Metrics:
             ["model"],
             registry=r,
         )
+        self.grounding = Counter(
+            "leximind_grounding_checks_total",
+            "Generated answers checked against their sources, by the model that wrote them and "
+            "outcome: sent, or replaced by the extractive answer or an abstention",
+            ["model", "outcome"],
+            registry=r,
+        )
+        self.support = Histogram(
+            "leximind_grounding_support",
+            "Support of generated answers by the passages they cite (0..1), by model",
+            ["model"],
+            buckets=_SUPPORT_BUCKETS,
+            registry=r,
+        )
+        self.citations_removed = Counter(
+            "leximind_citations_removed_total",
+            "Citation markers in generated answers that named no passage, by model",
+            ["model"],
+            registry=r,
+        )
         self.feedback = Counter(
             "leximind_feedback_total",
             "Reaction labels recorded on answers: positive, negative or retracted, by the model "
@@ -99,14 +121,20 @@ class Metrics:
 
     def count_answer(self, answer: Answer) -> None:
         """Counts one answer: its stages' times, its model, and whether it abstained or fell
-        back to an extractive answer (both by the model it was routed to)."""
+        back to an extractive answer because the model failed (both by the model it was
+        routed to); for a generated answer, its grounding check (by the model that wrote it)."""
         routed = answer.routed_model or answer.model
         self.retrieval.observe(answer.timings.retrieval)
         self.generation.labels(answer.model).observe(answer.timings.generation)
         self.answers.labels(answer.model).inc()
+        grounding = answer.grounding
+        if grounding is not None:
+            self.grounding.labels(grounding.model, grounding.fallback or GROUNDED).inc()
+            self.support.labels(grounding.model).observe(grounding.support)
+            self.citations_removed.labels(grounding.model).inc(grounding.removed_citations)
         if answer.abstained:
             self.abstentions.labels(routed).inc()
-        elif answer.extractive and routed != answer.model:
+        elif answer.extractive and routed != answer.model and grounding is None:
             self.fallbacks.labels(routed).inc()
 
     def count_feedback(self, feedback: Feedback, model: str) -> None:

@@ -1,13 +1,16 @@
-"""`leximind model list|promote|canary|rollback|canary-status` and `leximind retrain [--now]`."""
+"""`leximind model list|promote|canary|rollback|canary-status|prepare-small` and
+`leximind retrain [--now]`."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from core.errors import LeximindError
@@ -152,6 +155,28 @@ def rollback_command() -> None:
         )
         return
     _print_switch("rolled back to", switch)
+
+
+@model_app.command("prepare-small")
+def prepare_small_command(
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="folder to write; default: DATA_DIR/models/smollm2-...-<hash>"),
+    ] = None,
+) -> None:
+    """Turn the packaged SmolLM2-135M-Instruct (extra `small-model`) into a model folder that
+    vLLM serves and LlamaFactory trains; prints the folder. Cached by the file's hash."""
+    from ops.small_model import prepare_small_model
+
+    settings = _settings()
+    try:
+        prepared = prepare_small_model(settings.data_dir, out)
+    except LeximindError as exc:
+        raise _fail(escape(str(exc))) from exc
+    note = "converted" if prepared.converted else "already prepared"
+    errors.print(f"{note} (GGUF sha256 {prepared.sha256[:12]}); serve it with:", highlight=False)
+    errors.print(f"  bash ops/vllm/serve.sh {prepared.path} smollm2", highlight=False)
+    console.print(str(prepared.path), highlight=False, soft_wrap=True)
 
 
 def _deploy(settings: Settings, action: Callable[[Deployer], Awaitable[T]]) -> T:

@@ -58,7 +58,7 @@ def canary_status_command(
     console.print(f"last {hours:g} h, since {since:%Y-%m-%d %H:%M} UTC")
     table = Table(
         "model", "routed", "answers", "abstained", "fallbacks", "p50 s", "p95 s", "+", "-",
-        "positive", show_edge=False,
+        "positive", "checked", "not sent", show_edge=False,
     )  # fmt: skip
     for r in rows:
         rate = r.positive_rate
@@ -72,7 +72,9 @@ def canary_status_command(
             _seconds(r.percentile(0.95)),
             str(r.positive),
             str(r.negative),
-            f"{rate:.0%}" if rate is not None else "",
+            _share(rate),
+            str(r.checked),
+            _share(r.grounding_fallback_rate),
         )
     if rows:
         console.print(table)
@@ -80,6 +82,10 @@ def canary_status_command(
         console.print("no answers in this window")
     if report.unreadable:
         console.print(f"[yellow]{report.unreadable} unreadable records skipped[/yellow]")
+
+
+def _share(value: float | None) -> str:
+    return f"{value:.0%}" if value is not None else ""
 
 
 def _seconds(value: float | None) -> str:

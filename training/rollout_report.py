@@ -3,7 +3,9 @@ feedback logs in the object store (`leximind model canary-status`).
 
 Each model gets one row. `routed`, `abstained` and `fallbacks` count the questions routed to
 it (abstentions, and answers given extractively because it failed); `answers`, the
-generation-time percentiles and the feedback count the answers it wrote itself. Smoke
+generation-time percentiles and the feedback count the answers it wrote itself. `checked`,
+`grounding_fallbacks` and `support` are its generated answers checked against their sources,
+those replaced (extractive or abstention) for lack of support, and their support scores. Smoke
 questions of deployments are left out; retracted reactions do not count.
 """
 
@@ -37,6 +39,10 @@ class ModelReport:
     positive: int = 0
     negative: int = 0
     generation: list[float] = field(default_factory=list)
+    checked: int = 0
+    grounding_fallbacks: int = 0
+    removed_citations: int = 0
+    support: list[float] = field(default_factory=list)
 
     def percentile(self, q: float) -> float | None:
         """The nearest-rank `q` quantile (0 < q <= 1) of the generation times, if any."""
@@ -44,6 +50,15 @@ class ModelReport:
             return None
         ordered = sorted(self.generation)
         return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+    @property
+    def grounding_fallback_rate(self) -> float | None:
+        """Checked answers not sent as generated / all checked ones; None without any."""
+        return self.grounding_fallbacks / self.checked if self.checked else None
+
+    @property
+    def mean_support(self) -> float | None:
+        return sum(self.support) / len(self.support) if self.support else None
 
     @property
     def positive_rate(self) -> float | None:
@@ -64,6 +79,11 @@ class ModelReport:
             "positive": self.positive,
             "negative": self.negative,
             "positive_rate": self.positive_rate,
+            "checked": self.checked,
+            "grounding_fallbacks": self.grounding_fallbacks,
+            "grounding_fallback_rate": self.grounding_fallback_rate,
+            "mean_support": self.mean_support,
+            "removed_citations": self.removed_citations,
         }
 
 
@@ -135,9 +155,17 @@ def _count_interaction(
     model = str(answer["model"])
     routed = report.row(str(answer.get("routed_model") or model))
     routed.routed += 1
+    grounding = answer.get("grounding")
+    if grounding:
+        checked = report.row(str(grounding["model"]))
+        checked.checked += 1
+        checked.support.append(float(grounding["support"]))
+        checked.removed_citations += int(grounding["removed_citations"])
+        if grounding.get("fallback"):
+            checked.grounding_fallbacks += 1
     if answer.get("abstained"):
         routed.abstained += 1
-    elif answer.get("extractive") and routed.model != model:
+    elif answer.get("extractive") and routed.model != model and not grounding:
         routed.fallbacks += 1
     writer = report.row(model)
     writer.answers += 1

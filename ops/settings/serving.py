@@ -96,6 +96,12 @@ class AnswerSettings(BaseModel):
     max_question_chars: int = Field(2000, gt=0)
     max_context_chars: int = Field(6000, gt=0, description="passage text in one prompt")
     history_turns: int = Field(4, ge=0, description="earlier turns of a thread to include")
+    grounding: bool = Field(True, description="check generated answers against their sources")
+    min_support: float = Field(0.45, ge=0, le=1, description="support a generated answer needs")
+    min_evidence: float = Field(
+        0.5, ge=0, le=1, description="best passage score below which a failed check abstains"
+    )
+    semantic_support: bool = Field(True, description="embedding overlap in the support score")
 
 
 class MetricsSettings(BaseModel):

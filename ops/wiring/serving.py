@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from core.answering import AnswerPolicy, AnswerService
 from core.errors import ServiceUnavailable
+from core.grounding import GroundingPolicy
 from core.ports import ActiveModel, ChatModel, FeedbackLog, ObjectStore, Rollout
 from core.storage.logs import ObjectFeedbackLog, ObjectInteractionLog
 from core.storage.writer import SpooledWriter
@@ -189,8 +190,11 @@ def build_services(settings: Settings) -> Services:
             max_question_chars=a.max_question_chars,
             max_context_chars=a.max_context_chars,
             history_turns=a.history_turns,
+            grounding=GroundingPolicy(min_support=a.min_support) if a.grounding else None,
+            min_evidence=a.min_evidence,
         ),
         rollout=active_model,
+        embed=(lambda texts: embedder.embed(texts).tolist()) if a.semantic_support else None,
     )
     indexer = build_indexer(settings, store=store, embedder=embedder, catalog=catalog)
     _log.info(

