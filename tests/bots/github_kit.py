@@ -20,7 +20,7 @@ from bots.github.bot import GitHubBot, GitHubWebhook
 from bots.identity import UserHasher
 from bots.routing import KnowledgeBaseRoutes
 from bots.state import SqliteBotState
-from core.answering import AnswerService
+from core.answering import AnswerPolicy, AnswerService
 from core.types import Source
 from tests.fakes import ListRetriever, ScriptedChatModel, chunk
 from tests.support.fake_github import BOT_LOGIN, FakeGitHub, signed_headers
@@ -134,6 +134,8 @@ def harness(
         retriever=retriever or ListRetriever(SOURCES),
         chat_model=model,
         interaction_log=local_interaction_log(tmp_path),
+        # The adapter renders the model's text as written: no grounding check.
+        policy=AnswerPolicy(grounding=None),
     )
     bot = GitHubBot(
         api=GitHubApi(access, concurrency=4),

@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from core.answering import AnswerService
+from core.answering import AnswerPolicy, AnswerService
 from core.errors import StoreUnavailable
 from core.ports import FeedbackLog
 from core.storage.logs import ObjectInteractionLog
@@ -298,6 +298,8 @@ def with_fake_core(
             retriever=retriever,
             chat_model=model,
             interaction_log=ObjectInteractionLog(services.spooled_writer),
+            # The adapter renders the model's text as written: no grounding check.
+            policy=AnswerPolicy(grounding=None),
         )
         if feedback is None:
             return replace(services, answers=answers)

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from bots.github.bot import comment_key
 from bots.state import SqliteBotState
-from core.answering import AnswerService
+from core.answering import AnswerPolicy, AnswerService
 from core.types import ChatMessage, Completion
 from ops.api import create_app
 from ops.cli import app as cli
@@ -84,6 +84,8 @@ def with_fake_core(pause: float) -> Callable[[Settings], Services]:
             retriever=ListRetriever(SOURCES),
             chat_model=SlowChatModel(pause),
             interaction_log=local_interaction_log(settings.data_dir),
+            # The adapter renders the model's text as written: no grounding check.
+            policy=AnswerPolicy(grounding=None),
         )
         return services
 

@@ -20,7 +20,7 @@ from bots.identity import UserHasher
 from bots.reactions import EmojiLabels, FeedbackRecorder
 from bots.routing import KnowledgeBaseRoutes
 from bots.state import SqliteBotState
-from core.answering import AnswerService
+from core.answering import AnswerPolicy, AnswerService
 from core.errors import StoreUnavailable
 from core.storage.logs import ObjectFeedbackLog
 from core.types import Source
@@ -196,6 +196,8 @@ async def running(
         retriever=retriever or ListRetriever(SOURCES),
         chat_model=model,
         interaction_log=local_interaction_log(tmp_path),
+        # The adapter renders the model's text as written: no grounding check.
+        policy=AnswerPolicy(grounding=None),
     )
     client = LeximindDiscord(
         answerer=BotAnswerer(answers=answers, rate_limiter=state, hash_user=HASH),
