@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -11,7 +12,8 @@ from datetime import UTC, datetime
 
 from core.errors import InvalidQuestion, ModelUnavailable, StoreUnavailable
 from core.extractive import EXTRACTIVE_MODEL, abstention, extractive_answer
-from core.ports import ChatModel, InteractionLog, Retriever, Rollout
+from core.memory import MemoryHit, best_hit, for_surface, lead
+from core.ports import AnswerMemory, ChatModel, InteractionLog, Retriever, Rollout
 from core.prompting import build_messages
 from core.types import Answer, Interaction, Question, Source, Timings, Turn
 
@@ -26,6 +28,7 @@ class AnswerPolicy:
 
     `min_relevance` is the cosine similarity the best passage must reach; below it the
     service abstains. `confidence_floor`/`confidence_ceiling` map that similarity onto 0..1.
+    `memory_threshold` is the core.memory.match_score an endorsed answer must reach to lead.
     """
 
     default_kb: str = "default"
@@ -36,6 +39,7 @@ class AnswerPolicy:
     max_question_chars: int = 2000
     max_context_chars: int = 6000
     history_turns: int = 4
+    memory_threshold: float = 0.57
 
 
 def validate_question(text: str, *, max_chars: int) -> str:
@@ -62,6 +66,8 @@ class AnswerService:
 
     With `rollout`, each question is routed to the champion or, during a canary, to the
     challenger by its user hash (core.rollout); the chat model is asked for that model.
+    With `memory`, endorsed answers are searched beside the docs: a close match leads the
+    answer (core.memory.lead) and is shown to the model as the endorsed passage.
     """
 
     def __init__(
@@ -73,8 +79,10 @@ class AnswerService:
         policy: AnswerPolicy | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         rollout: Rollout | None = None,
+        memory: AnswerMemory | None = None,
     ) -> None:
         self._retriever = retriever
+        self._memory = memory
         self._chat_model = chat_model
         self._rollout = rollout
         self._log_store = interaction_log
@@ -112,12 +120,20 @@ class AnswerService:
         kb = question.kb or p.default_kb
         history = question.history[-p.history_turns :] if p.history_turns else ()
         query = retrieval_query(text, question, turns=p.history_turns)
-        sources = await self._retriever.search(query, kb=kb, k=p.top_k)
+        sources, hit = await asyncio.gather(
+            self._retriever.search(query, kb=kb, k=p.top_k),
+            self._recall(query, kb, platform=question.platform),
+        )
         retrieved = time.perf_counter()
         confidence = self.confidence(sources)
         best = max((s.score for s in sources), default=0.0)
 
-        if best < p.min_relevance:
+        if hit is not None:
+            reply, model, extractive = await self._generate(
+                text, sources, kb, history, route, hit=hit, docs_relevant=best >= p.min_relevance
+            )
+            confidence = max(confidence, min(hit.score, 1.0))
+        elif best < p.min_relevance:
             reply, model, extractive = abstention(sources), ABSTAINED_MODEL, False
         else:
             reply, model, extractive = await self._generate(text, sources, kb, history, route)
@@ -136,9 +152,23 @@ class AnswerService:
             ),
             interaction_id=uuid.uuid4().hex,
             routed_model=self._routed_name(route),
+            memory=hit,
         )
         await self._record(question, answer)
         return answer
+
+    async def _recall(self, query: str, kb: str, *, platform: str) -> MemoryHit | None:
+        """The endorsed answer that leads, if one matches closely; the docs answer alone when
+        the memory cannot be searched."""
+        if self._memory is None:
+            return None
+        try:
+            hits = await self._memory.recall(query, kb=kb)
+        except StoreUnavailable as exc:
+            _log.warning("answer memory unavailable, answering from the docs: %s", exc)
+            return None
+        hit = best_hit(hits, threshold=self._policy.memory_threshold)
+        return for_surface(hit, platform=platform) if hit is not None else None
 
     def _route(self, question: Question) -> str | None:
         """The model this question goes to; None leaves the choice to the chat model."""
@@ -158,7 +188,17 @@ class AnswerService:
         kb: str,
         history: tuple[Turn, ...],
         route: str | None,
+        *,
+        hit: MemoryHit | None = None,
+        docs_relevant: bool = True,
     ) -> tuple[str, str, bool]:
+        """The answer text, the model that wrote it, and whether it is extractive.
+
+        With a memory hit the text starts with its lead; the model, told which passage is
+        the endorsed answer, adds what the docs say; without a model the docs' extract
+        follows the lead only when the docs are relevant.
+        """
+        opening = f"{lead(hit)}\n\n" if hit is not None else ""
         if self._chat_model is not None:
             messages = build_messages(
                 text,
@@ -166,6 +206,7 @@ class AnswerService:
                 project=kb,
                 history=history,
                 max_context_chars=self._policy.max_context_chars,
+                endorsed=hit.entry if hit is not None else None,
             )
             try:
                 completion = await self._chat_model.complete(messages, model=route)
@@ -173,9 +214,11 @@ class AnswerService:
                 _log.warning("chat model unavailable, answering extractively: %s", exc)
             else:
                 if completion.text.strip():
-                    return completion.text.strip(), completion.model, False
+                    return opening + completion.text.strip(), completion.model, False
                 _log.warning("chat model %s returned an empty answer", completion.model)
-        return extractive_answer(text, sources), EXTRACTIVE_MODEL, True
+        if hit is not None and not docs_relevant:
+            return lead(hit), EXTRACTIVE_MODEL, True
+        return opening + extractive_answer(text, sources), EXTRACTIVE_MODEL, True
 
     async def _record(self, question: Question, answer: Answer) -> None:
         interaction = Interaction(

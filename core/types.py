@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from core.memory import MemoryHit
 
 
 class ChunkKind(StrEnum):
-    """Whether a chunk came from prose documentation or from source code."""
+    """Whether a chunk came from prose documentation, from source code, or is an endorsed
+    answer of the answer memory (core.memory), which a re-index of the files never touches."""
 
     DOC = "doc"
     CODE = "code"
+    MEMORY = "memory"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +102,8 @@ class Answer:
     `abstained` when the evidence was too weak to answer and the text says so. `routed_model`
     is the model the question was routed to (a staged rollout's champion or challenger); it
     differs from `model`, the model that wrote the text, when the answer abstained or the
-    model failed and the answer is extractive.
+    model failed and the answer is extractive. `memory` is the endorsed answer to a similar
+    question that leads the text, when the answer memory had a close match.
     """
 
     text: str
@@ -109,6 +115,7 @@ class Answer:
     timings: Timings
     interaction_id: str = ""
     routed_model: str = ""
+    memory: MemoryHit | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +153,7 @@ class Interaction:
                     "generation": a.timings.generation,
                     "total": a.timings.total,
                 },
+                "memory": a.memory.to_record() if a.memory else None,
                 "sources": [
                     {
                         "id": s.chunk.id,

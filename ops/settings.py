@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bots.reactions import NEGATIVE_EMOJI, POSITIVE_EMOJI
+from ops.memory_settings import MemorySettings
 from training.eval_report import METRICS, REJECTED_SPLIT, TEST_SPLIT
 from training.llamafactory_config import MANAGED_KEYS
 
@@ -697,6 +698,7 @@ class Settings(BaseSettings):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     deploy: DeploySettings = Field(default_factory=DeploySettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
 
     @field_validator("default_kb")
     @classmethod

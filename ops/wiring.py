@@ -26,6 +26,7 @@ from core.storage.local import LocalObjectStore
 from core.storage.logs import ObjectFeedbackLog, ObjectInteractionLog
 from core.storage.spool import Spool
 from core.storage.writer import SpooledWriter
+from ops.memory_wiring import build_answer_memory, endorsing
 from ops.metrics import Metrics
 from ops.settings import GitHubSettings, Settings, VectorSettings
 from training.build import DatasetSpec, build_dataset
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
     from rag.catalog import Catalog, FileCatalog
     from rag.embedding import OnnxEmbedder
     from rag.indexer import Indexer
+    from rag.memory import IndexedAnswerMemory
     from rag.ports import VectorStore
     from rag.retrieval import HybridRetriever
     from rag.stores.weaviate import WeaviateStore
@@ -96,6 +98,7 @@ class Services:
     object_store: ObjectStore
     spooled_writer: SpooledWriter
     active_model: Rollout
+    memory: IndexedAnswerMemory | None = None
 
     @property
     def clones_dir(self) -> Path:
@@ -491,6 +494,7 @@ def build_services(settings: Settings) -> Services:
     active_model = build_active_model(settings)
     chat_model = build_chat_model(settings, active_model=active_model)
     writer = build_spooled_writer(settings)
+    memory = build_answer_memory(settings, store=store, embedder=embedder, objects=writer.store)
     a = settings.answer
     answers = AnswerService(
         retriever=retriever,
@@ -503,8 +507,10 @@ def build_services(settings: Settings) -> Services:
             max_question_chars=a.max_question_chars,
             max_context_chars=a.max_context_chars,
             history_turns=a.history_turns,
+            memory_threshold=settings.memory.threshold,
         ),
         rollout=active_model,
+        memory=memory if settings.memory.enabled else None,
     )
     indexer = Indexer(
         store=store, embedder=embedder, catalog=catalog, batch_size=settings.index.embed_batch
@@ -523,10 +529,11 @@ def build_services(settings: Settings) -> Services:
         indexer=indexer,
         chat_model=chat_model,
         answers=answers,
-        feedback=ObjectFeedbackLog(writer),
+        feedback=endorsing(settings, ObjectFeedbackLog(writer), memory),
         object_store=writer.store,
         spooled_writer=writer,
         active_model=active_model,
+        memory=memory,
     )
 
 
