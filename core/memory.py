@@ -328,3 +328,72 @@ def answer_entry(
         return None
     endorsed_at = max(f.created_at for f in labels if f.user_hash in users)
     return replace(base, endorsed_by=users, endorsed_at=endorsed_at)
+
+
+MAINTAINER_ASSOCIATIONS = frozenset({"OWNER", "MEMBER", "COLLABORATOR"})
+_QUESTION_BODY_CHARS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class IssueReply:
+    """One comment on an issue: who wrote it, their relation to the repository, what, where."""
+
+    author: str
+    association: str
+    is_bot: bool
+    body: str
+    created_at: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedIssue:
+    """A closed issue and its comments, oldest first; `state_reason` as GitHub gives it."""
+
+    repo: str
+    number: int
+    title: str
+    body: str
+    author: str
+    state_reason: str | None
+    closed_at: str
+    url: str
+    replies: tuple[IssueReply, ...]
+
+
+def accepted_reply(issue: ClosedIssue) -> IssueReply | None:
+    """The maintainer's reply that answered the issue: the last one by an OWNER, MEMBER or
+    COLLABORATOR other than the asker (no bot), on an issue closed as completed."""
+    if issue.state_reason not in (None, "completed"):
+        return None
+    answers = [
+        r
+        for r in issue.replies
+        if r.association in MAINTAINER_ASSOCIATIONS
+        and not r.is_bot
+        and r.author != issue.author
+        and r.body.strip()
+    ]
+    return answers[-1] if answers else None
+
+
+def github_entry(issue: ClosedIssue, *, kb: str) -> MemoryEntry | None:
+    """The entry a closed issue earns through its accepted reply, or None."""
+    reply = accepted_reply(issue)
+    if reply is None:
+        return None
+    body = " ".join(issue.body.split())
+    if len(body) > _QUESTION_BODY_CHARS:
+        body = body[: _QUESTION_BODY_CHARS - 1].rstrip() + "…"
+    return MemoryEntry(
+        id=github_entry_id(issue.repo, issue.number),
+        kb=kb,
+        question=f"{issue.title.strip()}\n{body}".strip(),
+        answer=reply.body.strip(),
+        source=MemorySource.GITHUB,
+        endorsed_by=(reply.author,),
+        endorsed_at=reply.created_at,
+        link=reply.url or issue.url,
+        platform="github",
+        origin=f"github:{issue.repo}#{issue.number}",
+    )
