@@ -13,10 +13,17 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test lint bench clean
 
+# The demo needs the package alone; the tests add the test extra to the same venv.
 $(BIN)/leximind: pyproject.toml
+	@echo "Installing Leximind into $(VENV) (first run only; a few minutes)..."
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install -qq --upgrade pip
+	$(BIN)/pip install -qq -e .
+	touch $@
+
+$(VENV)/.test-ready: $(BIN)/leximind pyproject.toml
+	@echo "Installing the test tools into $(VENV)..."
+	$(BIN)/pip install -qq -e '.[test]'
 	touch $@
 
 $(VLLM_VENV)/.ready: ops/vllm/make_venv.sh
@@ -35,18 +42,18 @@ demo: $(BIN)/leximind
 	LEXIMIND_DATA_DIR=$(DATA) $(BIN)/leximind index $(REPO) --kb $(KB)
 	LEXIMIND_DATA_DIR=$(DATA) $(BIN)/leximind ask "$(QUESTION)" --kb $(KB)
 
-test: $(BIN)/leximind $(VLLM_VENV)/.ready $(LABEL_STUDIO_VENV)/.ready $(TRAIN_VENV)/.ready
+test: $(VENV)/.test-ready $(VLLM_VENV)/.ready $(LABEL_STUDIO_VENV)/.ready $(TRAIN_VENV)/.ready
 	LEXIMIND_TEST_VLLM_PYTHON=$(abspath $(VLLM_VENV))/bin/python HF_HUB_OFFLINE=1 \
 		LEXIMIND_TEST_LABEL_STUDIO=$(abspath $(LABEL_STUDIO_VENV))/bin/label-studio \
 		LEXIMIND_TEST_TRAIN_PYTHON=$(abspath $(TRAIN_VENV))/bin/python \
 		$(BIN)/python -m pytest -ra
 
-lint: $(BIN)/leximind
+lint: $(VENV)/.test-ready
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: $(BIN)/leximind $(VLLM_VENV)/.ready
+bench: $(VENV)/.test-ready $(VLLM_VENV)/.ready
 	$(BIN)/python -m benchmarks.retrieval
 	$(BIN)/python -m benchmarks.own_repo
 	$(BIN)/python -m benchmarks.indexing

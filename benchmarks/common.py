@@ -4,8 +4,10 @@ free loopback ports, timing."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -18,10 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
+import numpy as np
 
 from core.types import Chunk, ChunkKind
 from ops.settings import EmbeddingSettings, Settings
 from ops.wiring import Services, build_services
+from rag.ports import Embedder, Vectors
 from rag.sources import SourceTree
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -78,6 +82,134 @@ def baseline_chunks(tree: SourceTree) -> list[Chunk]:
             digest = hashlib.sha256(f"{f.path}\0{n}".encode()).hexdigest()[:32]
             chunks.append(Chunk(digest, "fixed", f.path, f.path, text, 1, 1, "text", ChunkKind.DOC))
     return chunks
+
+
+_MD_HEADING = re.compile(r"^#{1,6}\s+\S")
+_RST_UNDERLINE = re.compile(r"^([=\-~^\"'`#*+:.])\1{2,}\s*$")
+_FENCE_OPEN = re.compile(r"^\s*(```|~~~)")
+
+
+def heading_sections(text: str, language: str) -> list[str]:
+    """An off-the-shelf heading splitter: a Markdown (or reST) text cut before every
+    heading, fenced code left whole; a section keeps its heading line."""
+    lines = text.splitlines()
+    starts = [0]
+    fence: str | None = None
+    for n, line in enumerate(lines):
+        opened = _FENCE_OPEN.match(line)
+        if fence is not None:
+            if opened and opened.group(1) == fence:
+                fence = None
+            continue
+        if opened:
+            fence = opened.group(1)
+        elif language == "markdown" and _MD_HEADING.match(line):
+            starts.append(n)
+        elif (
+            language == "rst"
+            and n > 0
+            and _RST_UNDERLINE.match(line)
+            and lines[n - 1].strip()
+            and len(line.rstrip()) >= len(lines[n - 1].rstrip())
+        ):
+            starts.append(n - 1)
+    bounds = [*sorted(set(starts)), len(lines)]
+    return [
+        section for a, b in itertools.pairwise(bounds) if (section := "\n".join(lines[a:b])).strip()
+    ]
+
+
+def heading_chunks(tree: SourceTree) -> list[Chunk]:
+    """The off-the-shelf hybrid's passages: Markdown and reST cut at headings (a long section
+    in 1,200-character windows), every other file in fixed 1,200-character windows."""
+    chunks = []
+    for f in tree.files:
+        language = {"md": "markdown", "rst": "rst"}.get(f.path.rsplit(".", 1)[-1].lower())
+        pieces = (
+            [w for s in heading_sections(f.text, language) for w in fixed_chunks(s)]
+            if language
+            else fixed_chunks(f.text)
+        )
+        for n, text in enumerate(pieces):
+            digest = hashlib.sha256(f"{f.path}\0{n}".encode()).hexdigest()[:32]
+            chunks.append(Chunk(digest, "heads", f.path, f.path, text, 1, 1, "text", ChunkKind.DOC))
+    return chunks
+
+
+def tree_digest(tree: SourceTree) -> str:
+    """A digest of the files of a tree: their paths and contents."""
+    digest = hashlib.sha256()
+    for f in sorted(tree.files, key=lambda f: f.path):
+        digest.update(f"{f.path}\0{f.sha256}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def code_digest(*patterns: str, exclude: frozenset[str] | set[str] = frozenset()) -> str:
+    """A digest of this repository's files matching the glob patterns (the code version),
+    leaving out the repository-relative paths in `exclude`."""
+    digest = hashlib.sha256()
+    for pattern in patterns:
+        for path in sorted(REPO_ROOT.glob(pattern)):
+            if path.relative_to(REPO_ROOT).as_posix() in exclude:
+                continue
+            digest.update(path.relative_to(REPO_ROOT).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+class CachedEmbedder:
+    """Implements rag.ports.Embedder: vectors of texts embedded before come from a file.
+
+    Keyed by the text's digest and kept per embedder name under `folder`, so that a
+    benchmark re-run after a change of chunking embeds only the passages that changed.
+    Call `save` to write new vectors back.
+    """
+
+    def __init__(self, inner: Embedder, folder: Path) -> None:
+        self._inner = inner
+        self._file = folder / (re.sub(r"[^A-Za-z0-9._-]+", "_", inner.name) + ".npz")
+        self._vectors: dict[bytes, Vectors] = {}
+        self._new = 0
+        self.embedded = 0  # texts this object had to embed
+        if self._file.exists():
+            with np.load(self._file) as saved:
+                self._vectors = dict(zip(saved["keys"].tolist(), saved["vectors"], strict=True))
+
+    @property
+    def name(self) -> str:
+        return self._inner.name
+
+    @property
+    def dimension(self) -> int:
+        return self._inner.dimension
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        keys = [hashlib.sha1(t.encode()).digest() for t in texts]
+        missing = sorted(
+            {k: t for k, t in zip(keys, texts, strict=True) if k not in self._vectors}.items()
+        )
+        if missing:
+            fresh = self._inner.embed([t for _, t in missing])
+            self._vectors.update(zip((k for k, _ in missing), fresh, strict=True))
+            self._new += len(missing)
+            self.embedded += len(missing)
+        if not keys:
+            return np.empty((0, self.dimension), dtype=np.float32)
+        return np.stack([self._vectors[k] for k in keys]).astype(np.float32)
+
+    def save(self) -> None:
+        if not self._new:
+            return
+        self._file.parent.mkdir(parents=True, exist_ok=True)
+        keys = list(self._vectors)
+        partial = self._file.with_suffix(".tmp.npz")
+        np.savez(
+            partial,
+            keys=np.array(keys, dtype="S20"),
+            vectors=np.stack([self._vectors[k] for k in keys]),
+        )
+        partial.replace(self._file)
+        self._new = 0
 
 
 def free_port() -> int:

@@ -22,7 +22,7 @@ KB = "leximind"
 
 QUESTIONS: list[tuple[str, set[str]]] = [
     ("How do I run the tests?", {"README.md", "Makefile"}),
-    ("Where is the abstention threshold configured?", {"ops/settings.py", "README.md"}),
+    ("Where is the abstention threshold configured?", {"ops/settings/serving.py", "README.md"}),
     ("How are chunk ids computed?", {"rag/chunking/ids.py"}),
     ("How are BM25 and dense search results combined?", {"rag/retrieval.py"}),
     (

@@ -1,111 +1,149 @@
-"""Retrieval quality on the FastAPI dev questions: hit@5 and MRR@10, against two baselines.
+"""Retrieval quality on real questions: each dev set against its curated corpus and its whole
+repository, Leximind against three baselines, hit@5 and MRR@10.
 
-    python -m benchmarks.retrieval
+    python -m benchmarks.retrieval                 # every run
+    python -m benchmarks.retrieval --only fastapi-repo,own-repo
+    python -m benchmarks.retrieval --write-docs    # and update docs/benchmarks.md
 
-Indexes all of ../shared/data/corpora as one knowledge base and asks each question of
-../shared/data/qa/fastapi_doc_qa_dev.jsonl; a hit is the page a maintainer pointed to.
-Baselines over fixed 1,200-character chunks: BM25 (LanceDB full-text) and dense-only MiniLM on
-torch (the original prototype). Also prints ablations of Leximind's own pipeline: without
-link lift, dense or BM25 alone, and pages ranked by their best chunk only (no decayed sum,
-secondary-page weight or links).
+Dev sets (../shared/data/qa/): FastAPI (15), httpx (6), requests (5) real user questions, each
+with the file a maintainer pointed to, and the questions about this repository of
+benchmarks/own_repo.py (the first is `make demo`'s). Corpora:
+
+- fastapi-curated: ../shared/data/corpora (FastAPI's English docs, tiangolo.com, the
+  contributing history); fastapi-repo: the whole repository (repos/fastapi: 13 languages,
+  docs_src/, package, tests) with corpora/tiangolo.com and the contributing history beside it.
+- httpx-curated, requests-curated: the repository's docs folder, README and package source
+  (no tests, scripts, changelog or CI); httpx-repo, requests-repo: the whole repository.
+- own-repo: this repository, as `leximind index .` reads it.
+
+Retrievers, all ranking pages (a file counts once, at its best passage):
+
+- Leximind: the default pipeline (ops.wiring), indexing as `leximind index` does.
+- BM25 over fixed 1,200-character chunks (LanceDB full text), and dense MiniLM over the
+  same chunks (sentence-transformers on torch: the original prototype).
+- An off-the-shelf hybrid: Markdown and reST cut at headings (other files in fixed
+  chunks), BM25 and MiniLM fused by reciprocal rank (k=60).
+
+Built indexes are kept under .bench/retrieval/ per (corpus, code version), and every
+embedding per (model, text) under .bench/embeddings/, so a re-run after a change embeds only
+what changed. Per-question results go to .bench/retrieval/last_run.json (the input of
+`python -m benchmarks.calibration`).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import tempfile
+import json
+import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-
-from benchmarks.common import CORPORA, QA, baseline_chunks, load_dev_set, services_at
-from ops.wiring import Services, default_model_path
-from rag.embedding import SentenceTransformerEmbedder
-from rag.retrieval import FusionWeights, HybridRetriever
-from rag.sources import SourceTree, read_tree
+from benchmarks.common import (
+    BENCH_DIR,
+    CORPORA,
+    REPO_ROOT,
+    SHARED_DATA,
+    CachedEmbedder,
+    baseline_chunks,
+    code_digest,
+    heading_chunks,
+    services_at,
+    tree_digest,
+)
+from benchmarks.own_repo import QUESTIONS as OWN_QUESTIONS
+from core.types import Chunk
+from ops.wiring import Services, build_indexer, default_model_path
+from rag.embedding import OnnxEmbedder, SentenceTransformerEmbedder
+from rag.ports import Embedder
+from rag.retrieval import reciprocal_rank_fusion
+from rag.sources import SourceFile, SourceTree, read_tree
 from rag.stores.lancedb import LanceDBStore
 
-KB = "corpora"
+REPOS = SHARED_DATA / "repos"
+QA_DIR = SHARED_DATA / "qa"
+CACHE = BENCH_DIR / "retrieval"
+EMBEDDINGS = BENCH_DIR / "embeddings"
+LAST_RUN = CACHE / "last_run.json"
+DOCS = REPO_ROOT / "docs" / "benchmarks.md"
+MAX_BYTES = 10**6
+KB = "bench"
+CANDIDATES = 100
+
+# What the index depends on: chunking, indexing, embedding, stores and their settings. The
+# ranking code (retrieval, links) is read at query time and needs no new index.
+INDEX_CODE = ("rag/**/*.py", "core/types.py", "ops/settings.py", "ops/wiring.py")
+QUERY_ONLY = {"rag/retrieval.py", "rag/links.py", "rag/intent.py"}
+BASELINE_CODE = ("benchmarks/common.py",)
+BANDS = ((0.0, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 0.8), (0.8, 1.0))
 
 
-def rank_of(paths: Sequence[str], wanted: str) -> int | None:
-    """1-based rank of the first result from the wanted page."""
-    for rank, path in enumerate(paths, start=1):
-        if path == wanted:
-            return rank
-    return None
+@dataclass(frozen=True, slots=True)
+class Case:
+    """A question and the files that answer it (paths relative to the corpus root)."""
+
+    question: str
+    answers: frozenset[str]
 
 
-def score(rankings: list[list[str]], dev: list[QA]) -> tuple[float, float]:
-    """(hit@5, MRR@10) of ranked path lists against the dev set."""
-    hits, rr = 0, 0.0
-    for paths, qa in zip(rankings, dev, strict=True):
-        rank = rank_of(paths[:10], qa.answer_doc)
-        hits += rank is not None and rank <= 5
-        rr += 1 / rank if rank else 0.0
-    return hits / len(dev), rr / len(dev)
+@dataclass(frozen=True, slots=True)
+class Part:
+    """Files of `folder` put under `prefix` in a corpus, only those `keep` accepts."""
+
+    folder: Path
+    prefix: str = ""
+    keep: Callable[[str], bool] | None = None
 
 
-def baselines(tree: SourceTree, dev: list[QA], scratch: Path) -> dict[str, tuple[float, float]]:
-    chunks = baseline_chunks(tree)
-    torch_embedder = SentenceTransformerEmbedder(model_dir=default_model_path())
-    vectors = torch_embedder.embed([c.text for c in chunks])
-    store = LanceDBStore(scratch / "baseline", dimension=vectors.shape[1])
-    store.upsert(chunks, vectors)
-    store.optimize()
-    bm25 = [[c.path for c, _ in store.keyword_search("fixed", q.question, k=10)] for q in dev]
-    queries = torch_embedder.embed([q.question for q in dev])
-    order = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
-    dense = [[chunks[i].path for i in row] for row in order]
-    print(f"baseline: {len(chunks)} fixed chunks")
-    return {
-        "BM25, fixed 1,200-char chunks": score(bm25, dev),
-        "dense MiniLM, fixed chunks": score(dense, dev),
-    }
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One dev set against one corpus."""
+
+    name: str
+    dev: str
+    parts: tuple[Part, ...]
 
 
-def leximind_variants(services_dir: Path, dev: list[QA]) -> dict[str, tuple[float, float]]:
-    services = services_at(services_dir)
-    started = time.perf_counter()
-    report = services.indexer.index(read_tree(CORPORA, max_bytes=10**6), kb=KB, source=str(CORPORA))
-    print(
-        f"indexed {report.files_indexed} files into {report.chunks_total} chunks "
-        f"in {time.perf_counter() - started:.1f} s"
-    )
-    variants: dict[str, dict[str, Any]] = {
-        "Leximind hybrid (default)": {},
-        "  ablation: no link lift": {"follow_links": False},
-        "  ablation: dense only": {"weights": FusionWeights(keyword=0.0)},
-        "  ablation: BM25 only": {"weights": FusionWeights(dense=0.0)},
-        "  ablation: best chunk per page only": {
-            "page_decay": 0.0,
-            "secondary_weight": 1.0,
-            "follow_links": False,
-        },
-    }
-    results = {}
-    for name, options in variants.items():
-        retriever = HybridRetriever(
-            store=services.store,
-            embedder=services.embedder,
-            catalog=services.catalog,
-            **options,
-        )
-        rankings = [
-            [s.path for s in asyncio.run(retriever.search(q.question, kb=KB, k=10))] for q in dev
-        ]
-        results[name] = score(rankings, dev)
-        if name.startswith("Leximind"):
-            for paths, qa in zip(rankings, dev, strict=True):
-                rank = rank_of(paths, qa.answer_doc)
-                if rank != 1:
-                    print(f"  rank {rank}: {qa.question[:70]!r} -> {paths[0]}")
-    abstention(services, dev)
-    return results
+def _curated(*prefixes: str) -> Callable[[str], bool]:
+    return lambda path: path.startswith(prefixes)
 
+
+RUNS = (
+    Run("fastapi-curated", "fastapi", (Part(CORPORA),)),
+    Run(
+        "fastapi-repo",
+        "fastapi",
+        (
+            Part(REPOS / "fastapi", "fastapi/"),
+            Part(CORPORA / "tiangolo.com", "tiangolo.com/"),
+            Part(CORPORA / "fastapi_contributing_history", "fastapi_contributing_history/"),
+        ),
+    ),
+    Run(
+        "httpx-curated",
+        "httpx",
+        (Part(REPOS / "httpx", "httpx/", _curated("docs/", "httpx/", "README.md")),),
+    ),
+    Run("httpx-repo", "httpx", (Part(REPOS / "httpx", "httpx/"),)),
+    Run(
+        "requests-curated",
+        "requests",
+        (Part(REPOS / "requests", "requests/", _curated("docs/", "src/", "README.md")),),
+    ),
+    Run("requests-repo", "requests", (Part(REPOS / "requests", "requests/"),)),
+    Run("own-repo", "own", (Part(REPO_ROOT),)),
+)
+
+DEV_FILES = {
+    "fastapi": "fastapi_doc_qa_dev.jsonl",
+    "httpx": "httpx_qa_dev.jsonl",
+    "requests": "requests_qa_dev.jsonl",
+}
+
+SYSTEMS = ("Leximind", "BM25, fixed chunks", "dense MiniLM, fixed chunks", "hybrid, heading chunks")
 
 OFF_TOPIC = [
     "What is a good recipe for sourdough bread?",
@@ -119,35 +157,320 @@ OFF_TOPIC = [
 ]
 
 
-def abstention(services: Services, dev: list[QA]) -> None:
-    """How many dev questions would be answered and off-topic ones declined."""
+def load_cases(dev: str) -> list[Case]:
+    if dev == "own":
+        return [Case(q, frozenset(wanted)) for q, wanted in OWN_QUESTIONS]
+    rows = (QA_DIR / DEV_FILES[dev]).read_text().splitlines()
+    return [
+        Case(r["question"], frozenset({r["answer_doc"]}))
+        for r in (json.loads(line) for line in rows if line.strip())
+    ]
+
+
+def build_tree(run: Run) -> SourceTree:
+    """The corpus of a run as one tree, its parts under their prefixes."""
+    merged: SourceTree | None = None
+    for part in run.parts:
+        tree = read_tree(part.folder, max_bytes=MAX_BYTES)
+        files = [
+            SourceFile(part.prefix + f.path, f.text, f.sha256)
+            for f in tree.files
+            if part.keep is None or part.keep(f.path)
+        ]
+        if merged is None:
+            merged = SourceTree(root=tree.root, commit=tree.commit, web_url=tree.web_url)
+        merged.files.extend(files)
+        for reason, paths in tree.skipped.items():
+            merged.skipped.setdefault(reason, []).extend(part.prefix + p for p in paths)
+    assert merged is not None
+    return merged
+
+
+def rank_of(paths: Sequence[str], wanted: frozenset[str]) -> int | None:
+    """1-based rank of the first page that answers."""
+    return next((n for n, p in enumerate(paths, start=1) if p in wanted), None)
+
+
+def pages(paths: Sequence[str], k: int = 10) -> list[str]:
+    """The distinct pages of ranked passages, best first."""
+    return list(dict.fromkeys(paths))[:k]
+
+
+@dataclass(slots=True)
+class Outcome:
+    """One question's result for one retriever on one corpus."""
+
+    run: str
+    system: str
+    question: str
+    rank: int | None
+    first: str
+    top_score: float | None = None
+    confidence: float | None = None
+
+
+@dataclass(slots=True)
+class Figures:
+    outcomes: list[Outcome] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def score(self, run: str, system: str) -> tuple[float, float, int] | None:
+        rows = [o for o in self.outcomes if o.run == run and o.system == system]
+        if not rows:
+            return None
+        hit = sum(o.rank is not None and o.rank <= 5 for o in rows) / len(rows)
+        mrr = sum(1 / o.rank for o in rows if o.rank) / len(rows)
+        return hit, mrr, len(rows)
+
+
+def _embedders(kind: str) -> dict[str, Embedder]:
+    """The baselines' MiniLM: torch as the prototype had it, unless asked otherwise."""
+    if kind == "torch":
+        return {"dense": SentenceTransformerEmbedder(model_dir=default_model_path())}
+    return {
+        "dense": OnnxEmbedder(
+            model_dir=default_model_path(),
+            cache_dir=BENCH_DIR / "models",
+            quantize=kind == "onnx-int8",
+        )
+    }
+
+
+def _ready(folder: Path) -> bool:
+    return (folder / "READY").exists()
+
+
+def _fresh(folder: Path) -> None:
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+
+
+def leximind(run: Run, tree: SourceTree, cases: list[Case], figures: Figures) -> None:
+    """Indexes the corpus as `leximind index` does (once per code version) and asks."""
+    index_code = code_digest(*INDEX_CODE, exclude=QUERY_ONLY)
+    folder = CACHE / f"{run.name}-leximind-{tree_digest(tree)}-{index_code}"
+    if not _ready(folder):
+        _fresh(folder)
+    services = services_at(folder / "data")
+    if not _ready(folder):
+        cached = CachedEmbedder(services.embedder, EMBEDDINGS)
+        indexer = build_indexer(
+            services.settings, store=services.store, embedder=cached, catalog=services.catalog
+        )
+        started = time.perf_counter()
+        report = indexer.index(tree, kb=KB, source=str(tree.root))
+        cached.save()
+        figures.notes.append(
+            f"{run.name}: Leximind indexed {report.files_indexed} files into "
+            f"{report.chunks_total} passages in {time.perf_counter() - started:.0f} s "
+            f"({report.chunks_embedded - cached.embedded} of them from the embedding cache)"
+        )
+        (folder / "READY").write_text(json.dumps({"chunks": report.chunks_total}))
+    try:
+        _ask_leximind(run, services, cases, figures)
+    finally:
+        services.retriever.close()
+
+
+def _ask_leximind(run: Run, services: Services, cases: list[Case], figures: Figures) -> None:
     threshold = services.answers.policy.min_relevance
-
-    def best(question: str) -> float:
+    for case in cases:
+        found = asyncio.run(services.retriever.search(case.question, kb=KB, k=10))
+        paths = [s.path for s in found]
+        outcome = Outcome(
+            run.name,
+            SYSTEMS[0],
+            case.question,
+            rank_of(paths, case.answers),
+            paths[0] if paths else "",
+            top_score=max((s.score for s in found[:5]), default=0.0),
+            confidence=services.answers.confidence(found[:5]),
+        )
+        figures.outcomes.append(outcome)
+        if outcome.rank != 1:
+            print(f"  {run.name} rank {outcome.rank}: {case.question[:60]!r} -> {outcome.first}")
+    declined = 0
+    for question in OFF_TOPIC:
         found = asyncio.run(services.retriever.search(question, kb=KB, k=5))
-        return max((s.score for s in found), default=0.0)
-
-    answered = [best(q.question) for q in dev]
-    declined = [best(q) for q in OFF_TOPIC]
-    print(
-        f"abstention at min_relevance {threshold}: "
-        f"{sum(b >= threshold for b in answered)}/{len(dev)} dev questions answered "
-        f"(lowest best-passage similarity {min(answered):.2f}), "
-        f"{sum(b < threshold for b in declined)}/{len(OFF_TOPIC)} off-topic declined "
-        f"(highest {max(declined):.2f})"
+        declined += max((s.score for s in found), default=0.0) < threshold
+    figures.notes.append(
+        f"{run.name}: {declined}/{len(OFF_TOPIC)} off-topic questions declined "
+        f"at min_relevance {threshold}"
     )
 
 
-def main() -> None:
-    dev = load_dev_set()
-    with tempfile.TemporaryDirectory(prefix="leximind-bench-") as scratch:
-        tree = read_tree(CORPORA, max_bytes=10**6)
-        results = leximind_variants(Path(scratch) / "data", dev)
-        results.update(baselines(tree, dev, Path(scratch)))
-    print(f"\n{len(dev)} questions, corpus {CORPORA.name}/ ({len(tree.files)} files)")
-    print(f"{'retriever':40} {'hit@5':>6} {'MRR@10':>7}")
-    for name, (hit, mrr) in results.items():
-        print(f"{name:40} {hit:6.3f} {mrr:7.3f}")
+def _baseline_store(
+    folder: Path, chunks: list[Chunk], embedder: CachedEmbedder
+) -> tuple[LanceDBStore, float]:
+    """A LanceDB table of the chunks and their vectors, built once per folder."""
+    started = time.perf_counter()
+    if not _ready(folder):
+        _fresh(folder)
+        vectors = embedder.embed([c.text for c in chunks])
+        store = LanceDBStore(folder / "lance", dimension=vectors.shape[1])
+        for start in range(0, len(chunks), 1024):
+            store.upsert(chunks[start : start + 1024], vectors[start : start + 1024])
+        store.optimize()
+        embedder.save()
+        (folder / "READY").write_text(json.dumps({"chunks": len(chunks)}))
+    return LanceDBStore(folder / "lance"), time.perf_counter() - started
+
+
+def baselines(
+    run: Run, tree: SourceTree, cases: list[Case], figures: Figures, embedder: CachedEmbedder
+) -> None:
+    """BM25 and dense over fixed chunks, and the heading-chunk RRF hybrid."""
+    version = f"{tree_digest(tree)}-{code_digest(*BASELINE_CODE)}-{embedder.name}"
+    version = version.replace("/", "_").replace(":", "_")
+    questions = [c.question for c in cases]
+    query_vectors = embedder.embed(questions)
+    for label, chunker in (("fixed", baseline_chunks), ("heads", heading_chunks)):
+        chunks = chunker(tree)
+        kb = chunks[0].kb if chunks else label
+        store, seconds = _baseline_store(CACHE / f"{run.name}-{label}-{version}", chunks, embedder)
+        figures.notes.append(f"{run.name}: {len(chunks)} {label} chunks ready in {seconds:.0f} s")
+        for case, vector in zip(cases, query_vectors, strict=True):
+            keyword = [c for c, _ in store.keyword_search(kb, case.question, k=CANDIDATES)]
+            dense = [c for c, _ in store.vector_search(kb, vector, k=CANDIDATES)]
+            if label == "fixed":
+                ranked = {
+                    SYSTEMS[1]: [c.path for c in keyword],
+                    SYSTEMS[2]: [c.path for c in dense],
+                }
+            else:
+                path_of = {c.id: c.path for c in [*keyword, *dense]}
+                fused = reciprocal_rank_fusion(
+                    [([c.id for c in dense], 1.0), ([c.id for c in keyword], 1.0)], rrf_k=60
+                )
+                ranked = {SYSTEMS[3]: [path_of[i] for i, _ in fused]}
+            for system, hits in ranked.items():
+                paths = pages(hits)
+                figures.outcomes.append(
+                    Outcome(
+                        run.name,
+                        system,
+                        case.question,
+                        rank_of(paths, case.answers),
+                        paths[0] if paths else "",
+                    )
+                )
+
+
+def table(figures: Figures, runs: Sequence[Run]) -> list[str]:
+    """The figures as a Markdown table: one row per corpus, hit@5 / MRR@10 per retriever."""
+    lines = [
+        "| dev set / corpus | questions | " + " | ".join(SYSTEMS) + " |",
+        "|---|---:|" + "---|" * len(SYSTEMS),
+    ]
+    for run in runs:
+        cells, count = [], 0
+        for system in SYSTEMS:
+            got = figures.score(run.name, system)
+            if got is None:
+                cells.append("–")
+                continue
+            hit, mrr, count = got
+            cells.append(f"{hit:.3f} / {mrr:.3f}")
+        lines.append(f"| {run.name} | {count} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def reliability(figures: Figures) -> list[str]:
+    """Confidence band -> share of Leximind's answers whose first source is right."""
+    rows = [o for o in figures.outcomes if o.system == SYSTEMS[0] and o.confidence is not None]
+    lines = ["| confidence | answers | first source right |", "|---|---:|---:|"]
+    for low, high in BANDS:
+        band = [
+            o
+            for o in rows
+            if o.confidence is not None and low <= o.confidence < high + (high == 1.0)
+        ]
+        share = f"{sum(o.rank == 1 for o in band) / len(band):.2f}" if band else "–"
+        lines.append(f"| {low:.1f}–{high:.1f} | {len(band)} | {share} |")
+    return lines
+
+
+def write_docs(command: str, figures: Figures, runs: Sequence[Run], embedder: str) -> None:
+    """Replaces the Retrieval section of docs/benchmarks.md with these figures."""
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    section = "\n".join(
+        [
+            "## Retrieval",
+            "",
+            f"`{command}`, {date}. hit@5 / MRR@10 of the first page that answers; every "
+            "retriever ranks pages (a file counts once, at its best passage). Baselines' MiniLM: "
+            f"{embedder}. Dev sets and corpora: see the docstring of `benchmarks/retrieval.py`.",
+            "",
+            *table(figures, runs),
+            "",
+            *(f"- {note}" for note in figures.notes),
+            "",
+            "### Reliability of Leximind's confidence",
+            "",
+            "Every Leximind answer above (all dev sets and corpora together), by the "
+            "confidence it was given:",
+            "",
+            *reliability(figures),
+            "",
+        ]
+    )
+    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
+    start = text.find("\n## Retrieval\n")
+    if start == -1:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + 1)
+        text = text[: start + 1] + section + ("\n" + text[end + 1 :] if end != -1 else "")
+    DOCS.write_text(text)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.retrieval")
+    parser.add_argument("--only", help="comma-separated runs: " + ", ".join(r.name for r in RUNS))
+    parser.add_argument("--no-baselines", action="store_true", help="Leximind only")
+    parser.add_argument("--baselines-only", action="store_true", help="no Leximind")
+    parser.add_argument(
+        "--baseline-embedder",
+        choices=("torch", "onnx-fp32", "onnx-int8"),
+        default="torch",
+        help="the baselines' MiniLM runtime (torch: the original prototype)",
+    )
+    parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
+    args = parser.parse_args(argv)
+    wanted = set(args.only.split(",")) if args.only else None
+    if wanted is not None and (unknown := wanted - {r.name for r in RUNS}):
+        parser.error(f"unknown runs: {', '.join(sorted(unknown))}")
+    runs = [r for r in RUNS if wanted is None or r.name in wanted]
+    figures = Figures()
+    embedder = None
+    if not args.no_baselines:
+        embedder = CachedEmbedder(_embedders(args.baseline_embedder)["dense"], EMBEDDINGS)
+    for run in runs:
+        started = time.perf_counter()
+        tree = build_tree(run)
+        cases = load_cases(run.dev)
+        if not args.baselines_only:
+            leximind(run, tree, cases, figures)
+        if embedder is not None:
+            baselines(run, tree, cases, figures, embedder)
+        print(f"{run.name}: {len(tree.files)} files, done in {time.perf_counter() - started:.0f} s")
+    print()
+    for note in figures.notes:
+        print(note)
+    print()
+    print("\n".join(table(figures, runs)))
+    print()
+    print("\n".join(reliability(figures)))
+    CACHE.mkdir(parents=True, exist_ok=True)
+    LAST_RUN.write_text(json.dumps([asdict(o) for o in figures.outcomes], indent=1))
+    if args.write_docs:
+        command = (
+            "python -m benchmarks.retrieval"
+            + (f" --only {args.only}" if args.only else "")
+            + (f" --baseline-embedder {args.baseline_embedder}" if embedder else " --no-baselines")
+        )
+        write_docs(command, figures, runs, args.baseline_embedder)
 
 
 if __name__ == "__main__":

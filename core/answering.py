@@ -15,6 +15,7 @@ from core.extractive import EXTRACTIVE_MODEL, abstention, extractive_answer
 from core.memory import MemoryHit, best_hit, for_surface, lead
 from core.ports import AnswerMemory, ChatModel, InteractionLog, Retriever, Rollout
 from core.prompting import build_messages
+from core.text import validate_text
 from core.types import Answer, Interaction, Question, Source, Timings, Turn
 
 _log = logging.getLogger(__name__)
@@ -51,7 +52,10 @@ def validate_question(text: str, *, max_chars: int) -> str:
         raise InvalidQuestion(
             f"the question is {len(stripped)} characters long; the limit is {max_chars}"
         )
-    return stripped
+    try:
+        return validate_text(stripped, what="the question")
+    except ValueError as exc:
+        raise InvalidQuestion(str(exc)) from None
 
 
 def retrieval_query(text: str, question: Question, *, turns: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,6 +22,9 @@ _STOP = frozenset(
 _FENCE = re.compile(r"(?ms)^[ \t]*(```|~~~).*?^[ \t]*\1[^\n]*$")
 _CODE_LINES = 12
 _MARKUP = re.compile(r"^\s*(#+\s*|[*-]\s+|\d+\.\s+|>\s*)")
+_INDENTED_CODE = re.compile(r"^(?: {4}|\t)")
+# A lone line of a few words without closing punctuation: a heading, not a sentence.
+_TITLE = re.compile(r"^(?:\S+[ \t]+){0,9}\S+$(?<![.!?:;,)])")
 
 
 def _terms(text: str) -> set[str]:
@@ -60,10 +64,20 @@ def _units(text: str) -> list[_Unit]:
 
 
 def _sentences(prose: str) -> list[_Unit]:
+    """Sentences of the prose paragraphs; a paragraph of indented code or of an interactive
+    session is one code unit that keeps its lines, a one-line title is left out."""
     found: list[_Unit] = []
-    for paragraph in re.split(r"\n\s*\n", prose):
+    for paragraph in re.split(r"\n[ \t]*\n", prose):
         stripped = paragraph.strip()
         if not stripped or stripped.startswith(("#", "{*", "<", "|", "///", "```", "~~~")):
+            continue
+        lines = paragraph.strip("\n").splitlines()
+        indented = all(_INDENTED_CODE.match(line) for line in lines)
+        if stripped.startswith(">>>") or (indented and not _MARKUP.match(stripped)):
+            body = textwrap.dedent("\n".join(lines[:_CODE_LINES]))
+            found.append(_Unit(body, code_language="pycon" if body.startswith(">>>") else ""))
+            continue
+        if len(lines) == 1 and _TITLE.match(stripped):
             continue
         flat = " ".join(_MARKUP.sub("", line) for line in stripped.splitlines())
         found.extend(_Unit(s.strip()) for s in _SENTENCE.split(flat) if len(s.strip()) > 20)

@@ -19,6 +19,32 @@ class ChunkKind(StrEnum):
     MEMORY = "memory"
 
 
+class FileRole(StrEnum):
+    """What a file is for in its repository, as its maintainers laid it out.
+
+    Derived while indexing (rag.layout) and stored with each chunk; ranking weighs it by
+    what a question asks. UNKNOWN is a chunk stored before roles existed.
+    """
+
+    DOCS = "docs"
+    EXAMPLE = "example"
+    SOURCE = "source"
+    TEST = "test"
+    CHANGELOG = "changelog"
+    BUILD = "build"
+    TOOLING = "tooling"
+    TRANSLATION = "translation"
+    UNKNOWN = ""
+
+    @classmethod
+    def parse(cls, value: object) -> FileRole:
+        """The role stored as `value`; UNKNOWN for a missing or unrecognised one."""
+        try:
+            return cls(value or "")
+        except ValueError:
+            return cls.UNKNOWN
+
+
 @dataclass(frozen=True, slots=True)
 class Chunk:
     """One indexed passage of a repository file.
@@ -37,6 +63,7 @@ class Chunk:
     language: str
     kind: ChunkKind
     commit: str = ""
+    role: FileRole = FileRole.UNKNOWN
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +83,12 @@ class Source:
         return self.chunk.title
 
     def snippet(self, limit: int = 300) -> str:
-        """The start of the passage on one line, cut at `limit` characters."""
-        flat = " ".join(self.chunk.text.split())
-        return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+        """The start of the passage, cut at `limit` characters. Lines keep their breaks and
+        indentation (code stays readable); blank runs become one blank line."""
+        lines = [line.rstrip() for line in self.chunk.text.strip("\n").splitlines()]
+        kept = [line for n, line in enumerate(lines) if line or (n and lines[n - 1])]
+        text = "\n".join(kept).strip()
+        return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 @dataclass(frozen=True, slots=True)

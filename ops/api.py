@@ -1,16 +1,23 @@
-"""The HTTP API: /ask, /search, /healthz, /metrics, /github/webhook and /slack/events."""
+"""The HTTP API: /ask, /search, /healthz, /metrics, /github/webhook, /slack/events and /docs.
+
+Every error is `{"detail": "<one sentence>"}` (ops.schemas.ErrorOut); docs/api.md lists them.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from importlib.resources import files
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,8 +28,11 @@ from core.types import Question, Turn
 from ops.background import TaskTracker
 from ops.metrics import Metrics
 from ops.schemas import (
+    BODY_TOO_LARGE,
+    QUESTION_ERRORS,
     AskRequest,
     AskResponse,
+    ErrorOut,
     SearchRequest,
     SearchResponse,
     ask_response,
@@ -49,10 +59,28 @@ _log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1_000_000
 API_PLATFORM = "api"
 DRAIN_SECONDS = 60.0  # how long shutdown waits for answers still being written
+HEALTH_CHECK_SECONDS = 3.0  # within Docker's default 30 s, and well within a prober's patience
 
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse(status_code=status, content={"detail": message})
+
+
+def _problem(err: Any) -> str:
+    """One field's validation error as `where: what`, never quoting the input itself."""
+    where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+    kind, ctx = err.get("type"), err.get("ctx") or {}
+    if kind == "value_error" and "error" in ctx:
+        what = str(ctx["error"])
+    elif kind == "string_too_long" and isinstance(err.get("input"), str):
+        what = f"{len(err['input'])} characters; the limit is {ctx.get('max_length')}"
+    elif kind == "string_too_short" and ctx.get("min_length") == 1:
+        what = "is empty"
+    elif kind == "string_unicode":
+        what = "is not valid Unicode text (it holds a lone surrogate)"
+    else:
+        what = str(err.get("msg", "invalid"))
+    return f"{where}: {what}"
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -72,13 +100,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     async def malformed(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        problems = []
-        for err in exc.errors():
-            if err.get("type") == "json_invalid":
-                return _error(400, "the request body is not valid JSON")
-            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-            problems.append(f"{where or 'body'}: {err.get('msg', 'invalid')}")
-        return _error(422, "; ".join(problems))
+        errors = exc.errors()
+        if any(err.get("type") == "json_invalid" for err in errors):
+            return _error(400, "the request body is not valid JSON")
+        return _error(422, "; ".join(_problem(err) for err in errors))
 
     app.add_exception_handler(InvalidQuestion, invalid)
     app.add_exception_handler(UnknownKnowledgeBase, unknown)
@@ -87,8 +112,48 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, malformed)
 
 
+class _Disconnected(Exception):
+    """The client went away before its request body was complete."""
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None as soon as more than `limit` bytes have arrived."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Disconnected
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands the app the body already read, then waits as the server's does
+    (for the disconnect)."""
+    pending = True
+
+    async def replayed() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
+
+
 class RequestMetrics:
     """Counts requests and their latency per route and refuses bodies over MAX_BODY_BYTES.
+
+    The limit holds on the bytes received, not only on Content-Length: a chunked body is
+    read up to the limit and refused (413) at the first byte over it. Every route reads its
+    whole body anyway, so reading it here first costs nothing extra.
 
     Plain ASGI: Starlette's `@app.middleware("http")` wrapper costs several times what a
     webhook acknowledgement does, which showed as latency under a burst of deliveries.
@@ -111,13 +176,19 @@ class RequestMetrics:
                 status = message["status"]
             await send(message)
 
-        length = dict(scope["headers"]).get(b"content-length", b"0").decode("latin-1")
+        too_big = _error(413, f"the request body is over {MAX_BODY_BYTES} bytes")
+        length = dict(scope["headers"]).get(b"content-length")
         try:
-            if not length.isdigit() or int(length) > MAX_BODY_BYTES:
-                too_big = _error(413, f"the request body is over {MAX_BODY_BYTES} bytes")
+            if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+                await too_big(scope, receive, sent)
+                return
+            body = await _read_body(receive, MAX_BODY_BYTES)
+            if body is None:
                 await too_big(scope, receive, sent)
             else:
-                await self._app(scope, receive, sent)
+                await self._app(scope, _replay(body, receive), sent)
+        except _Disconnected:
+            status = 499  # nobody left to answer; counted as nginx does
         finally:
             endpoint = getattr(scope.get("route"), "path", "unmatched")
             self._metrics.requests.labels(endpoint, str(status)).inc()
@@ -169,6 +240,8 @@ def create_app(
         summary="Answers questions about an open-source project, with citations.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served below from local files, so /docs works offline
+        redoc_url=None,
     )
     app.state.metrics = metrics
     _install_error_handlers(app)
@@ -187,7 +260,9 @@ def create_app(
             hasher = request.app.state.hash_user = build_user_hasher(services(request).settings)
         return hasher(API_PLATFORM, user)
 
-    @app.post("/ask", response_model=AskResponse)
+    _serve_docs(app)
+
+    @app.post("/ask", response_model=AskResponse, responses=QUESTION_ERRORS)
     async def ask(body: AskRequest, request: Request) -> AskResponse:
         """Answers a question from a knowledge base, citing the passages it used.
 
@@ -205,7 +280,7 @@ def create_app(
         metrics.count_answer(answer)
         return ask_response(answer)
 
-    @app.post("/search", response_model=SearchResponse)
+    @app.post("/search", response_model=SearchResponse, responses=QUESTION_ERRORS)
     async def search(body: SearchRequest, request: Request) -> SearchResponse:
         """The best passages for a question, without an answer."""
         started = time.perf_counter()
@@ -213,7 +288,18 @@ def create_app(
         metrics.retrieval.observe(time.perf_counter() - started)
         return SearchResponse(sources=[source_out(s) for s in found])
 
-    @app.post("/github/webhook", status_code=202)
+    @app.post(
+        "/github/webhook",
+        status_code=202,
+        response_model=ErrorOut,
+        responses={
+            200: {"model": ErrorOut, "description": "a ping, or an event needing no answer"},
+            400: {"model": ErrorOut, "description": "a malformed delivery"},
+            401: {"model": ErrorOut, "description": "a missing or invalid signature"},
+            404: {"model": ErrorOut, "description": "the webhook is not configured"},
+            **BODY_TOO_LARGE,
+        },
+    )
     async def github_webhook(request: Request) -> JSONResponse:
         """GitHub events: verified, deduplicated, acknowledged at once, answered afterwards."""
         hook: GitHubWebhook | None = request.app.state.github
@@ -234,20 +320,28 @@ def create_app(
             return _error(404, "Slack is not configured on this server")
         return await slack.handle(request)
 
-    @app.get("/healthz")
+    @app.get(
+        "/healthz",
+        responses={503: {"description": "the vector store is unavailable; the same report"}},
+    )
     async def healthz(request: Request) -> JSONResponse:
         """Whether the stores answer and the model server (if any) is reachable.
 
         Also the object store's state as last seen by a write and the spool depth: records
-        waiting locally for the object store (`degraded` while it is unreachable).
+        waiting locally for the object store (`degraded` while it is unreachable). The vector
+        store is checked in a worker thread; one that has not answered within
+        HEALTH_CHECK_SECONDS counts as unavailable.
         """
         svc = services(request)
         report: dict[str, Any] = {"status": "ok", "knowledge_bases": svc.catalog.names()}
         try:
-            svc.store.check()
+            await asyncio.wait_for(asyncio.to_thread(svc.store.check), HEALTH_CHECK_SECONDS)
             report["store"] = "ok"
         except ServiceUnavailable as exc:
             report.update(status="unavailable", store=str(exc))
+        except TimeoutError:
+            no_answer = f"no answer within {HEALTH_CHECK_SECONDS:g} s"
+            report.update(status="unavailable", store=no_answer)
         report.update(svc.spooled_writer.status())
         if svc.spooled_writer.store_down and report["status"] == "ok":
             report["status"] = "degraded"
@@ -263,9 +357,44 @@ def create_app(
                     report["status"] = "degraded"
         return JSONResponse(report, status_code=503 if report["status"] == "unavailable" else 200)
 
-    @app.get("/metrics")
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
+    )
     async def prometheus() -> Response:
         """Prometheus metrics."""
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+# Swagger UI's dist files as a PyPI package ships them (fastapi-offline), served from here.
+SWAGGER_UI = Path(str(files("fastapi_offline") / "static"))
+_DOCS_ASSETS = {
+    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+    "swagger-ui.css": "text/css; charset=utf-8",
+    "favicon.png": "image/png",
+}
+
+
+def _serve_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs with its script, style sheet and icon served by this server."""
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon.png",
+        )
+
+    @app.get("/docs/assets/{name}", include_in_schema=False)
+    async def docs_asset(name: str) -> Response:
+        media_type = _DOCS_ASSETS.get(name)
+        if media_type is None:
+            return _error(404, "no such documentation asset")
+        headers = {"Cache-Control": "public, max-age=86400"}
+        return FileResponse(SWAGGER_UI / name, media_type=media_type, headers=headers)

@@ -15,8 +15,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from core.errors import LeximindError
+from core.text import validate_kb_name
 from core.types import Question, Source
-from ops.cli_support import console
+from ops.cli_support import TextArguments, console
 from ops.cli_support import fail as _fail
 from ops.cli_support import load_cli_settings as _settings
 from ops.data_cli import data_app
@@ -25,7 +26,6 @@ from ops.memory_cli import import_answers_command, memory_app
 from ops.model_cli import model_app, retrain_command
 from ops.scheduler_cli import scheduler_app
 from ops.schemas import ask_response, source_out
-from ops.settings import validate_kb_name
 from ops.store_cli import store_app
 
 # Heavier modules are imported by the commands that use them: `leximind --help` stays fast,
@@ -41,6 +41,7 @@ app = typer.Typer(
     help="Leximind answers questions about an open-source project, with citations.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=TextArguments,
 )
 app.add_typer(label_app, name="label")
 app.add_typer(data_app, name="data")
@@ -130,6 +131,12 @@ def index(
     )
     if skipped:
         console.print(f"skipped: {skipped}")
+    if report.left_out:
+        left = ", ".join(f"{n} {reason}" for reason, n in sorted(report.left_out.items()))
+        console.print(
+            f"left out: {left}; the main language is {report.main_language or 'unknown'}, "
+            "LEXIMIND_INDEX__LANGUAGES adds others (e.g. de,es or all)"
+        )
     if not report.changed:
         console.print("Nothing changed: no passage needed embedding.")
 

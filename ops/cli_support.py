@@ -5,9 +5,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+import click
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from typer.core import TyperGroup
+
+from core.text import excerpt, validate_text
 
 if TYPE_CHECKING:
     from ops.settings import Settings
@@ -32,3 +36,20 @@ def load_cli_settings() -> Settings:
         raise fail(f"invalid settings: {exc}") from exc
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
     return settings
+
+
+class TextArguments(TyperGroup):
+    """The root command group: refuses, with one line, any argument that is not text.
+
+    Python hands a program argument that is not UTF-8 over with each bad byte as a lone
+    surrogate; left alone it fails deep inside the tokenizer or a JSON encoder. Checked
+    here, before any sub-command parses, it is one error for every command.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        for n, arg in enumerate(args, start=1):
+            try:
+                validate_text(arg, what=f"argument {n} ({excerpt(arg, 30)})")
+            except ValueError as exc:
+                raise fail(str(exc)) from None
+        return super().parse_args(ctx, args)

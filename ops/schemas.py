@@ -1,36 +1,107 @@
-"""The JSON shapes of questions, answers and sources, shared by the HTTP API and the CLI."""
+"""The JSON shapes of questions, answers and sources, shared by the HTTP API and the CLI.
+
+The request models are strict about what they take, and their JSON Schema says so: the
+OpenAPI document is the contract that `tests/ops/test_openapi.py` checks the server against.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Annotated
 
+from pydantic import AfterValidator, BaseModel, Field, StrictInt
+
+from core.text import KB_NAME_MAX, KB_NAME_PATTERN, validate_kb_name, validate_text
 from core.types import Answer, Source
+
+MAX_QUESTION_CHARS = 2000  # the default of LEXIMIND_ANSWER__MAX_QUESTION_CHARS
+MAX_TURN_CHARS = 20_000
+MAX_HISTORY_TURNS = 50
+MAX_K = 50
+
+# JSON Schema patterns (with Unicode semantics): no lone surrogate, and for a question at
+# least one character that is not white space.
+_TEXT = r"^[^\ud800-\udfff]*$"
+_QUESTION = r"^[^\ud800-\udfff]*[^\s\ud800-\udfff][^\ud800-\udfff]*$"
+
+
+def _is_text(value: str) -> str:
+    return validate_text(value, what="the text")
+
+
+def _is_question(value: str) -> str:
+    if not value.strip():
+        raise ValueError("the question is empty")
+    return validate_text(value, what="the question")
+
+
+Text = Annotated[str, AfterValidator(_is_text), Field(json_schema_extra={"pattern": _TEXT})]
+QuestionText = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_QUESTION_CHARS,
+        description=f"the question, in plain language: 1-{MAX_QUESTION_CHARS} characters, "
+        "not only white space",
+        json_schema_extra={"pattern": _QUESTION},
+    ),
+    AfterValidator(_is_question),
+]
+KnowledgeBase = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=KB_NAME_MAX,
+        description="knowledge base; the default one when omitted",
+        json_schema_extra={"pattern": KB_NAME_PATTERN},
+    ),
+    AfterValidator(validate_kb_name),
+]
+
+
+class ErrorOut(BaseModel):
+    """Every error the API answers with: one human-readable sentence."""
+
+    detail: str
+
+
+def _error(description: str) -> dict[str, object]:
+    return {"model": ErrorOut, "description": description}
+
+
+BODY_TOO_LARGE = {413: _error("the request body is over the size limit (1,000,000 bytes)")}
+QUESTION_ERRORS: dict[int | str, dict[str, object]] = {
+    400: _error("the request body is not valid JSON"),
+    404: _error("no knowledge base of that name has been indexed"),
+    **BODY_TOO_LARGE,
+    422: _error("the request is invalid; the detail says which field and why"),
+    503: _error("the vector store or the object store is unavailable"),
+}
 
 
 class TurnIn(BaseModel):
-    question: str = Field(max_length=20_000)
-    answer: str = Field(max_length=20_000)
+    question: Annotated[Text, Field(max_length=MAX_TURN_CHARS)]
+    answer: Annotated[Text, Field(max_length=MAX_TURN_CHARS)]
 
 
 class AskRequest(BaseModel):
-    question: str = Field(description="the question, in plain language")
-    kb: str | None = Field(None, description="knowledge base; the default one when omitted")
+    question: QuestionText
+    kb: KnowledgeBase | None = None
     history: list[TurnIn] = Field(
-        default_factory=list, max_length=50, description="earlier turns, oldest first"
+        default_factory=list,
+        max_length=MAX_HISTORY_TURNS,
+        description="earlier turns, oldest first",
     )
-    user: str | None = Field(
+    user: Annotated[Text, Field(min_length=1, max_length=200)] | None = Field(
         None,
-        min_length=1,
-        max_length=200,
         description="who asks, as the caller knows them; stored only as a keyed hash, it keeps "
         "a user on the same model during a staged rollout",
     )
 
 
 class SearchRequest(BaseModel):
-    question: str
-    k: int = Field(5, ge=1, le=50)
-    kb: str | None = None
+    question: QuestionText
+    k: StrictInt = Field(5, ge=1, le=MAX_K, description=f"how many passages, 1-{MAX_K}")
+    kb: KnowledgeBase | None = None
 
 
 class SourceOut(BaseModel):

@@ -10,9 +10,9 @@ import typer
 from rich.table import Table
 
 from core.errors import LeximindError
+from core.text import validate_kb_name
 from ops.cli_support import console
 from ops.cli_support import fail as _fail
-from ops.settings import validate_kb_name
 
 if TYPE_CHECKING:
     from ops.settings import Settings

@@ -20,7 +20,11 @@ from core.errors import StoreUnavailable
 
 @dataclass(slots=True)
 class KnowledgeBase:
-    """An indexed source: where it lives, its web address, and the hash of every file."""
+    """An indexed source: where it lives, its web address, and the hash of every file.
+
+    The layout facts retrieval ranks with (rag.layout): the main language of its prose, the
+    pages that include each included file, and the original of each indexed translation.
+    """
 
     name: str
     source: str
@@ -30,6 +34,9 @@ class KnowledgeBase:
     commit: str = ""
     indexed_at: str = ""
     files: dict[str, str] = field(default_factory=dict)
+    language: str = ""
+    included_by: dict[str, list[str]] = field(default_factory=dict)
+    translated_from: dict[str, str] = field(default_factory=dict)
 
 
 _FIELDS = frozenset(f.name for f in fields(KnowledgeBase))

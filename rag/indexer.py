@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
 import numpy as np
 
 from core.memory import is_memory_path
-from core.types import Chunk
+from core.types import Chunk, FileRole
 from rag.catalog import Catalog, KnowledgeBase
 from rag.chunking import chunk_file
+from rag.layout import expand_chunk, read_layout
 from rag.ports import Embedder, Vectors, VectorStore
 from rag.sources import SourceTree
 
@@ -59,6 +62,8 @@ class IndexReport:
     chunks_reused: int = 0
     chunks_removed: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
+    left_out: dict[str, int] = field(default_factory=dict)  # reason -> files ("translation (de)")
+    main_language: str = ""
     seconds: float = 0.0
 
     @property
@@ -67,7 +72,12 @@ class IndexReport:
 
 
 class Indexer:
-    """Chunks a source tree, embeds what is new and keeps the store in step with the files."""
+    """Chunks a source tree, embeds what is new and keeps the store in step with the files.
+
+    The tree is read as its maintainers laid it out (rag.layout): translations in languages
+    other than the main one and `languages` are left out, included files' text joins the
+    passages of the pages that include them, and every chunk carries its file's role.
+    """
 
     def __init__(
         self,
@@ -76,11 +86,13 @@ class Indexer:
         embedder: Embedder,
         catalog: Catalog,
         batch_size: int = 256,
+        languages: Sequence[str] = (),
     ) -> None:
         self._store = store
         self._embedder = embedder
         self._catalog = catalog
         self._batch_size = batch_size
+        self._languages = tuple(languages)
 
     def index(
         self,
@@ -94,13 +106,19 @@ class Indexer:
         started = time.perf_counter()
         progress = progress or SilentProgress()
         report = IndexReport(kb=kb, skipped=dict(tree.skip_counts()))
+        layout = read_layout(tree.files, languages=self._languages)
+        report.left_out = dict(Counter(layout.left_out.values()))
+        report.main_language = layout.main_language
+        files = [f for f in tree.files if f.path not in layout.left_out]
+        texts = {f.path: f.text for f in files}
         previous = self._catalog.get(kb)
         known = previous.files if previous else {}
         # Memory entries live beside the files but are no file: a re-index never drops them.
         stored_ids = {i: p for i, p in self._store.chunk_ids(kb).items() if not is_memory_path(p)}
         stored_paths = set(stored_ids.values())
 
-        current = {f.path: f.sha256 for f in tree.files}
+        shas = {f.path: f.sha256 for f in files}
+        current = {f.path: layout.digest(f.path, f.sha256, shas) for f in files}
         deleted = sorted((set(known) | stored_paths) - set(current))
         if deleted:
             self._store.delete_paths(kb, deleted)
@@ -108,18 +126,21 @@ class Indexer:
             gone = set(deleted)
             report.chunks_removed += sum(1 for p in stored_ids.values() if p in gone)
 
-        progress.files(len(tree.files))
+        progress.files(len(files))
         fresh: list[Chunk] = []
         changed_paths: list[str] = []
-        for f in tree.files:
+        for f in files:
             progress.file_done()
-            if known.get(f.path) == f.sha256 and f.path in stored_paths:
+            if known.get(f.path) == current[f.path] and f.path in stored_paths:
                 report.files_unchanged += 1
                 continue
             changed_paths.append(f.path)
-            fresh.extend(chunk_file(kb=kb, path=f.path, text=f.text, commit=tree.commit))
+            role = layout.roles.get(f.path, FileRole.UNKNOWN)
+            includes = layout.includes.get(f.path, [])
+            for chunk in chunk_file(kb=kb, path=f.path, text=f.text, commit=tree.commit):
+                fresh.append(expand_chunk(replace(chunk, role=role), includes, texts))
         report.files_changed = len(changed_paths)
-        report.files_indexed = len(tree.files)
+        report.files_indexed = len(files)
 
         if changed_paths:
             self._replace(kb, changed_paths, fresh, stored_ids, report, progress)
@@ -136,6 +157,9 @@ class Indexer:
                 commit=tree.commit,
                 indexed_at=datetime.now(UTC).isoformat(timespec="seconds"),
                 files=current,
+                language=layout.main_language,
+                included_by=layout.included_by,
+                translated_from=layout.translated_from,
             )
         )
         report.seconds = time.perf_counter() - started

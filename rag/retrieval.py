@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -16,8 +15,10 @@ import numpy as np
 
 from core.citations import source_url
 from core.errors import UnknownKnowledgeBase
-from core.types import Chunk, ChunkKind, Source
+from core.types import Chunk, ChunkKind, FileRole, Source
 from rag.catalog import Catalog, KnowledgeBase
+from rag.intent import question_intent, role_weight
+from rag.layout.languages import detect
 from rag.links import linked_paths
 from rag.ports import Embedder, HybridSearch, Vectors, VectorStore
 
@@ -49,13 +50,6 @@ def reciprocal_rank_fusion(
     return sorted(scores.items(), key=lambda item: -item[1])
 
 
-SECONDARY_PAGES = re.compile(
-    r"(^|/)(release[-_ ]?notes|change[-_ ]?log|changes|history|news)[^/]*$"
-    r"|(^|/)(tests?|__tests__|spec)/|(^|/)test_[^/]*\.py$|_test\.(py|go)$|\.(test|spec)\.[jt]sx?$",
-    re.IGNORECASE,
-)
-
-
 def rank_pages(
     fused: list[tuple[str, float]],
     pages: dict[str, str],
@@ -63,25 +57,31 @@ def rank_pages(
     decay: float,
     page_weight: Callable[[str], float],
     links: Mapping[str, Sequence[str]] | None = None,
+    folded: Mapping[str, Sequence[str]] | None = None,
 ) -> list[tuple[str, list[str]]]:
     """Pages ranked by their chunks' fused scores, each with its chunk ids best first.
 
     A page scores sum(score_i * decay**i) over its chunks in descending order: the best
     passage counts most, and a page that several good passages come from beats a page with
-    one lucky hit. `page_weight` scales whole pages (secondary pages count less).
+    one lucky hit. `page_weight` scales whole pages (by their role, for the question).
 
     `links` maps a chunk id to the pages its passage links to. Documentation often answers
     a broad question with "see X", so such a passage also counts as a passage of each
     ranked page it links to; but a link lifts a page at most to the score of the page that
     links to it, and never lowers it.
+
+    `folded` maps a page to the pages it belongs to (an example file to the pages that
+    include it, a translation to its original). When one of those is ranked too, the page
+    takes no slot of its own: its passages count as passages of that page instead.
     """
     chunks_of: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for chunk_id, score in fused:
         chunks_of[pages[chunk_id]].append((chunk_id, score))
     for scored in chunks_of.values():
         scored.sort(key=lambda item: -item[1])
+    borrowed = _fold(chunks_of, folded or {})
     own = {
-        page: _decayed([s for _, s in scored], decay) * page_weight(page)
+        page: _decayed([s for _, s in scored] + borrowed.get(page, []), decay) * page_weight(page)
         for page, scored in chunks_of.items()
     }
     referrers: dict[str, list[tuple[float, str]]] = defaultdict(list)
@@ -94,7 +94,8 @@ def rank_pages(
     for page, scored in chunks_of.items():
         total = own[page]
         if page in referrers:
-            lifted = _decayed([s for _, s in scored] + [s for s, _ in referrers[page]], decay)
+            mine = [s for _, s in scored] + borrowed.get(page, [])
+            lifted = _decayed(mine + [s for s, _ in referrers[page]], decay)
             ceiling = max(own[source] for _, source in referrers[page])
             total = max(total, min(lifted * page_weight(page), ceiling))
         ranked.append((total, own[page], page, [i for i, _ in scored]))
@@ -102,18 +103,29 @@ def rank_pages(
     return [(page, ids) for _, _, page, ids in ranked]
 
 
+def _fold(
+    chunks_of: dict[str, list[tuple[str, float]]], folded: Mapping[str, Sequence[str]]
+) -> dict[str, list[float]]:
+    """Moves the passages of folded pages to their ranked hosts; the scores each host gains.
+
+    Pages are taken best first and a host must still be ranked itself, so two pages that
+    include each other never both vanish.
+    """
+    borrowed: dict[str, list[float]] = defaultdict(list)
+    order = sorted(chunks_of, key=lambda page: -chunks_of[page][0][1])
+    for page in order:
+        hosts = [h for h in folded.get(page, ()) if h != page and h in chunks_of]
+        if not hosts:
+            continue
+        scores = [s for _, s in chunks_of.pop(page)] + borrowed.pop(page, [])
+        for host in hosts:
+            borrowed[host].extend(scores)
+    return borrowed
+
+
 def _decayed(scores: list[float], decay: float) -> float:
     """sum(score_i * decay**i) over the scores in descending order."""
     return sum(score * decay**i for i, score in enumerate(sorted(scores, reverse=True)))
-
-
-def secondary_page_weight(weight: float) -> Callable[[str], float]:
-    """A page weight that scales secondary pages by `weight`, others by 1.
-
-    Release notes, changelogs and tests mention everything yet rarely explain how to do
-    something; they still answer when nothing better matches.
-    """
-    return lambda path: weight if SECONDARY_PAGES.search(path) else 1.0
 
 
 class HybridRetriever:
@@ -153,7 +165,7 @@ class HybridRetriever:
         self._candidates = candidates
         self._per_page = per_page
         self._page_decay = page_decay
-        self._page_weight = secondary_page_weight(secondary_weight)
+        self._secondary_weight = secondary_weight
         self._follow_links = follow_links
         self._weights = weights or FusionWeights()
         self._executor = ThreadPoolExecutor(
@@ -172,13 +184,16 @@ class HybridRetriever:
     async def search(
         self, query: str, *, kb: str, k: int, kind: ChunkKind | None = None
     ) -> list[Source]:
-        if self._catalog.get(kb) is None:
+        record = self._catalog.get(kb)  # once per search, from memory (rag.shared_catalog)
+        if record is None:
             raise UnknownKnowledgeBase(f"unknown knowledge base {kb!r}")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._search, query, kb, k, kind)
+        return await loop.run_in_executor(self._executor, self._search, query, record, k, kind)
 
-    def _search(self, query: str, kb: str, k: int, kind: ChunkKind | None) -> list[Source]:
-        record = self._catalog.get(kb)  # once per search: it is re-read when the file changes
+    def _search(
+        self, query: str, record: KnowledgeBase, k: int, kind: ChunkKind | None
+    ) -> list[Source]:
+        kb = record.name
         vector = self._embedder.embed([query])[0]
         n = max(self._candidates, k)
         if isinstance(self._store, HybridSearch):
@@ -198,12 +213,14 @@ class HybridRetriever:
                 [([c.id for c, _ in dense], w.dense), ([c.id for c, _ in keyword], w.keyword)],
                 rrf_k=w.rrf_k,
             )
+        other_language = _in_other_language(query, record)
         pages = rank_pages(
             fused,
             {i: c.path for i, c in chunks.items()},
             decay=self._page_decay,
-            page_weight=self._page_weight,
+            page_weight=self._page_weight(query, chunks, other_language),
             links=self._links(record, chunks) if self._follow_links else None,
+            folded=_folded(record, chunks, translations=not other_language),
         )
         order = [i for _, ids in pages[:k] for i in ids[: self._per_page]][:k]
         missing = [i for i in order if i not in similarity]
@@ -211,12 +228,20 @@ class HybridRetriever:
             similarity.update(_cosines(vector, self._store.vectors(kb, missing)))
         return [self._source(record, chunks[i], similarity.get(i, 0.0)) for i in order]
 
-    def _links(
-        self, record: KnowledgeBase | None, chunks: dict[str, Chunk]
-    ) -> dict[str, list[str]]:
+    def _page_weight(
+        self, query: str, chunks: dict[str, Chunk], other_language: bool
+    ) -> Callable[[str], float]:
+        """Pages weighed by their files' roles for what the question asks (rag.intent)."""
+        roles = {c.path: c.role for c in chunks.values()}
+        weight = role_weight(
+            question_intent(query),
+            secondary=self._secondary_weight,
+            translations_first=other_language,
+        )
+        return lambda path: weight(roles.get(path, FileRole.UNKNOWN), path)
+
+    def _links(self, record: KnowledgeBase, chunks: dict[str, Chunk]) -> dict[str, list[str]]:
         """The files of the knowledge base that each candidate passage links to."""
-        if record is None:
-            return {i: [] for i in chunks}
         cached = self._cached_links(record)
         missing = {i: c for i, c in chunks.items() if i not in cached}
         if missing:
@@ -236,9 +261,9 @@ class HybridRetriever:
             return entry[1]
 
     @staticmethod
-    def _source(kb: KnowledgeBase | None, chunk: Chunk, score: float) -> Source:
+    def _source(kb: KnowledgeBase, chunk: Chunk, score: float) -> Source:
         url = None
-        if kb is not None and kb.web_url:
+        if kb.web_url:
             url = source_url(
                 kb.web_url,
                 commit=chunk.commit,
@@ -256,6 +281,31 @@ def _without_memory(
     if kind is not None:
         return hits
     return [(c, s) for c, s in hits if c.kind is not ChunkKind.MEMORY]
+
+
+def _folded(
+    record: KnowledgeBase | None, chunks: dict[str, Chunk], *, translations: bool
+) -> dict[str, list[str]]:
+    """Candidate pages that belong to other pages: included files to the pages that include
+    them and, with `translations`, translations to their originals."""
+    if record is None:
+        return {}
+    folded: dict[str, list[str]] = {}
+    for path in {c.path for c in chunks.values()}:
+        hosts = list(record.included_by.get(path, ()))
+        if translations and path in record.translated_from:
+            hosts.append(record.translated_from[path])
+        if hosts:
+            folded[path] = hosts
+    return folded
+
+
+def _in_other_language(query: str, record: KnowledgeBase | None) -> bool:
+    """Whether the question is written in another language than the knowledge base's."""
+    if record is None or not record.language:
+        return False
+    language = detect(query, min_words=4)
+    return language not in ("", record.language)
 
 
 def _cosines(query: Vectors, vectors: dict[str, Vectors]) -> dict[str, float]:

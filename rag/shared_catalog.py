@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 
 from core.errors import StoreUnavailable
 from core.ports import ObjectStore, VersionedListing
+from core.refresh import BackgroundRefresh, on_event_loop
 from rag.catalog import FileCatalog, KnowledgeBase, record_from_json, record_to_json
 
 _log = logging.getLogger(__name__)
@@ -33,21 +34,23 @@ class ObjectStoreCatalog:
     Writes: `save` puts one object, `catalog/<name>.json`; S3 replaces an object atomically,
     and indexers of different knowledge bases never touch each other's objects.
 
-    Reads are served from memory. At most every `ttl` seconds one read lists the prefix with
-    versions (on S3 one LIST request, which carries every object's ETag) and fetches only the
-    records that are new or changed, so every replica sees a new or re-indexed knowledge base
-    within `ttl` seconds and a search normally costs no request at all. While one thread
-    refreshes, the others keep answering from the previous copy. A store without
-    `list_versions` gets every record fetched again at each refresh.
+    Reads are served from memory. At most every `ttl` seconds (counted from the end of the
+    last refresh) one refresh lists the prefix with versions (on S3 one LIST request, which
+    carries every object's ETag) and fetches only the records that are new or changed, so
+    every replica sees a new or re-indexed knowledge base soon after `ttl` seconds and a
+    search normally costs no request at all. On an event loop the refresh runs in a thread
+    of its own (core.refresh) and readers keep the previous copy meanwhile; elsewhere the
+    reader refreshes, and while another thread refreshes it keeps the previous copy too. A
+    store without `list_versions` gets every record fetched again at each refresh.
 
     When the store fails, reads serve the last records read (the failure is logged once per
-    outage) and the store is asked again after `ttl`. With a `local` catalog (this host's
-    DATA_DIR/catalog.json), every record read or saved is also kept there, and a process
-    that starts while the store is down serves this copy until the store answers. Without
-    one, reads before the first successful listing raise StoreUnavailable. `save` raises
-    StoreUnavailable: the caller must know that the record was not written. A record that
-    is not valid JSON is logged and skipped (its previous version, if one was read, is
-    kept).
+    outage) and the store is asked again `ttl` seconds after the failed refresh ended. With
+    a `local` catalog (this host's DATA_DIR/catalog.json), every record read or saved is
+    also kept there, and a process that starts while the store is down serves this copy
+    until the store answers. Without one, reads before the first successful listing raise
+    StoreUnavailable. `save` raises StoreUnavailable: the caller must know that the record
+    was not written. A record that is not valid JSON is logged and skipped (its previous
+    version, if one was read, is kept).
     """
 
     def __init__(
@@ -63,17 +66,18 @@ class ObjectStoreCatalog:
             raise ValueError("the catalog ttl cannot be negative")
         self._store = store
         self._local = local
-        self._ttl = ttl
         self._prefix = prefix
-        self._clock = clock
-        self._lock = threading.Lock()
+        self._refresher = BackgroundRefresh(
+            self._refresh, every=ttl, name="catalog refresh", clock=clock
+        )
+        self._lock = threading.Lock()  # one refresh or save at a time
         # Replaced, never mutated, so readers need no lock.
         self._by_key: dict[str, tuple[str, KnowledgeBase]] = {}
         self._by_name: dict[str, KnowledgeBase] = {}
         self._unreadable: dict[str, str] = {}  # key -> version already reported as invalid
         self._loaded = False
-        self._checked_at = 0.0
         self._failing = False
+        self._error: StoreUnavailable | None = None  # why the first listing failed
 
     def __repr__(self) -> str:
         return f"ObjectStoreCatalog({self._store!r}, prefix={self._prefix!r})"
@@ -95,49 +99,50 @@ class ObjectStoreCatalog:
             self._by_name = {**self._by_name, kb.name: kb}
             self._unreadable.pop(key, None)
 
-    def _fresh(self) -> bool:
-        return self._loaded and self._clock() - self._checked_at < self._ttl
-
     def _records(self) -> dict[str, KnowledgeBase]:
-        if self._fresh():
+        if self._loaded and not self._refresher.due():
             return self._by_name
-        # Once something was read, nobody waits for another thread's refresh.
-        if not self._lock.acquire(blocking=not self._loaded):
+        self._refresher.refresh(wait=not self._loaded)
+        if self._loaded:
             return self._by_name
-        try:
-            if not self._fresh():
-                self._refresh()
-        finally:
-            self._lock.release()
-        return self._by_name
+        if on_event_loop():  # the first listing is still running in the background
+            if self._local is not None:
+                return self._local_records()
+            raise StoreUnavailable("the shared catalog has not been read yet")
+        raise self._error or StoreUnavailable("the shared catalog could not be read")
 
     def _refresh(self) -> None:
         """Reads what changed since the last refresh; on failure keeps the last records."""
-        started = self._clock()
-        try:
-            by_key = self._read_changes()
-        except StoreUnavailable as exc:
-            self._checked_at = started
-            if not self._loaded:
-                if self._local is None:
-                    raise
-                self._by_name = self._local_records()
-                self._loaded = True
-            if not self._failing:
-                _log.warning(
-                    "cannot refresh the catalog; serving the %d knowledge bases last read: %s",
-                    len(self._by_name),
-                    exc,
-                )
-            self._failing = True
-            return
-        if self._failing:
-            _log.info("the catalog can be read again")
-        changed = [kb for key, (_, kb) in by_key.items() if self._by_key.get(key) != by_key[key]]
-        self._keep_locally(changed)
-        self._by_key = by_key
-        self._by_name = {kb.name: kb for _, kb in by_key.values()}
-        self._loaded, self._failing, self._checked_at = True, False, started
+        with self._lock:
+            try:
+                by_key = self._read_changes()
+            except StoreUnavailable as exc:
+                self._failed(exc)
+                return
+            if self._failing:
+                _log.info("the catalog can be read again")
+            changed = [
+                kb for key, (_, kb) in by_key.items() if self._by_key.get(key) != by_key[key]
+            ]
+            self._keep_locally(changed)
+            self._by_key = by_key
+            self._by_name = {kb.name: kb for _, kb in by_key.values()}
+            self._loaded, self._failing, self._error = True, False, None
+
+    def _failed(self, exc: StoreUnavailable) -> None:
+        if not self._loaded:
+            if self._local is None:
+                self._error = exc
+                return
+            self._by_name = self._local_records()
+            self._loaded = True
+        if not self._failing:
+            _log.warning(
+                "cannot refresh the catalog; serving the %d knowledge bases last read: %s",
+                len(self._by_name),
+                exc,
+            )
+        self._failing = True
 
     def _read_changes(self) -> dict[str, tuple[str, KnowledgeBase]]:
         found: dict[str, tuple[str, KnowledgeBase]] = {}

@@ -26,6 +26,15 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
+def shared_data(*parts: str) -> Path:
+    """A path in the shared data beside the checkout; the calling test is skipped, with the
+    reason, when the shared data (or that part of it) is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"needs ../shared/data/{'/'.join(parts)} beside the checkout (absent)")
+    return path
+
+
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No LEXIMIND_* variable of the developer's shell leaks into a test."""

@@ -4,8 +4,9 @@ hosts: the Redis counterpart of core.llm.active_model.FileActiveModel.
 The state is one JSON value under `<prefix>rollout`. Changes are made in a WATCH/MULTI
 transaction, so two writers cannot interleave. Readers keep the value for `refresh` seconds:
 a question costs no Redis call while it is fresh, and a change reaches every replica within
-`refresh` seconds. The client is synchronous because the state is read from synchronous
-code; a read blocks for at most the client's socket timeout, and only once per `refresh`.
+`refresh` seconds of the last read. The client is synchronous because the deployer and the
+CLI change the state from synchronous code; on an event loop the state is re-read in a
+thread of its own (core.refresh), so a question never waits for Redis.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from redis.exceptions import RedisError
 
 from core.errors import StoreUnavailable
 from core.llm.active_model import parse_rollout, rollout_record, staged, validate_model_name
+from core.refresh import BackgroundRefresh
 from core.rollout import RolloutState
 
 _log = logging.getLogger(__name__)
@@ -31,8 +33,10 @@ class RedisActiveModel:
     """Implements core.ports.Rollout (and so ActiveModel) on one Redis key.
 
     While Redis cannot be read, the last state read stays in use (logged once per outage)
-    and Redis is asked again after `refresh` seconds; a change that cannot be written raises
-    StoreUnavailable. A value that does not parse is logged and the last state kept.
+    and Redis is asked again `refresh` seconds after the failed read ended; a change that
+    cannot be written raises StoreUnavailable. A value that does not parse is logged and the
+    last state kept. Before the first read has ended, a reader on an event loop gets the
+    empty state (the configured model answers); any other reader waits for that read.
     """
 
     def __init__(
@@ -43,15 +47,15 @@ class RedisActiveModel:
         refresh: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if refresh < 0:
-            raise ValueError(f"refresh must be 0 or more seconds, got {refresh}")
         self._client = client
         self._key = f"{key_prefix}rollout"
-        self._refresh = refresh
-        self._clock = clock
+        self._refresh = BackgroundRefresh(
+            self._reload, every=refresh, name="rollout state refresh", clock=clock
+        )
         self._lock = threading.Lock()
         self._state = RolloutState()
-        self._read_at: float | None = None
+        self._read = False
+        self._writes = 0  # a read that began before a write must not undo what it wrote
         self._failing = False
 
     def close(self) -> None:
@@ -62,14 +66,17 @@ class RedisActiveModel:
         return self.state().champion
 
     def state(self) -> RolloutState:
-        now = self._clock()
-        if self._read_at is not None and now - self._read_at < self._refresh:
-            return self._state
+        if self._refresh.due():
+            self._refresh.refresh(wait=not self._read)
+        return self._state
+
+    def _reload(self) -> None:
+        writes = self._writes
+        fetched = self._fetch(self._state)
         with self._lock:
-            if self._read_at is None or now - self._read_at >= self._refresh:
-                self._state = self._fetch(self._state)
-                self._read_at = now
-            return self._state
+            if writes == self._writes:
+                self._state = fetched
+            self._read = True
 
     def _fetch(self, fallback: RolloutState) -> RolloutState:
         try:
@@ -97,14 +104,14 @@ class RedisActiveModel:
             return fallback
 
     def switch(self, name: str) -> None:
-        record = json.dumps(rollout_record(RolloutState(champion=validate_model_name(name))))
+        new = RolloutState(champion=validate_model_name(name))
         try:
-            self._client.set(self._key, record)
+            self._client.set(self._key, json.dumps(rollout_record(new)))
         except RedisError as exc:
             raise StoreUnavailable(
                 f"Redis rollout state: cannot switch the active model to {name}: {exc}"
             ) from exc
-        self._forget()
+        self._wrote(new)
         _log.info("active model is now %s", name)
 
     def stage(self, challenger: str | None, share: float) -> None:
@@ -112,6 +119,8 @@ class RedisActiveModel:
         _log.info("challenger is now %s at a share of %s", challenger, share)
 
     def _change(self, change: Callable[[RolloutState], RolloutState], what: str) -> None:
+        written: list[RolloutState] = []
+
         def apply(pipe: Pipeline) -> None:
             raw = pipe.get(self._key)
             try:
@@ -122,6 +131,7 @@ class RedisActiveModel:
                     "rewrite it"
                 ) from exc
             new = change(old)
+            written[:] = [new]  # a transaction retried after a concurrent change runs again
             pipe.multi()
             pipe.set(self._key, json.dumps(rollout_record(new)))
 
@@ -129,8 +139,11 @@ class RedisActiveModel:
             self._client.transaction(apply, self._key)
         except RedisError as exc:
             raise StoreUnavailable(f"Redis rollout state: cannot {what}: {exc}") from exc
-        self._forget()
+        self._wrote(written[0])
 
-    def _forget(self) -> None:
+    def _wrote(self, state: RolloutState) -> None:
+        """This process sees its own change at once, without reading it back."""
         with self._lock:
-            self._read_at = None  # this process sees its own change at once
+            self._writes += 1
+            self._state, self._read = state, True
+            self._refresh.mark_fresh()

@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -30,11 +31,15 @@ class WriteKind(StrEnum):
 class SpooledWriter:
     """Puts records into an ObjectStore; keeps them in a durable Spool when it is unreachable.
 
-    A write that meets StoreUnavailable goes to the spool and the caller is not failed. For
+    A write that meets StoreUnavailable goes to the spool and the caller is not failed. So
+    does a write the store has not acknowledged within `patience` seconds: a store that
+    accepts connections and then stays silent holds a caller that long, not for the client's
+    timeouts (the put carries on in its thread; landing twice does no harm, see below). For
     `retry_after` seconds after a failure, writes go straight to the spool (so a dead store
-    costs each caller a local fsync, not a network timeout); the next write after that tries
-    the store again. After a successful write up to `replay_batch` spooled writes are replayed,
-    oldest first; `drain()` replays all of them (the scheduler calls it).
+    costs each caller a local fsync, not a network timeout); after that one write at a time
+    tries the store again while the others are spooled. After a successful write up to
+    `replay_batch` spooled writes are replayed, oldest first; `drain()` replays all of them
+    (the scheduler calls it).
 
     Replays are idempotent: a record always lands under the same key, and a LATEST_WINS record
     (feedback) replaces the stored one only if its `created_at` is not older. That check is a
@@ -49,13 +54,19 @@ class SpooledWriter:
         *,
         replay_batch: int = 100,
         retry_after: float = 5.0,
+        patience: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._spool = spool
         self._replay_batch = replay_batch
         self._retry_after = retry_after
+        self._patience = patience
         self._clock = clock
+        # Its own threads: puts stuck on a silent store must not take the default executor's
+        # threads, which the spool appends that replace them run on.
+        self._puts = ThreadPoolExecutor(max_workers=8, thread_name_prefix="object-store")
+        self._probing = False  # a write is trying the store again after a failure
         self._down_until = float("-inf")
         self._last_failure: tuple[str, str] | None = None
         self._latest_lock = threading.Lock()
@@ -77,16 +88,11 @@ class SpooledWriter:
         validate_key(key)
         if kind is WriteKind.LATEST_WINS:
             _created_at(data)
-        if self._clock() >= self._down_until:
-            try:
-                await asyncio.to_thread(self._apply, kind, key, data)
-            except StoreUnavailable as exc:
-                self._mark_down(exc)
-            else:
-                self._mark_up()
-                if self._replay_batch and self._spool.depth():
-                    await self.drain(limit=self._replay_batch)
-                return
+        trying = self._clock() >= self._down_until and not self._probing
+        if trying and await self._stored(kind, key, data):
+            if self._replay_batch and self._spool.depth():
+                await self.drain(limit=self._replay_batch)
+            return
         try:
             seq = await asyncio.to_thread(self._spool.append, kind.value, key, data)
         except OSError as exc:
@@ -94,6 +100,28 @@ class SpooledWriter:
                 f"object store unreachable and the spool cannot keep {key}: {exc}"
             ) from exc
         _log.info("object store unreachable: %s spooled as entry %d", key, seq)
+
+    async def _stored(self, kind: WriteKind, key: str, data: bytes) -> bool:
+        """Whether the store took the write within `patience`; else it is marked down."""
+        self._probing = self._last_failure is not None
+        put = asyncio.get_running_loop().run_in_executor(self._puts, self._apply, kind, key, data)
+        try:
+            await asyncio.wait_for(asyncio.shield(put), self._patience)
+        except StoreUnavailable as exc:
+            self._mark_down(exc)
+            return False
+        except TimeoutError:
+            put.add_done_callback(_late_put)
+            self._mark_down(StoreUnavailable(f"no answer within {self._patience} s"))
+            return False
+        finally:
+            self._probing = False
+        self._mark_up()
+        return True
+
+    def close(self) -> None:
+        """Lets go of the put threads; a put still waiting on the store ends in its thread."""
+        self._puts.shutdown(wait=False)
 
     async def drain(self, limit: int | None = None) -> int:
         """Replays spooled writes oldest first, at most `limit`; returns how many were stored.
@@ -178,6 +206,12 @@ class SpooledWriter:
             _log.warning("object store reachable again")
         self._down_until = float("-inf")
         self._last_failure = None
+
+
+def _late_put(put: asyncio.Future[None]) -> None:
+    """Collects the outcome of a put that outlived its caller's patience (it was spooled)."""
+    if not put.cancelled() and (exc := put.exception()) is not None:
+        _log.debug("a put already spooled failed too: %s", exc)
 
 
 def _created_at(data: bytes) -> datetime:

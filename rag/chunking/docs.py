@@ -9,6 +9,7 @@ from pathlib import PurePosixPath
 
 from core.types import Chunk, ChunkKind
 from rag.chunking.lines import make_chunk, split_lines, trim_blank, window_ranges
+from rag.chunking.markup import clean_markup
 from rag.chunking.outline import Outline, markdown_outline, rst_outline
 
 MAX_CHARS = 1_500
@@ -81,7 +82,8 @@ def chunk_document(
     """Doc chunks of a markdown, rst or plain-text file, one or more per section.
 
     A chunk is titled with its heading path ("Guide > Install > Linux"), or the file name
-    before the first heading. Sections over `max_chars` are cut between paragraphs (inside
+    before the first heading; its text is the clean text of its markup (rag.chunking.markup).
+    Sections over `max_chars` are cut between paragraphs (inside
     a fenced block only when that block alone is too long); sections under `min_chars`
     join the next section of the same parent, or else the previous one.
     """
@@ -98,12 +100,15 @@ def chunk_document(
     chunks: list[Chunk] = []
     for group in _groups(sections, visible, min_chars):
         for start, end, title_path in _pieces(group, sections, outline, visible, max_chars):
+            clean = clean_markup(visible.join(start, end), language)
+            if not clean.strip():
+                continue
             chunks.append(
                 make_chunk(
                     kb=kb,
                     path=path,
                     title=TITLE_SEPARATOR.join(title_path) or name,
-                    text=visible.join(start, end),
+                    text=clean,
                     start=start,
                     end=end,
                     language=language,

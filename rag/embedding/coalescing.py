@@ -27,7 +27,9 @@ class CoalescingEmbedder:
     text are queued to a single worker thread, which takes everything waiting (up to
     `max_batch`) and embeds it in one run. Nothing waits for a batch to fill: a lone
     question is embedded at once, so batching adds no latency when the server is idle.
-    An error of the wrapped embedder reaches every caller of that batch.
+    When a batch fails, each of its texts is embedded again on its own, so an error reaches
+    only the caller whose text caused it: one bad question never fails the good ones that
+    happened to share its batch.
     """
 
     def __init__(self, inner: Embedder, *, max_batch: int = 64) -> None:
@@ -80,8 +82,14 @@ class CoalescingEmbedder:
         try:
             vectors = np.asarray(self._inner.embed([text for text, _ in batch]))
         except Exception as exc:  # noqa: BLE001 - a thread boundary: the callers raise it
-            for _, done in batch:
-                done.set_exception(exc)
+            if len(batch) == 1:
+                batch[0][1].set_exception(exc)
+            else:
+                _log.debug(
+                    "a batch of %d questions failed (%s); embedding each alone", len(batch), exc
+                )
+                for item in batch:
+                    self._embed_batch([item])
             return
         for row, (_, done) in zip(vectors, batch, strict=True):
             done.set_result(row)

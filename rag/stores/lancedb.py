@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from core.errors import StoreUnavailable
-from core.types import Chunk, ChunkKind
+from core.types import Chunk, ChunkKind, FileRole
 from rag.keywords import keyword_text
 from rag.ports import Vectors
 from rag.stores.snapshot import DenseSnapshot, Snapshots
@@ -35,7 +35,10 @@ _COLUMNS = [
     "language",
     "kind",
     "commit",
+    "role",
 ]
+
+_ENUMS = frozenset({"kind", "role"})
 
 
 def _schema(dimension: int) -> pa.Schema:
@@ -51,6 +54,7 @@ def _schema(dimension: int) -> pa.Schema:
             ("language", pa.string()),
             ("kind", pa.string()),
             ("commit", pa.string()),
+            ("role", pa.string()),
             ("search_text", pa.string()),
             ("vector", pa.list_(pa.float32(), dimension)),
         ]
@@ -90,6 +94,7 @@ def _chunk(row: dict[str, Any]) -> Chunk:
         language=row["language"],
         kind=ChunkKind(row["kind"]),
         commit=row["commit"],
+        role=FileRole.parse(row.get("role")),
     )
 
 
@@ -142,8 +147,12 @@ class LanceDBStore:
         db = self._connect()
         with _translated("open the table"):
             if TABLE in db.list_tables().tables:
-                self._table = db.open_table(TABLE)
-                self._fts_ready = _has_keyword_index(self._table)
+                table = db.open_table(TABLE)
+                if "role" not in table.schema.names:
+                    # A table written before chunks had roles: theirs read as unknown.
+                    table.add_columns(pa.field("role", pa.string()))
+                self._table = table
+                self._fts_ready = _has_keyword_index(table)
             elif create:
                 if self._dimension is None:
                     raise ValueError("a new LanceDB table needs the vector dimension")
@@ -157,8 +166,9 @@ class LanceDBStore:
             return
         rows = [
             {
-                **{name: getattr(c, name) for name in _COLUMNS if name != "kind"},
+                **{name: getattr(c, name) for name in _COLUMNS if name not in _ENUMS},
                 "kind": c.kind.value,
+                "role": c.role.value,
                 "search_text": keyword_text(c),
                 "vector": np.asarray(v, dtype=np.float32),
             }

@@ -64,7 +64,7 @@ class WeaviateStore:
     """Chunks in one multi-tenant Weaviate collection; each knowledge base is its own tenant.
 
     A question can only reach its knowledge base's tenant, so one project's passages never
-    answer another's. The client is made by `connect` (built in ops/wiring.py) on first use,
+    answer another's. The client is made by `connect` (built in ops/wiring/storage.py) on first use,
     and again after a failed connection, so a process starts while Weaviate is down and
     recovers when it is back. The collection is created on the first write if missing;
     properties added in a later version are added to an existing collection. Object ids are

@@ -22,7 +22,7 @@ from weaviate.classes.query import Filter, HybridFusion
 from weaviate.collections.classes.filters import _Filters
 
 from core.errors import StoreUnavailable
-from core.types import Chunk, ChunkKind
+from core.types import Chunk, ChunkKind, FileRole
 from rag.keywords import keyword_text
 
 FusionType = Literal["ranked", "relative_score"]
@@ -45,6 +45,7 @@ _FIELDS: tuple[tuple[str, DataType, bool], ...] = (
     ("language", DataType.TEXT, True),
     ("kind", DataType.TEXT, True),
     ("commit", DataType.TEXT, True),
+    ("role", DataType.TEXT, True),
 )
 CHUNK_PROPERTIES = [name for name, _, _ in _FIELDS]
 _REQUIRED = ("chunk_id", "kb", "path", "start_line", "end_line", "kind")
@@ -128,6 +129,7 @@ def to_properties(chunk: Chunk) -> dict[str, Any]:
         "language": chunk.language,
         "kind": chunk.kind.value,
         "commit": chunk.commit,
+        "role": chunk.role.value,
         SEARCH_PROPERTY: keyword_text(chunk),
     }
 
@@ -155,6 +157,7 @@ def from_properties(props: Mapping[str, Any]) -> Chunk:
         language=str(props.get("language") or ""),
         kind=kind,
         commit=str(props.get("commit") or ""),
+        role=FileRole.parse(props.get("role")),
     )
 
 

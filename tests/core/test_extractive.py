@@ -49,3 +49,43 @@ def test_abstention_lists_at_most_three_closest() -> None:
     sources = [Source(chunk(f"{i}.md", "x", title=f"T{i}"), 0.1) for i in range(5)]
     text = abstention(sources)
     assert "- [3] T2 (`2.md`)" in text and "[4]" not in text
+
+
+def test_code_from_a_rst_page_is_quoted_with_its_lines() -> None:
+    """A reST page's literal block, cleaned into fenced code, is quoted line for line; its
+    title line is not quoted as a sentence; no role or underline reaches the answer."""
+    from rag.chunking import chunk_file
+
+    page = (
+        "Testing Click Applications\n==========================\n\n"
+        "Use :class:`CliRunner` to invoke the command in a test::\n\n"
+        "    def test_hello():\n"
+        "        runner = CliRunner()\n"
+        "        result = runner.invoke(hello)\n"
+    )
+    (passage,) = chunk_file(kb="kb", path="docs/testing.rst", text=page)
+    text = extractive_answer("How do I invoke a command with a runner?", [Source(passage, 0.6)])
+    assert "def test_hello():\n    runner = CliRunner()\n    result = runner.invoke(hello)" in text
+    assert "> Use `CliRunner` to invoke the command in a test: [1]" in text
+    assert "> Testing Click Applications" not in text and "===" not in text
+
+
+def test_indented_code_and_interactive_sessions_keep_their_lines() -> None:
+    """Code indented by four spaces or typed at a `>>>` prompt is quoted as code."""
+    doc = (
+        "Test the command with a runner.\n\n"
+        "    runner = CliRunner()\n    result = runner.invoke(command)\n\n"
+        ">>> result.exit_code\n0\n"
+    )
+    text = extractive_answer(
+        "How to test the command runner result?", [Source(chunk("t.md", doc), 0.5)]
+    )
+    assert "```\nrunner = CliRunner()\nresult = runner.invoke(command)\n```" in text
+
+
+def test_snippet_keeps_lines_of_code() -> None:
+    """A source's snippet keeps line breaks and indentation, blank runs collapsed."""
+    text = "Example:\n\n\n\n```python\ndef f():\n    return 1\n```\n"
+    snippet = Source(chunk("a.md", text), 0.5).snippet()
+    assert snippet == "Example:\n\n```python\ndef f():\n    return 1\n```"
+    assert Source(chunk("a.md", "word " * 100), 0.5).snippet(limit=20).endswith("…")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -66,6 +68,36 @@ def test_errors_are_one_line_not_tracebacks(env: Path, tmp_path: Path) -> None:
     bad = runner.invoke(app, ["index", ".", "--kb", "bad name!"])
     assert bad.exit_code == 2 and "invalid knowledge base name" in bad.output
     assert "Traceback" not in missing.output + unknown.output + empty.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [b"ask", b"opt \xff x"],
+        [b"search", b"fine", b"--kb", b"caf\xe9"],
+        [b"index", b"repo-\xc3"],
+        [b"store", b"migrate", b"--kb", b"\xfe"],
+        [b"model", b"promote", b"\xff"],
+    ],
+)
+def test_a_non_utf8_argument_is_one_line_error(env: Path, args: list[bytes]) -> None:
+    """Bytes that are not UTF-8 in any command's argument: one line on stderr, exit 1, and
+    nothing loaded (the data dir is never made)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "ops.cli", *args], capture_output=True, timeout=120, check=False
+    )
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: argument ")
+    assert "is not valid Unicode text" in lines[0]
+    assert done.stdout == b"" and not env.exists()
+
+
+def test_a_long_bad_knowledge_base_name_is_quoted_short(env: Path) -> None:
+    """A 10,000-character invalid name is refused with only a short prefix of it."""
+    result = runner.invoke(app, ["search", "CORS", "--kb", "x!" * 5000])
+    assert result.exit_code == 2 and "invalid knowledge base name" in result.output
+    assert "x!" * 20 in result.output and "x!" * 40 not in result.output
 
 
 def test_discord_without_a_token_says_what_to_set(env: Path) -> None:

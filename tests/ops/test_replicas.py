@@ -30,7 +30,7 @@ async def test_a_replica_searches_a_knowledge_base_indexed_on_another_host(
     links, although its own data dir never held a catalog."""
     weaviate = FakeWeaviateServer()
     monkeypatch.setattr(
-        wiring,
+        wiring.storage,
         "build_weaviate_store",
         lambda _: WeaviateStore(weaviate.client),  # type: ignore[arg-type]
     )

@@ -43,7 +43,7 @@ def weaviate(monkeypatch: pytest.MonkeyPatch) -> FakeWeaviateServer:
         assert vector.weaviate_url == "http://weaviate.internal:8080"
         return WeaviateStore(server.client, attempts=1, retry_pause=0)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(wiring, "build_weaviate_store", build)
+    monkeypatch.setattr(wiring.storage, "build_weaviate_store", build)
     return server
 
 

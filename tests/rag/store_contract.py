@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from core.types import Chunk, ChunkKind
+from core.types import Chunk, ChunkKind, FileRole
 from rag.ports import Vectors, VectorStore
 
 DIM = 8
@@ -16,7 +16,13 @@ StoreFactory = Callable[[], VectorStore]
 
 
 def make_chunk(
-    kb: str, path: str, text: str, *, kind: ChunkKind = ChunkKind.DOC, title: str = "T"
+    kb: str,
+    path: str,
+    text: str,
+    *,
+    kind: ChunkKind = ChunkKind.DOC,
+    title: str = "T",
+    role: FileRole = FileRole.DOCS,
 ) -> Chunk:
     digest = hashlib.sha256(f"{kb}\0{path}\0{text}".encode()).hexdigest()[:32]
     return Chunk(
@@ -30,6 +36,7 @@ def make_chunk(
         language="markdown" if kind is ChunkKind.DOC else "python",
         kind=kind,
         commit="abc123",
+        role=role,
     )
 
 
@@ -51,6 +58,7 @@ CORPUS = [
         "def load_settings(path):\n    return read_config(path)",
         kind=ChunkKind.CODE,
         title="load_settings",
+        role=FileRole.SOURCE,
     ),
     make_chunk("beta", "README.md", "Install beta with cargo install beta."),
 ]
@@ -141,7 +149,7 @@ class VectorStoreContract:
         assert CORPUS[0].id not in filled.chunk_ids("alpha")
 
     def test_chunks_read_back_whole(self, filled: VectorStore) -> None:
-        """Stored chunks come back field for field; missing ids are left out."""
+        """Stored chunks come back field for field (their role too); missing ids are left out."""
         wanted = [CORPUS[0].id, CORPUS[2].id, "missing"]
         got = filled.chunks("alpha", wanted)
         assert got == {CORPUS[0].id: CORPUS[0], CORPUS[2].id: CORPUS[2]}

@@ -69,22 +69,28 @@ def test_several_texts_go_straight_to_the_model() -> None:
     assert vectors.tolist() == [[2.0, 1.0], [1.0, 1.0]]
 
 
-def test_a_failed_run_raises_in_every_caller_of_that_run() -> None:
-    """An embedding error reaches the callers whose texts were in the run, and only them."""
+def test_a_bad_question_fails_alone_not_the_good_ones_in_its_batch() -> None:
+    """A failed run is retried text by text: only the caller of the bad text gets the error,
+    the others in the same batch get their vectors."""
     inner = GatedEmbedder()
     embedder = CoalescingEmbedder(inner)
     inner.fail = "boom"
-    with ThreadPoolExecutor(max_workers=3) as pool:
+    with ThreadPoolExecutor(max_workers=4) as pool:
         first = pool.submit(embedder.embed, ["fine"])
         assert inner.started.wait(timeout=30)
-        doomed = [pool.submit(embedder.embed, [t]) for t in ("boom", "also in the run")]
-        while embedder._waiting.qsize() < len(doomed):
+        batch = ("good", "boom", "also in the run")
+        futures = [pool.submit(embedder.embed, [t]) for t in batch]
+        while embedder._waiting.qsize() < len(batch):
             threading.Event().wait(0.01)
         inner.gate.set()
         assert first.result(timeout=30).tolist() == [[4.0, 1.0]]
-        for future in doomed:
-            with pytest.raises(RuntimeError, match="cannot embed 'boom'"):
-                future.result(timeout=30)
+        good, bad, also = futures
+        assert good.result(timeout=30).tolist() == [[4.0, 1.0]]
+        assert also.result(timeout=30).tolist() == [[15.0, 1.0]]
+        with pytest.raises(RuntimeError, match="cannot embed 'boom'"):
+            bad.result(timeout=30)
+    assert sorted(inner.runs[1]) == sorted(batch)  # they did share one run first
+    assert sorted(inner.runs[2:]) == [["also in the run"], ["boom"], ["good"]]
     inner.fail = None
     assert embedder.embed(["later"]).tolist() == [[5.0, 1.0]]  # the worker lives on
 

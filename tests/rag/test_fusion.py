@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from core.types import FileRole
+from rag.intent import Intent, role_weight
 from rag.keywords import split_identifiers
-from rag.retrieval import rank_pages, reciprocal_rank_fusion, secondary_page_weight
+from rag.retrieval import rank_pages, reciprocal_rank_fusion
 
 
 def test_rrf_prefers_ids_ranked_well_by_both() -> None:
@@ -29,23 +31,32 @@ def test_pages_ranked_by_decayed_sum_of_their_chunks() -> None:
     assert [p for p, _ in only_best] == ["b.md", "a.md", "c.md"]
 
 
-def test_secondary_pages_weigh_less() -> None:
-    """Release notes, changelogs and tests are scaled down; other pages are not."""
-    weight = secondary_page_weight(0.5)
-    assert [weight(p) for p in ("docs/release-notes.md", "CHANGELOG.rst", "HISTORY.md")] == [
-        0.5,
-        0.5,
-        0.5,
-    ]
-    assert weight("docs/tutorial/history-of-x/intro.md") == 1.0
-    tests = ("tests/test_api.py", "pkg/server_test.go", "src/app.spec.ts", "src/test_utils.py")
-    assert [weight(p) for p in tests] == [0.5] * 4
-    assert weight("src/testing.py") == weight("docs/tutorial/testing.md") == 1.0
-    fused = [("r", 0.03), ("d", 0.02)]
+def test_secondary_roles_weigh_less() -> None:
+    """For a how-to question, release notes and tests rank below a docs page they outscore."""
+    weight = role_weight(Intent.HOWTO, secondary=0.5)
+    roles = {"release-notes.md": FileRole.CHANGELOG, "tests/test_x.py": FileRole.TEST}
+    fused = [("r", 0.03), ("t", 0.029), ("d", 0.02)]
+    pages = {"r": "release-notes.md", "t": "tests/test_x.py", "d": "d.md"}
     ranked = rank_pages(
-        fused, {"r": "release-notes.md", "d": "d.md"}, decay=0.3, page_weight=weight
+        fused,
+        pages,
+        decay=0.3,
+        page_weight=lambda p: weight(roles.get(p, FileRole.DOCS), p),
     )
-    assert [p for p, _ in ranked] == ["d.md", "release-notes.md"]
+    assert [p for p, _ in ranked] == ["d.md", "release-notes.md", "tests/test_x.py"]
+
+
+def test_folded_pages_lend_their_passages_to_their_hosts() -> None:
+    """An included example's hit lifts the page that includes it and takes no slot itself;
+    an example whose page is not among the candidates keeps its own."""
+    fused = [("ex1", 0.03), ("other", 0.025), ("page1", 0.02), ("lone", 0.01)]
+    pages = {"ex1": "ex.py", "other": "other.md", "page1": "page.md", "lone": "lone.py"}
+    folded = {"ex.py": ["page.md"], "lone.py": ["absent.md"]}
+    ranked = rank_pages(fused, pages, decay=0.3, page_weight=lambda _: 1.0, folded=folded)
+    assert ranked == [("page.md", ["page1"]), ("other.md", ["other"]), ("lone.py", ["lone"])]
+    cycle = {"ex.py": ["page.md"], "page.md": ["ex.py"]}
+    both = rank_pages(fused, pages, decay=0.3, page_weight=lambda _: 1.0, folded=cycle)
+    assert both[0][0] == "page.md"
 
 
 def test_a_linked_page_is_lifted_up_to_the_page_linking_to_it() -> None:

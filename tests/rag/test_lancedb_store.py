@@ -121,3 +121,25 @@ def test_optimize_indexes_new_rows_into_the_existing_keyword_index(tmp_path: Pat
     store.optimize()
     stats = db.open_table(TABLE).index_stats("search_text_idx")
     assert (stats.num_unindexed_rows, stats.num_indexed_rows) == (0, 4)
+
+
+def test_a_table_from_before_roles_gains_the_column(tmp_path: Path) -> None:
+    """A table written without the role column opens, reads roles as unknown and takes new ones."""
+    import pyarrow as pa
+
+    from core.types import FileRole
+
+    old = CORPUS[0]
+    db = lancedb.connect(str(tmp_path))
+    fields = [(n, pa.string()) for n in ("id", "kb", "path", "title", "text")]
+    fields += [("start_line", pa.int32()), ("end_line", pa.int32())]
+    fields += [(n, pa.string()) for n in ("language", "kind", "commit", "search_text")]
+    schema = pa.schema([*fields, ("vector", pa.list_(pa.float32(), DIM))])
+    row = {n: getattr(old, n) for n in ("id", "kb", "path", "title", "text", "start_line")}
+    row |= {"end_line": old.end_line, "language": old.language, "kind": old.kind.value}
+    row |= {"commit": old.commit, "search_text": old.text, "vector": vectors_for([old])[0]}
+    db.create_table(TABLE, data=pa.Table.from_pylist([row], schema=schema))
+    store = LanceDBStore(tmp_path, dimension=DIM)
+    assert store.chunks(old.kb, [old.id])[old.id].role is FileRole.UNKNOWN
+    store.upsert([CORPUS[2]], vectors_for([CORPUS[2]]))
+    assert store.chunks(old.kb, [CORPUS[2].id])[CORPUS[2].id].role is FileRole.SOURCE

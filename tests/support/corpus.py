@@ -1,4 +1,4 @@
-"""Small git repositories made from slices of the shared FastAPI docs."""
+"""Small git repositories made from slices of the shared FastAPI docs or repository."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.conftest import SHARED_DATA
-
-FASTAPI = SHARED_DATA / "corpora" / "fastapi"
+from tests.conftest import shared_data
 
 SLICE = [
     "README.md",
@@ -46,12 +44,19 @@ def git(repo: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-def make_fastapi_repo(target: Path, files: list[str] = SLICE) -> Path:
-    """A git repository holding `files` of the FastAPI docs, committed, with a GitHub remote."""
+def make_fastapi_repo(
+    target: Path, files: list[str] = SLICE, *, source: tuple[str, ...] = ("corpora", "fastapi")
+) -> Path:
+    """A git repository holding `files` of the FastAPI docs, committed, with a GitHub remote.
+
+    `source` is the shared data folder the files come from: the curated docs by default,
+    ("repos", "fastapi") for the whole repository (translations, docs_src/, package, tests).
+    """
+    fastapi = shared_data(*source)
     for rel in files:
         dest = target / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(FASTAPI / rel, dest)
+        shutil.copyfile(fastapi / rel, dest)
     (target / ".gitignore").write_text("ignored/\n")
     (target / "ignored").mkdir()
     (target / "ignored" / "secret.md").write_text("# Ignored\n\nThis must not be indexed.\n")

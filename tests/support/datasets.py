@@ -17,11 +17,9 @@ from core.types import (
     Timings,
     Turn,
 )
-from tests.conftest import SHARED_DATA
+from tests.conftest import shared_data
 from tests.fakes import chunk
 
-CODEQA = SHARED_DATA / "codeqa" / "python"
-CONALA = SHARED_DATA / "conala"
 CODEQA_LINES = 60
 CONALA_RECORDS = 40
 
@@ -34,9 +32,10 @@ def write_lines(path: Path, lines: list[str]) -> None:
 
 def codeqa_slice(root: Path) -> Path:
     """The first CODEQA_LINES examples of CodeQA dev and test, in the shared layout."""
+    codeqa = shared_data("codeqa", "python")
     for split in ("dev", "test"):
         for ext in ("question", "answer", "code", "code.original"):
-            source = CODEQA / split / f"{split}.{ext}"
+            source = codeqa / split / f"{split}.{ext}"
             lines = source.read_text(encoding="utf-8").split("\n")[:CODEQA_LINES]
             write_lines(root / split / f"{split}.{ext}", lines)
     return root
@@ -44,9 +43,10 @@ def codeqa_slice(root: Path) -> Path:
 
 def conala_slice(root: Path) -> Path:
     """The first CONALA_RECORDS records of each CoNaLa file."""
+    conala = shared_data("conala")
     root.mkdir(parents=True)
     for name in ("conala-train.json", "conala-test.json"):
-        rows = json.loads((CONALA / name).read_text(encoding="utf-8"))[:CONALA_RECORDS]
+        rows = json.loads((conala / name).read_text(encoding="utf-8"))[:CONALA_RECORDS]
         (root / name).write_text(json.dumps(rows, indent=1), encoding="utf-8")
     return root
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.datasets import CODEQA, CODEQA_LINES, CONALA_RECORDS, write_lines
+from tests.conftest import shared_data
+from tests.support.datasets import CODEQA_LINES, CONALA_RECORDS, write_lines
 from training.errors import DatasetError
 from training.sources import read_codeqa, read_conala, read_lines
 
@@ -18,7 +19,8 @@ def test_codeqa_slice_maps_question_code_answer(codeqa_dir: Path) -> None:
 
     assert len(examples) == 2 * CODEQA_LINES
     first = examples[0]
-    original = (CODEQA / "dev" / "dev.code.original").read_text().split("\n")[0]
+    original_file = shared_data("codeqa", "python", "dev", "dev.code.original")
+    original = original_file.read_text().split("\n")[0]
     assert first.instruction == "Does it have any filter rules ?"
     assert first.input == original.rstrip()
     assert first.output == "No"

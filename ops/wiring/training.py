@@ -1,0 +1,253 @@
+"""Training: datasets, LlamaFactory, MLflow, evaluation, the gate and hot redeploy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.ports import ObjectStore
+from core.storage.logs import ObjectInteractionLog
+from ops.settings import Settings
+from ops.wiring.serving import Services
+from ops.wiring.storage import build_object_store
+from training.build import DatasetSpec, build_dataset
+from training.deploy import Deployer
+from training.deploy_ledger import DeployLedger
+from training.errors import DeploymentError, TrainingError
+from training.gate import GatePolicy
+from training.llamafactory import LlamaFactoryTrainer
+from training.llamafactory_config import LoraRecipe
+from training.model_registry import MlflowRegistry
+from training.pipeline import RetrainPipeline
+from training.ports import ExperimentTracker, ModelRegistry, Trainer
+from training.tracking import MlflowTracker, mlflow_client
+from training.vllm_adapters import VllmAdapterServer
+
+if TYPE_CHECKING:
+    from training.evaluation import Evaluator, ModelEndpoint
+    from training.review.label_studio import LabelStudioClient
+
+
+def build_label_studio(settings: Settings) -> LabelStudioClient:
+    """The Label Studio client; raises LabelStudioError when no server is configured."""
+    from training.review.label_studio import LabelStudioClient, LabelStudioError
+
+    ls = settings.label_studio
+    if not ls.url or not ls.token:
+        raise LabelStudioError(
+            "Label Studio is not configured: set LEXIMIND_LABEL_STUDIO__URL and "
+            "LEXIMIND_LABEL_STUDIO__TOKEN"
+        )
+    return LabelStudioClient(url=ls.url, token=ls.token.get_secret_value(), timeout=ls.timeout)
+
+
+def dataset_spec(
+    settings: Settings,
+    *,
+    codeqa: Path | None = None,
+    conala: Path | None = None,
+    out: Path | None = None,
+    feedback: bool | None = None,
+    seed: int | None = None,
+) -> DatasetSpec:
+    """The dataset build's spec from settings, with command-line values taking precedence."""
+    d = settings.dataset
+    return DatasetSpec(
+        out_dir=out or d.out_dir or settings.data_dir / "datasets",
+        codeqa_dir=codeqa or d.codeqa_dir,
+        conala_dir=conala or d.conala_dir,
+        include_feedback=d.include_feedback if feedback is None else feedback,
+        seed=d.seed if seed is None else seed,
+        test_ratio=d.test_ratio,
+        max_record_chars=d.max_record_chars,
+        max_context_chars=d.max_context_chars,
+    )
+
+
+def build_trainer(settings: Settings) -> LlamaFactoryTrainer:
+    """LlamaFactory with the LEXIMIND_TRAINING__* recipe; TrainingError when no CLI is set."""
+    t = settings.training
+    if t.cli is None:
+        raise TrainingError(
+            "LEXIMIND_TRAINING__CLI is not set: build the trainer venv with "
+            "`bash ops/training/make_venv.sh DEST` and point it at DEST/bin/llamafactory-cli"
+        )
+    recipe = LoraRecipe(
+        model=t.model,
+        template=t.template,
+        lora_rank=t.lora_rank,
+        lora_alpha=t.lora_alpha,
+        lora_dropout=t.lora_dropout,
+        lora_target=t.lora_target,
+        cutoff_len=t.cutoff_len,
+        batch_size=t.batch_size,
+        gradient_accumulation=t.gradient_accumulation,
+        learning_rate=t.learning_rate,
+        lr_scheduler=t.lr_scheduler,
+        warmup_ratio=t.warmup_ratio,
+        max_grad_norm=t.max_grad_norm,
+        epochs=t.epochs,
+        max_steps=t.max_steps,
+        bf16=t.bf16,
+        use_cpu=t.use_cpu,
+        logging_steps=t.logging_steps,
+        seed=t.seed,
+        extra=dict(t.extra),
+    )
+    return LlamaFactoryTrainer(cli=t.cli, recipe=recipe, timeout=t.timeout)
+
+
+def tracking_uri(settings: Settings) -> str:
+    """The MLflow URI: the setting, else an SQLite file in DATA_DIR/mlflow (folder created)."""
+    if settings.tracking.uri:
+        return settings.tracking.uri
+    folder = (settings.data_dir / "mlflow").resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'mlflow.db'}"
+
+
+def artifact_location(settings: Settings) -> str | None:
+    """Where a new experiment keeps artifacts: the setting; with a server its own default
+    (None); else DATA_DIR/mlflow/artifacts, so nothing lands in the working directory."""
+    tr = settings.tracking
+    if tr.artifact_location:
+        return tr.artifact_location
+    if tracking_uri(settings).startswith(("http://", "https://")):
+        return None
+    return (settings.data_dir / "mlflow" / "artifacts").resolve().as_uri()
+
+
+def build_tracking(
+    settings: Settings, *, object_store: ObjectStore | None = None
+) -> tuple[MlflowTracker, MlflowRegistry]:
+    """The MLflow tracker (adapters also go to `object_store`) and registry; imports mlflow."""
+    tr = settings.tracking
+    uri = tracking_uri(settings)
+    client = mlflow_client(uri, timeout=tr.timeout, retries=tr.retries)
+    tracker = MlflowTracker(
+        client,
+        uri=uri,
+        experiment=tr.experiment,
+        artifact_location=artifact_location(settings),
+        object_store=object_store,
+    )
+    return tracker, MlflowRegistry(client, uri=uri, model_name=tr.registered_model)
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingBackends:
+    """The trainer (LlamaFactory), the experiment tracker and the model registry (MLflow)."""
+
+    trainer: Trainer
+    tracker: ExperimentTracker
+    registry: ModelRegistry
+
+
+def build_training_backends(settings: Settings) -> TrainingBackends:
+    """LlamaFactory, and MLflow with adapters also copied to the object store.
+
+    Raises TrainingError when LEXIMIND_TRAINING__CLI is not set.
+    """
+    trainer = build_trainer(settings)
+    tracker, registry = build_tracking(settings, object_store=build_object_store(settings))
+    return TrainingBackends(trainer=trainer, tracker=tracker, registry=registry)
+
+
+def build_model_registry(settings: Settings) -> ModelRegistry:
+    """The MLflow model registry alone (`leximind model`); needs no trainer."""
+    return build_tracking(settings)[1]
+
+
+def model_endpoint(settings: Settings, *, evaluation: bool = False) -> ModelEndpoint:
+    """The served models' API, for evaluation (greedy, longer answers) or as users get it."""
+    from training.evaluation import ModelEndpoint
+
+    llm, d = settings.llm, settings.deploy
+    if not llm.base_url or not llm.model:
+        raise DeploymentError(
+            "adapters are served by vLLM: set LEXIMIND_LLM__BASE_URL and LEXIMIND_LLM__MODEL "
+            "(the base model's served name)"
+        )
+    return ModelEndpoint(
+        base_url=llm.base_url,
+        api_key=llm.api_key.get_secret_value() if llm.api_key else None,
+        timeout=d.eval_timeout if evaluation else llm.timeout,
+        max_tokens=d.eval_max_tokens if evaluation else llm.max_tokens,
+        temperature=0.0 if evaluation else llm.temperature,
+    )
+
+
+def adapters_dir(settings: Settings) -> Path:
+    """Where trained adapters go, one folder per version."""
+    return settings.deploy.adapters_dir or settings.data_dir / "adapters"
+
+
+def build_deployer(services: Services, *, registry: ModelRegistry | None = None) -> Deployer:
+    """Hot redeploy into the vLLM of LEXIMIND_LLM__BASE_URL; raises DeploymentError without one."""
+    from training.smoke import AnswerSmokeTest
+
+    settings = services.settings
+    endpoint = model_endpoint(settings)
+    d, llm = settings.deploy, settings.llm
+    root = d.vllm_url or endpoint.base_url.rstrip("/").removesuffix("/v1")
+    smoke = AnswerSmokeTest(
+        endpoint=endpoint,
+        retriever=services.retriever,
+        interaction_log=ObjectInteractionLog(services.spooled_writer),
+        policy=services.answers.policy,
+        question=d.smoke_question,
+        kb=d.smoke_kb,
+    )
+    return Deployer(
+        server=VllmAdapterServer(root_url=root, api_key=endpoint.api_key, timeout=d.timeout),
+        active=services.active_model,
+        smoke=smoke,
+        ledger=DeployLedger(settings.data_dir / "deploy"),
+        base_model=llm.model or "",
+        adapters_dir=adapters_dir(settings),
+        registry=registry,
+    )
+
+
+def build_evaluator(services: Services) -> Evaluator:
+    """Candidate-against-champion evaluation through the model server."""
+    from training.evaluation import Evaluator
+
+    d = services.settings.deploy
+    return Evaluator(
+        endpoint=model_endpoint(services.settings, evaluation=True),
+        embedder=services.embedder,
+        concurrency=d.eval_concurrency,
+        max_samples=d.eval_max_samples,
+        max_prompt_chars=d.eval_max_prompt_chars,
+    )
+
+
+def gate_policy(settings: Settings) -> GatePolicy:
+    """The promotion gate from the deploy settings."""
+    d = settings.deploy
+    return GatePolicy(
+        primary=d.primary_metric,
+        margin=d.margin,
+        default_tolerance=d.tolerance,
+        tolerances=dict(d.tolerances),
+    )
+
+
+def build_retrain_pipeline(services: Services, backends: TrainingBackends) -> RetrainPipeline:
+    """The retraining loop over the dataset settings, the backends and the model server."""
+    settings = services.settings
+    spec = dataset_spec(settings)
+    store = services.object_store
+    return RetrainPipeline(
+        build=lambda: build_dataset(spec, store=store),
+        trainer=backends.trainer,
+        tracker=backends.tracker,
+        registry=backends.registry,
+        evaluator=build_evaluator(services),
+        deployer=build_deployer(services, registry=backends.registry),
+        policy=gate_policy(settings),
+        adapters_dir=adapters_dir(settings),
+        reports_dir=settings.data_dir / "evaluations",
+    )

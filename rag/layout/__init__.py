@@ -1,0 +1,93 @@
+"""A repository read the way its maintainers laid it out: translations, includes, file roles.
+
+Pure functions over paths and texts; the indexer calls `read_layout` once per run and uses
+the result to leave out translations, to put included examples into their pages' passages
+and to store each file's role with its chunks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from core.types import FileRole
+from rag.chunking.ids import language_for
+from rag.layout.includes import Include, expand_chunk, find_includes
+from rag.layout.mirrors import Mirrors, find_mirrors
+from rag.layout.roles import classify
+
+__all__ = ["Include", "Layout", "expand_chunk", "read_layout"]
+
+# Bumped when the rules change, so every file is re-read (its vectors are reused) once.
+LAYOUT_VERSION = "1"
+_PROSE = frozenset({"markdown", "rst", "text"})
+
+
+class TextFile(Protocol):
+    @property
+    def path(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def sha256(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """What `read_layout` found; paths are repository-relative POSIX."""
+
+    main_language: str
+    roles: dict[str, FileRole]
+    left_out: dict[str, str]  # path -> why ("translation (de)")
+    includes: dict[str, list[Include]] = field(default_factory=dict)  # page -> its includes
+    included_by: dict[str, list[str]] = field(default_factory=dict)  # file -> pages
+    translated_trees: dict[str, str] = field(default_factory=dict)  # tree -> language code
+    translated_from: dict[str, str] = field(default_factory=dict)  # kept translation -> original
+
+    def digest(self, path: str, sha256: str, shas: dict[str, str]) -> str:
+        """The hash that decides whether `path` must be re-chunked: its content, its role and
+        the content of every file it includes."""
+        parts = [LAYOUT_VERSION, sha256, self.roles.get(path, FileRole.UNKNOWN).value]
+        parts += sorted({shas.get(i.target, "") for i in self.includes.get(path, ())})
+        return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def read_layout(files: Sequence[TextFile], *, languages: Iterable[str] = ()) -> Layout:
+    """The layout of a repository's files; translations other than `languages` are left out."""
+    texts = {f.path: f.text for f in files}
+    mirrors: Mirrors = find_mirrors(list(texts), texts.__getitem__)
+    left_out = {path: f"translation ({code})" for path, code in mirrors.left_out(languages).items()}
+    kept = [path for path in texts if path not in left_out]
+    known = frozenset(kept)
+    includes: dict[str, list[Include]] = {}
+    included_by: dict[str, list[str]] = defaultdict(list)
+    for path in kept:
+        if language_for(path) not in _PROSE:
+            continue
+        found = [i for i in find_includes(path, texts[path], known) if i.target != path]
+        if found:
+            includes[path] = found
+            for target in sorted({i.target for i in found}):
+                included_by[target].append(path)
+    roles = {}
+    for path in kept:
+        if path in mirrors.translations:
+            roles[path] = FileRole.TRANSLATION
+        else:
+            roles[path] = classify(path, texts[path], included=path in included_by)
+    return Layout(
+        main_language=mirrors.main_language,
+        roles=roles,
+        left_out=left_out,
+        includes=includes,
+        included_by=dict(included_by),
+        translated_trees=mirrors.trees,
+        translated_from={
+            path: original
+            for path, original in mirrors.originals.items()
+            if path in known and original in known
+        },
+    )

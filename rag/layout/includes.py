@@ -1,0 +1,194 @@
+"""Include directives: a page that pulls in another file's text, which belongs to the page.
+
+Recognised: `{* path hl[3] ln[1:5] *}` and `{! path !}` (mkdocs-include style), `--8<-- "path"`
+snippets (one per line or a block of paths), Sphinx and MyST `literalinclude` / `include`.
+A target is resolved against the page's folder, then each folder above it (tools resolve
+from the docs root or the config file's folder), and must be a file of the repository.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import PurePosixPath
+
+from core.types import Chunk
+from rag.chunking.ids import chunk_id, language_for
+
+MAX_INCLUDED_CHARS = 2_000  # of one included file, in the including passage
+
+_BRACE = re.compile(r"\{\*\s*(?P<path>[^\s*]+)(?P<opts>[^}]*?)\*\}|\{!>?\s*(?P<bang>[^!\s]+)\s*!\}")
+_LINE_OPTION = re.compile(r"\bln\[(?P<spec>[^\]]*)\]")
+_SNIPPET = re.compile(r"""^\s*--8<--\s+(["'])(?P<path>[^"']+)\1\s*$""")
+_SNIPPET_FENCE = re.compile(r"^\s*--8<--\s*$")
+_DIRECTIVE = re.compile(
+    r"^\s*(?:\.\.\s+(?P<rst>literalinclude|include)::|(?:```|~~~|:::)\{(?P<myst>literalinclude|include)\})"
+    r"\s*(?P<path>\S+)\s*$"
+)
+_OPTION = re.compile(r"^\s*:(?P<name>[\w-]+):\s*(?P<value>.*?)\s*$")
+_SNIPPET_RANGE = re.compile(r"^(?P<path>.+?)((?::-?\d*){1,2})$")
+
+
+@dataclass(frozen=True, slots=True)
+class Include:
+    """One directive: the 1-based line it is on, the file it names and which of its lines."""
+
+    line: int
+    target: str
+    lines: tuple[tuple[int, int | None], ...] = ()  # 1-based inclusive ranges; () is all
+    start_after: str = ""
+    end_before: str = ""
+    directive: str = ""  # the directive's own line, as written
+
+
+def find_includes(path: str, text: str, known: Collection[str]) -> list[Include]:
+    """The include directives of a page whose targets are among the `known` paths."""
+    lines = text.splitlines()
+    found: list[Include] = []
+    in_snippets = False
+    for index, line in enumerate(lines):
+        number = index + 1
+        if _SNIPPET_FENCE.match(line):
+            in_snippets = not in_snippets
+            continue
+        if in_snippets:
+            if line.strip() and not line.lstrip().startswith(";"):
+                found.extend(_snippet(path, line.strip(), number, line, known))
+            continue
+        if match := _SNIPPET.match(line):
+            found.extend(_snippet(path, match["path"], number, line, known))
+            continue
+        if match := _DIRECTIVE.match(line):
+            options = _options(lines, index + 1)
+            target = resolve_target(path, match["path"], known)
+            if target is not None:
+                found.append(
+                    Include(
+                        number,
+                        target,
+                        _ranges(options.get("lines", ""), "-"),
+                        options.get("start-after", ""),
+                        options.get("end-before", ""),
+                        line,
+                    )
+                )
+            continue
+        for match in _BRACE.finditer(line):
+            target = resolve_target(path, match["path"] or match["bang"], known)
+            if target is None:
+                continue
+            spec = _LINE_OPTION.search(match["opts"] or "")
+            ranges = _ranges(spec["spec"], ":") if spec else ()
+            found.append(Include(number, target, ranges, directive=match.group()))
+    return found
+
+
+def _snippet(page: str, spec: str, number: int, line: str, known: Collection[str]) -> list[Include]:
+    """A snippet line: "path", or "path:start:end" for a range of its lines."""
+    path, ranges = spec, ()
+    if (match := _SNIPPET_RANGE.match(spec)) and resolve_target(page, spec, known) is None:
+        path, ranges = match["path"], _ranges(match.group(2)[1:], ":")
+    target = resolve_target(page, path, known)
+    return [] if target is None else [Include(number, target, ranges, directive=line)]
+
+
+def _options(lines: Sequence[str], start: int) -> dict[str, str]:
+    """The `:name: value` lines that follow a directive."""
+    options: dict[str, str] = {}
+    for line in lines[start : start + 20]:
+        match = _OPTION.match(line)
+        if match is None:
+            break
+        options[match["name"]] = match["value"]
+    return options
+
+
+def _ranges(spec: str, separator: str) -> tuple[tuple[int, int | None], ...]:
+    """1-based inclusive ranges from "1-5,8,10-" (Sphinx) or "1:5,8" (brace includes)."""
+    ranges: list[tuple[int, int | None]] = []
+    for part in spec.split(","):
+        first, sep, last = (piece.strip() for piece in part.partition(separator))
+        if (first and not first.isdigit()) or (last and not last.isdigit()):
+            continue
+        if not sep:
+            if first:
+                ranges.append((int(first), int(first)))
+            continue
+        ranges.append((int(first) if first else 1, int(last) if last else None))
+    return tuple(ranges)
+
+
+def resolve_target(page: str, target: str, known: Collection[str]) -> str | None:
+    """The repository path `target` names from `page`, or None when no known file matches."""
+    target = target.strip().strip("\"'")
+    if not target or "://" in target:
+        return None
+    folder = PurePosixPath(page).parent
+    relative = target.lstrip("/")
+    for base in [folder, *folder.parents]:
+        candidate = posixpath.normpath(posixpath.join(str(base), relative))
+        if candidate.startswith("../") or candidate == "..":
+            continue
+        if candidate in known:
+            return candidate
+    return None
+
+
+def included_text(include: Include, text: str) -> str:
+    """The part of the target's text that the directive selects, at most MAX_INCLUDED_CHARS."""
+    lines = text.splitlines()
+    if include.start_after and (at := _find(lines, include.start_after)) is not None:
+        lines = lines[at + 1 :]
+    if include.end_before and (at := _find(lines, include.end_before)) is not None:
+        lines = lines[:at]
+    if include.lines:
+        picked: list[str] = []
+        for start, end in include.lines:
+            picked.extend(lines[start - 1 : end])
+        lines = picked
+    body = "\n".join(lines).strip("\n")
+    if len(body) > MAX_INCLUDED_CHARS:
+        body = body[:MAX_INCLUDED_CHARS].rsplit("\n", 1)[0]
+    return body
+
+
+def _find(lines: Sequence[str], marker: str) -> int | None:
+    return next((i for i, line in enumerate(lines) if marker in line), None)
+
+
+def _fenced(target: str, body: str) -> str:
+    language = language_for(target) or ""
+    if language in ("markdown", "rst", "text"):
+        return body
+    fence = "````" if "```" in body else "```"
+    return f"{fence}{language}\n{body}\n{fence}"
+
+
+def expand_chunk(chunk: Chunk, includes: Sequence[Include], texts: Mapping[str, str]) -> Chunk:
+    """The chunk with the text of the files its lines include, where each directive was.
+
+    A directive still written in the passage is replaced by the included text (fenced as
+    code for code files); one that markup cleaning turned into something else gets the text
+    after the passage. The id follows the new text, so a changed example re-embeds the page.
+    """
+    mine = [i for i in includes if chunk.start_line <= i.line <= chunk.end_line]
+    if not mine:
+        return chunk
+    text = chunk.text
+    tail: list[str] = []
+    for include in mine:
+        source = texts.get(include.target)
+        if source is None:
+            continue
+        block = _fenced(include.target, included_text(include, source))
+        if include.directive and include.directive in text:
+            text = text.replace(include.directive, block, 1)
+        else:
+            tail.append(block)
+    if tail:
+        text = "\n\n".join([text, *tail])
+    if text == chunk.text:
+        return chunk
+    return replace(chunk, text=text, id=chunk_id(chunk.kb, chunk.path, chunk.title, text))
