@@ -40,7 +40,7 @@ class FileRole(StrEnum):
     def parse(cls, value: object) -> FileRole:
         """The role stored as `value`; UNKNOWN for a missing or unrecognised one."""
         try:
-            return cls(value or "")
+            return cls(str(value or ""))
         except ValueError:
             return cls.UNKNOWN
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import click
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -46,7 +45,7 @@ class TextArguments(TyperGroup):
     here, before any sub-command parses, it is one error for every command.
     """
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         for n, arg in enumerate(args, start=1):
             try:
                 validate_text(arg, what=f"argument {n} ({excerpt(arg, 30)})")

@@ -6,7 +6,7 @@ OpenAPI document is the contract that `tests/ops/test_openapi.py` checks the ser
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field, StrictInt
 
@@ -64,12 +64,14 @@ class ErrorOut(BaseModel):
     detail: str
 
 
-def _error(description: str) -> dict[str, object]:
+def _error(description: str) -> dict[str, Any]:
     return {"model": ErrorOut, "description": description}
 
 
-BODY_TOO_LARGE = {413: _error("the request body is over the size limit (1,000,000 bytes)")}
-QUESTION_ERRORS: dict[int | str, dict[str, object]] = {
+BODY_TOO_LARGE: dict[int | str, dict[str, Any]] = {
+    413: _error("the request body is over the size limit (1,000,000 bytes)")
+}
+QUESTION_ERRORS: dict[int | str, dict[str, Any]] = {
     400: _error("the request body is not valid JSON"),
     404: _error("no knowledge base of that name has been indexed"),
     **BODY_TOO_LARGE,

@@ -362,14 +362,14 @@ def clean_markdown(text: str) -> str:
             continue
         if block:
             close = re.compile(rf"^{block.group('fence')}[ \t]*$")
-            end = next((n for n in range(index + 1, len(lines)) if close.match(lines[n])), None)
-            if end is not None:
+            closing = next((n for n in range(index + 1, len(lines)) if close.match(lines[n])), None)
+            if closing is not None:
                 label = _md_label(block.group("kind"))
                 title = (block.group("title") or "").strip()
-                body = clean_markdown("\n".join(lines[index + 1 : end])).splitlines()
+                body = clean_markdown("\n".join(lines[index + 1 : closing])).splitlines()
                 first = [title] if title and title.lower() != label.lower() else []
                 out.extend(_labelled(label, [*first, *body], ""))
-                index = end + 1
+                index = closing + 1
                 continue
         if alert:
             end = index + 1

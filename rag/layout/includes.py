@@ -13,6 +13,7 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
+from typing import cast
 
 from core.types import Chunk
 from rag.chunking.ids import chunk_id, language_for
@@ -87,7 +88,7 @@ def find_includes(path: str, text: str, known: Collection[str]) -> list[Include]
 
 def _snippet(page: str, spec: str, number: int, line: str, known: Collection[str]) -> list[Include]:
     """A snippet line: "path", or "path:start:end" for a range of its lines."""
-    path, ranges = spec, ()
+    path, ranges = spec, cast(tuple[tuple[int, int | None], ...], ())
     if (match := _SNIPPET_RANGE.match(spec)) and resolve_target(page, spec, known) is None:
         path, ranges = match["path"], _ranges(match.group(2)[1:], ":")
     target = resolve_target(page, path, known)

@@ -35,7 +35,9 @@ def service(
 async def test_each_user_is_answered_by_the_model_they_are_routed_to(tmp_path: Path) -> None:
     """With a canary at 50%, both models answer, each user always gets the same one, and the
     recorded interaction names it."""
-    chat = ScriptedChatModel(["Install it with pip and test it with pytest [1]."] * (2 * len(USERS)), name="base-model")
+    chat = ScriptedChatModel(
+        ["Install it with pip and test it with pytest [1]."] * (2 * len(USERS)), name="base-model"
+    )
     answers, rollout, log = service(tmp_path, chat)
     rollout.switch("v1")
     rollout.stage("v2", 0.5)
@@ -50,7 +52,9 @@ async def test_each_user_is_answered_by_the_model_they_are_routed_to(tmp_path: P
 
 
 async def test_questions_without_a_user_go_to_the_champion(tmp_path: Path) -> None:
-    chat = ScriptedChatModel(["Install it with pip and test it with pytest [1]."], name="base-model")
+    chat = ScriptedChatModel(
+        ["Install it with pip and test it with pytest [1]."], name="base-model"
+    )
     answers, rollout, _ = service(tmp_path, chat)
     rollout.stage("v2", 1.0)  # no champion switched yet: the configured base model
     answer = await answers.answer(Question("How?"))

@@ -32,7 +32,10 @@ ES = (
     "de query, y los valores se convierten a los tipos que declaras en la función, como "
     "en el ejemplo de la documentación para el usuario."
 )
-JA = "このページでは、クエリパラメータを宣言する方法を説明します。パスの一部ではない関数パラメータを宣言すると、クエリパラメータとして解釈されます。"
+JA = (
+    "このページでは、クエリパラメータを宣言する方法を説明します。"
+    "パスの一部ではない関数パラメータを宣言すると、クエリパラメータとして解釈されます。"
+)
 
 
 @dataclass(frozen=True)
@@ -206,7 +209,8 @@ def test_include_options_and_blocks() -> None:
     assert included_text(found[0], code) == "def main():\n    return 1"
     marked = find_includes(
         page,
-        ".. literalinclude:: ../../examples/app.py\n   :start-after: import a\n   :end-before: # end\n",
+        ".. literalinclude:: ../../examples/app.py\n"
+        "   :start-after: import a\n   :end-before: # end\n",
         KNOWN,
     )
     assert included_text(marked[0], code) == "def main():\n    return 1"
