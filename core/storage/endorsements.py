@@ -79,15 +79,15 @@ class MemoryCurator:
         for entry in self._book.entries():
             if entry.source in _SOURCES_KEPT_HERE and entry.origin.startswith("interaction:"):
                 wanted.add(entry.origin.removeprefix("interaction:"))
-        located = {}
+        located: dict[str, str] = {}
         for key in self._objects.list(INTERACTIONS):
             name = key.rsplit("/", 1)[-1].removesuffix(".json")
             if name in wanted:
                 located[name] = key
         report = CurationReport()
         for interaction_id in sorted(wanted):
-            key = located.get(interaction_id)
-            outcome = self._settle(interaction_id, key) if key else "missing"
+            found = located.get(interaction_id)
+            outcome = self._settle(interaction_id, found) if found else "missing"
             setattr(report, outcome, getattr(report, outcome) + 1)
         return report
 
