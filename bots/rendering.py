@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from core.types import Answer, Source
 
+ASKED_BEFORE = "Asked before:"
+ENDORSED_THREAD = "Endorsed answer:"
 FEEDBACK_HINT = "React with 👍 or 👎 to tell me whether this helped; it teaches the bot."
 ABSTAINED_LEAD = "I don't know the answer to that from this project's docs and code."
 RATE_LIMITED = (
@@ -73,6 +75,16 @@ def render_sources(sources: tuple[Source, ...], markup: Markup) -> list[str]:
     return lines
 
 
+def render_memory_link(answer: Answer, markup: Markup) -> list[str]:
+    """The thread of the endorsed answer that leads the text, as a link: "Asked before"
+    when that question was asked on another surface."""
+    hit = answer.memory
+    if hit is None or not hit.entry.link:
+        return []
+    label = ASKED_BEFORE if hit.asked_before else ENDORSED_THREAD
+    return [f"{markup.bold(label)} {markup.link(hit.entry.link, hit.entry.link)}"]
+
+
 def render_answer(answer: Answer, markup: Markup, *, hint: bool = True) -> str:
     """The full reply for an answer or an abstention, mass mentions neutralised."""
     if answer.abstained:
@@ -82,6 +94,7 @@ def render_answer(answer: Answer, markup: Markup, *, hint: bool = True) -> str:
             parts.extend(render_sources(answer.sources, markup))
     else:
         parts = [answer.text.strip()]  # extractive texts already say they are quoted
+        parts.extend(render_memory_link(answer, markup))
         if answer.sources:
             parts.append(markup.bold("Sources"))
             parts.extend(render_sources(answer.sources, markup))

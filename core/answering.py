@@ -13,7 +13,15 @@ from datetime import UTC, datetime
 from core.errors import InvalidQuestion, ModelUnavailable, StoreUnavailable
 from core.extractive import EXTRACTIVE_MODEL, abstention, extractive_answer
 from core.grounding import Embed, GroundingPolicy, check_answer
-from core.ports import ChatModel, InteractionLog, Retriever, Rollout, StreamingChatModel
+from core.memory import MemoryHit, best_hit, for_surface, lead
+from core.ports import (
+    AnswerMemory,
+    ChatModel,
+    InteractionLog,
+    Retriever,
+    Rollout,
+    StreamingChatModel,
+)
 from core.prompting import build_messages
 from core.text import validate_text
 from core.types import (
@@ -42,6 +50,7 @@ class AnswerPolicy:
 
     `min_relevance` is the cosine similarity the best passage must reach; below it the
     service abstains. `confidence_floor`/`confidence_ceiling` map that similarity onto 0..1.
+    `memory_threshold` is the core.memory.match_score an endorsed answer must reach to lead.
     """
 
     default_kb: str = "default"
@@ -54,6 +63,7 @@ class AnswerPolicy:
     history_turns: int = 4
     grounding: GroundingPolicy | None = field(default_factory=GroundingPolicy)
     min_evidence: float = 0.5
+    memory_threshold: float = 0.57
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +79,8 @@ class _Retrieved:
     abstaining: bool
     started: float
     retrieved: float
+    hit: MemoryHit | None = None
+    docs_relevant: bool = True
 
 
 def validate_question(text: str, *, max_chars: int) -> str:
@@ -110,6 +122,7 @@ class AnswerService:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         rollout: Rollout | None = None,
         embed: Embed | None = None,
+        memory: AnswerMemory | None = None,
     ) -> None:
         self._retriever = retriever
         self._chat_model = chat_model
@@ -118,6 +131,7 @@ class AnswerService:
         self._policy = policy or AnswerPolicy()
         self._clock = clock
         self._embed = embed
+        self._memory = memory
 
     @property
     def policy(self) -> AnswerPolicy:
@@ -170,6 +184,9 @@ class AnswerService:
             name = found.route or self._chat_model.name
             failed = False
             messages = self._messages(found)
+            if found.hit is not None:
+                streamed.append(_opening(found))
+                yield TextDelta(streamed[0])
             try:
                 async for piece in self._chat_model.stream(messages, model=found.route):
                     streamed.append(piece)
@@ -182,7 +199,7 @@ class AnswerService:
                 if not failed:
                     _log.warning("chat model %s streamed an empty answer", name)
                 replaced = bool(streamed)
-                reply = extractive_answer(found.text, found.sources)
+                reply = self._extractive(found)
                 model, extractive = EXTRACTIVE_MODEL, True
         else:
             reply, model, extractive = await self._generate(found)
@@ -205,19 +222,40 @@ class AnswerService:
         history = question.history[-p.history_turns :] if p.history_turns else ()
         query = retrieval_query(text, question, turns=p.history_turns)
         kb = question.kb or p.default_kb
-        sources = await self._retriever.search(query, kb=kb, k=p.top_k)
+        sources, hit = await asyncio.gather(
+            self._retriever.search(query, kb=kb, k=p.top_k),
+            self._recall(query, kb, platform=question.platform),
+        )
         best = max((s.score for s in sources), default=0.0)
+        confidence = self.confidence(sources)
+        if hit is not None:
+            confidence = max(confidence, min(hit.score, 1.0))
         return _Retrieved(
             text=text,
             kb=kb,
             route=route,
             history=history,
             sources=sources,
-            confidence=self.confidence(sources),
-            abstaining=best < p.min_relevance,
+            confidence=confidence,
+            abstaining=hit is None and best < p.min_relevance,
             started=started,
             retrieved=time.perf_counter(),
+            hit=hit,
+            docs_relevant=best >= p.min_relevance,
         )
+
+    async def _recall(self, query: str, kb: str, *, platform: str) -> MemoryHit | None:
+        """The endorsed answer that leads, if one matches closely; the docs answer alone when
+        the memory cannot be searched."""
+        if self._memory is None:
+            return None
+        try:
+            hits = await self._memory.recall(query, kb=kb)
+        except StoreUnavailable as exc:
+            _log.warning("answer memory unavailable, answering from the docs: %s", exc)
+            return None
+        hit = best_hit(hits, threshold=self._policy.memory_threshold)
+        return for_surface(hit, platform=platform) if hit is not None else None
 
     async def _finish(
         self,
@@ -244,6 +282,7 @@ class AnswerService:
             interaction_id=uuid.uuid4().hex,
             routed_model=self._routed_name(found.route),
             grounding=grounding,
+            memory=found.hit,
         )
         await self._record(question, answer)
         return answer
@@ -255,6 +294,7 @@ class AnswerService:
             project=found.kb,
             history=found.history,
             max_context_chars=self._policy.max_context_chars,
+            endorsed=found.hit.entry if found.hit is not None else None,
         )
 
     def _route(self, question: Question) -> str | None:
@@ -278,16 +318,24 @@ class AnswerService:
                 _log.warning("chat model unavailable, answering extractively: %s", exc)
             else:
                 if completion.text.strip():
-                    return completion.text.strip(), completion.model, False
+                    return _opening(found) + completion.text.strip(), completion.model, False
                 _log.warning("chat model %s returned an empty answer", completion.model)
-        return extractive_answer(found.text, found.sources), EXTRACTIVE_MODEL, True
+        return self._extractive(found), EXTRACTIVE_MODEL, True
+
+    def _extractive(self, found: _Retrieved) -> str:
+        """The docs' extract, after a memory hit's lead; the lead alone when the docs are not
+        relevant."""
+        if found.hit is not None and not found.docs_relevant:
+            return lead(found.hit)
+        return _opening(found) + extractive_answer(found.text, found.sources)
 
     async def _checked(
         self, found: _Retrieved, reply: str, model: str, extractive: bool
     ) -> tuple[str, str, bool, Grounding | None]:
         """A generated reply checked against its passages (core.grounding); others as they are."""
         policy = self._policy.grounding
-        if extractive or model == ABSTAINED_MODEL or policy is None:
+        if extractive or model == ABSTAINED_MODEL or policy is None or found.hit is not None:
+            # A memory-led answer quotes the endorsed answer, which is not among the passages.
             return reply, model, extractive, None
         best = max((s.score for s in found.sources), default=0.0)
         return await self._ground(found.text, reply, model, found.sources, best, policy)
@@ -349,3 +397,8 @@ class AnswerService:
             await self._log_store.record(interaction)
         except StoreUnavailable as exc:
             _log.error("could not record interaction %s: %s", interaction.id, exc)
+
+
+def _opening(found: _Retrieved) -> str:
+    """A memory hit's lead and a blank line, or nothing."""
+    return f"{lead(found.hit)}\n\n" if found.hit is not None else ""

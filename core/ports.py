@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
+from core.memory import MemoryEntry, MemoryHit
 from core.rollout import RolloutState
 from core.types import ChatMessage, ChunkKind, Completion, Feedback, Interaction, Source
 
@@ -20,6 +21,33 @@ class Retriever(Protocol):
 
     def knowledge_bases(self) -> list[str]:
         """Names of the knowledge bases that can be searched."""
+        ...
+
+
+class AnswerMemory(Protocol):
+    """Endorsed answers to earlier questions (core.memory), searched beside the docs."""
+
+    async def recall(self, question: str, *, kb: str, k: int = 1) -> list[MemoryHit]:
+        """The `k` best-matching entries of `kb`, best first, scored by
+        core.memory.match_score; raises StoreUnavailable when the stores fail."""
+        ...
+
+
+class MemoryBook(Protocol):
+    """Where memory entries are kept and indexed: one object each, one chunk each."""
+
+    def remember(self, entry: MemoryEntry) -> None:
+        """Stores and indexes the entry; an entry of the same id is replaced."""
+        ...
+
+    def forget(self, kb: str, entry_id: str) -> bool:
+        """Removes the entry from the store and the index; False when there was none."""
+        ...
+
+    def get(self, kb: str, entry_id: str) -> MemoryEntry | None: ...
+
+    def entries(self, kb: str | None = None) -> list[MemoryEntry]:
+        """Every entry of `kb` (or of all knowledge bases), by knowledge base and id."""
         ...
 
 

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from core.memory import MemoryHit
 
 
 class ChunkKind(StrEnum):
-    """Whether a chunk came from prose documentation or from source code."""
+    """Whether a chunk came from prose documentation, from source code, or is an endorsed
+    answer of the answer memory (core.memory), which a re-index of the files never touches."""
 
     DOC = "doc"
     CODE = "code"
+    MEMORY = "memory"
 
 
 class FileRole(StrEnum):
@@ -163,6 +168,8 @@ class Answer:
     differs from `model`, the model that wrote the text, when the answer abstained or the
     model failed and the answer is extractive. `grounding` is the check of a generated text
     against its sources (None when nothing was generated), and says why it was not sent.
+    `memory` is the endorsed answer to a similar question that leads the text, when the
+    answer memory had a close match.
     """
 
     text: str
@@ -175,6 +182,7 @@ class Answer:
     interaction_id: str = ""
     routed_model: str = ""
     grounding: Grounding | None = None
+    memory: MemoryHit | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +255,7 @@ class Interaction:
                     "generation": a.timings.generation,
                     "total": a.timings.total,
                 },
+                "memory": a.memory.to_record() if a.memory else None,
                 "sources": [
                     {
                         "id": s.chunk.id,

@@ -22,6 +22,7 @@ from ops.cli_support import fail as _fail
 from ops.cli_support import load_cli_settings as _settings
 from ops.data_cli import data_app
 from ops.label_cli import label_app
+from ops.memory_cli import import_answers_command, memory_app
 from ops.model_cli import model_app, retrain_command
 from ops.scheduler_cli import scheduler_app
 from ops.schemas import ask_response, source_out
@@ -47,6 +48,8 @@ app.add_typer(data_app, name="data")
 app.add_typer(store_app, name="store")
 github = typer.Typer(help="The GitHub adapter.", no_args_is_help=True)
 app.add_typer(github, name="github")
+github.command("import-answers")(import_answers_command)
+app.add_typer(memory_app, name="memory")
 app.add_typer(model_app, name="model")
 app.add_typer(scheduler_app, name="scheduler")
 app.command("retrain")(retrain_command)

@@ -70,6 +70,13 @@ def import_command() -> None:
     except LeximindError as exc:
         raise _fail(str(exc)) from exc
     _print_import(report)
+    if settings.memory.enabled:
+        from ops.memory_cli import sync_memory
+
+        try:
+            console.print(f"answer memory: {sync_memory(settings)}")
+        except LeximindError as exc:
+            raise _fail(f"corrections stored, answer memory not updated: {exc}") from exc
 
 
 def _print_import(report: ImportReport) -> None:

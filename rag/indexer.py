@@ -12,6 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
+from core.memory import is_memory_path
 from core.types import Chunk, FileRole
 from rag.catalog import Catalog, KnowledgeBase
 from rag.chunking import chunk_file
@@ -112,7 +113,8 @@ class Indexer:
         texts = {f.path: f.text for f in files}
         previous = self._catalog.get(kb)
         known = previous.files if previous else {}
-        stored_ids = self._store.chunk_ids(kb)
+        # Memory entries live beside the files but are no file: a re-index never drops them.
+        stored_ids = {i: p for i, p in self._store.chunk_ids(kb).items() if not is_memory_path(p)}
         stored_paths = set(stored_ids.values())
 
         shas = {f.path: f.sha256 for f in files}

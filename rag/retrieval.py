@@ -202,12 +202,13 @@ class HybridRetriever:
         if isinstance(self._store, HybridSearch):
             # The store fuses BM25 and dense itself (Weaviate: alpha and fusion type).
             hits = self._store.hybrid_search(kb, query, vector, k=n, kind=kind)
+            hits = _without_memory(hits, kind)
             chunks: dict[str, Chunk] = {c.id: c for c, _ in hits}
             similarity: dict[str, float] = {}
             fused = [(c.id, score) for c, score in hits]
         else:
-            dense = self._store.vector_search(kb, vector, k=n, kind=kind)
-            keyword = self._store.keyword_search(kb, query, k=n, kind=kind)
+            dense = _without_memory(self._store.vector_search(kb, vector, k=n, kind=kind), kind)
+            keyword = _without_memory(self._store.keyword_search(kb, query, k=n, kind=kind), kind)
             chunks = {c.id: c for c, _ in [*keyword, *dense]}
             similarity = {c.id: s for c, s in dense}
             w = self._weights
@@ -274,6 +275,15 @@ class HybridRetriever:
                 end_line=chunk.end_line,
             )
         return Source(chunk=chunk, score=round(float(score), 4), url=url)
+
+
+def _without_memory(
+    hits: list[tuple[Chunk, float]], kind: ChunkKind | None
+) -> list[tuple[Chunk, float]]:
+    """The hits of a search over every kind, less the answer memory (searched on its own)."""
+    if kind is not None:
+        return hits
+    return [(c, s) for c, s in hits if c.kind is not ChunkKind.MEMORY]
 
 
 def _folded(

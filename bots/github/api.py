@@ -13,12 +13,15 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from github import Auth, Github, GithubException, GithubIntegration, GithubRetry
+from github.GithubObject import NotSet
 
 from bots.github.events import IssueRef, ThreadPost
 from core.errors import ServiceUnavailable
+from core.memory import ClosedIssue, IssueReply
 
 _log = logging.getLogger(__name__)
 
@@ -173,6 +176,70 @@ class GitHubApi:
 
         return await self._call(installation, read)
 
+    async def closed_issues(
+        self, repo: str, *, since: datetime | None, installation: int | None
+    ) -> list[ClosedIssue]:
+        """Closed issues (not pull requests) updated since `since`, with their comments."""
+
+        def read(gh: Github) -> list[ClosedIssue]:
+            found = []
+            listing = gh.get_repo(repo).get_issues(state="closed", since=since or NotSet)
+            for item in listing:
+                if item.pull_request is not None:
+                    continue
+                replies = tuple(
+                    IssueReply(
+                        author=c.user.login,
+                        association=str(c.author_association or "NONE"),
+                        is_bot=c.user.type == "Bot",
+                        body=c.body or "",
+                        created_at=_iso(c.created_at),
+                        url=c.html_url or "",
+                    )
+                    for c in item.get_comments()
+                )
+                found.append(
+                    ClosedIssue(
+                        repo=repo,
+                        number=item.number,
+                        title=item.title or "",
+                        body=item.body or "",
+                        author=item.user.login,
+                        state_reason=item.state_reason,
+                        closed_at=_iso(item.closed_at),
+                        url=item.html_url or "",
+                        replies=replies,
+                    )
+                )
+            return found
+
+        return await self._call(installation, read)
+
+    async def keep_issue(
+        self,
+        repo: str,
+        *,
+        marker: str,
+        title: str,
+        body: str,
+        label: str,
+        installation: int | None,
+    ) -> tuple[int, bool]:
+        """Opens an issue, or updates in place the open one labelled `label` whose body holds
+        `marker`; returns its number and whether it was opened now."""
+
+        def keep(gh: Github) -> tuple[int, bool]:
+            repository = gh.get_repo(repo)
+            for item in repository.get_issues(state="open", labels=[label]):
+                if marker in (item.body or ""):
+                    if item.title != title or item.body != body:
+                        item.edit(title=title, body=body)
+                    return item.number, False
+            made = repository.create_issue(title=title, body=body, labels=[label])
+            return made.number, True
+
+        return await self._call(installation, keep)
+
     async def installation_for(self, repo: str) -> int | None:
         """The App installation on a repository; None when signed in with a token."""
         if self._app is None:
@@ -210,6 +277,10 @@ def _reaction(data: Any) -> Reaction:
         content=str(item.get("content", "")),
         created_at=str(item.get("created_at", "")),
     )
+
+
+def _iso(value: datetime | None) -> str:
+    return value.astimezone(UTC).isoformat() if value is not None else ""
 
 
 def _json(body: str) -> Any:

@@ -3,6 +3,7 @@
 - `interactions/YYYY/MM/DD/<interaction id>.json`: one answered question
 - `feedback/<interaction id>/<user hash>.json`: one user's current label on one answer
 - `corrections/<interaction id>.json`: a maintainer's corrected answer (Label Studio import)
+- `memory/<kb>/<entry id>.json`: one endorsed answer of the answer memory (core.memory)
 - `datasets/<version>/...`: a training-data version (the ETL)
 - `adapters/<version>/<file>`: a trained LoRA adapter (the experiment tracker)
 - `analytics/...`: the dashboard's aggregate of the logs (web/analytics.py), rebuilt at will
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 INTERACTIONS = "interactions/"
 FEEDBACK = "feedback/"
 CORRECTIONS = "corrections/"
+MEMORY = "memory/"
 DATASETS = "datasets/"
 ADAPTERS = "adapters/"
 ANALYTICS = "analytics/"
@@ -70,3 +72,10 @@ def adapter_key(version: str, filename: str) -> str:
     validate_segment(version, what="adapter version")
     validate_segment(filename, what="adapter file name")
     return f"{ADAPTERS}{version}/{filename}"
+
+
+def memory_key(kb: str, entry_id: str) -> str:
+    """`memory/<kb>/<entry id>.json`: one endorsed answer; the same source gives the same id."""
+    validate_segment(kb, what="knowledge base")
+    validate_segment(entry_id, what="memory entry id")
+    return f"{MEMORY}{kb}/{entry_id}.json"

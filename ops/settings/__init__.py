@@ -12,6 +12,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.text import validate_kb_name
+from ops.memory_settings import MemorySettings
 from ops.settings.bots import BotSettings, DiscordSettings, GitHubSettings, SlackSettings
 from ops.settings.common import _default_data_dir
 from ops.settings.serving import (
@@ -92,6 +93,7 @@ class Settings(BaseSettings):
     deploy: DeploySettings = Field(default_factory=DeploySettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
 
     @field_validator("default_kb")
     @classmethod

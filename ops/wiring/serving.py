@@ -16,6 +16,7 @@ from core.grounding import GroundingPolicy
 from core.ports import ActiveModel, ChatModel, FeedbackLog, ObjectStore, Rollout
 from core.storage.logs import ObjectFeedbackLog, ObjectInteractionLog
 from core.storage.writer import SpooledWriter
+from ops.memory_wiring import build_answer_memory, endorsing
 from ops.settings import Settings
 from ops.wiring.state import build_active_model
 from ops.wiring.storage import build_catalog, build_spooled_writer, build_vector_store
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from rag.catalog import Catalog
     from rag.embedding import OnnxEmbedder
     from rag.indexer import Indexer
+    from rag.memory import IndexedAnswerMemory
     from rag.ports import Embedder, VectorStore
     from rag.retrieval import HybridRetriever
 
@@ -58,6 +60,7 @@ class Services:
     object_store: ObjectStore
     spooled_writer: SpooledWriter
     active_model: Rollout
+    memory: IndexedAnswerMemory | None = None
 
     @property
     def clones_dir(self) -> Path:
@@ -178,6 +181,7 @@ def build_services(settings: Settings) -> Services:
     active_model = build_active_model(settings)
     chat_model = build_chat_model(settings, active_model=active_model)
     writer = build_spooled_writer(settings)
+    memory = build_answer_memory(settings, store=store, embedder=embedder, objects=writer.store)
     a = settings.answer
     answers = AnswerService(
         retriever=retriever,
@@ -192,9 +196,11 @@ def build_services(settings: Settings) -> Services:
             history_turns=a.history_turns,
             grounding=GroundingPolicy(min_support=a.min_support) if a.grounding else None,
             min_evidence=a.min_evidence,
+            memory_threshold=settings.memory.threshold,
         ),
         rollout=active_model,
         embed=(lambda texts: embedder.embed(texts).tolist()) if a.semantic_support else None,
+        memory=memory if settings.memory.enabled else None,
     )
     indexer = build_indexer(settings, store=store, embedder=embedder, catalog=catalog)
     _log.info(
@@ -211,8 +217,9 @@ def build_services(settings: Settings) -> Services:
         indexer=indexer,
         chat_model=chat_model,
         answers=answers,
-        feedback=ObjectFeedbackLog(writer),
+        feedback=endorsing(settings, ObjectFeedbackLog(writer), memory),
         object_store=writer.store,
         spooled_writer=writer,
         active_model=active_model,
+        memory=memory,
     )

@@ -47,6 +47,7 @@ class FakeGitHub:
     public_key: bytes | None = None
     comments: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
     reactions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    issues: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     fail_posts: bool = False
     issued: set[str] = field(default_factory=set)
@@ -59,11 +60,26 @@ class FakeGitHub:
             found = self.comments.get((repo, number), [])
             return [c["body"] for c in found if c["user"]["login"] == BOT_LOGIN]
 
-    def add_comment(self, repo: str, number: int, body: str, author: dict[str, Any]) -> int:
+    def add_comment(
+        self,
+        repo: str,
+        number: int,
+        body: str,
+        author: dict[str, Any],
+        *,
+        association: str = "NONE",
+    ) -> int:
         with self._lock:
             cid = next(self._ids)
             self.comments.setdefault((repo, number), []).append(
-                {"id": cid, "body": body, "user": author, "created_at": _now()}
+                {
+                    "id": cid,
+                    "body": body,
+                    "user": author,
+                    "created_at": _now(),
+                    "author_association": association,
+                    "html_url": f"https://github.com/{repo}/issues/{number}#issuecomment-{cid}",
+                }
             )
             return cid
 
@@ -89,7 +105,56 @@ class FakeGitHub:
                 return _json(list(self.comments.get((repo, number), [])))
         if found := re.fullmatch(r"/repos/[^/]+/[^/]+/issues/comments/(\d+)/reactions", path):
             return self._reactions(request, int(found.group(1)))
+        if found := re.fullmatch(r"/repos/([^/]+/[^/]+)/issues", path):
+            return self._issues(request, found.group(1))
+        if found := re.fullmatch(r"/repos/([^/]+/[^/]+)/issues/(\d+)", path):
+            return self._issue(request, found.group(1), int(found.group(2)))
         return _json({"message": "Not Found"}, 404)
+
+    def add_issue(self, repo: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Stores an issue (see `issue`); the API fills in its `url` when it is read."""
+        with self._lock:
+            self.issues.setdefault(repo, []).append(data)
+        return data
+
+    def _issues(self, request: Request, repo: str) -> Response:
+        if request.method == "POST":
+            sent = json.loads(request.get_data())
+            with self._lock:
+                number = 1 + max((i["number"] for i in self.issues.get(repo, [])), default=0)
+            made = issue(number, title=sent["title"], body=sent.get("body") or "")
+            made["labels"] = [{"name": name} for name in sent.get("labels", [])]
+            made["user"] = user(BOT_LOGIN, 99)
+            self.add_issue(repo, made)
+            return _json(self._out(request, repo, made), 201)
+        state = request.args.get("state", "open")
+        since = request.args.get("since")
+        wanted = {n for n in request.args.get("labels", "").split(",") if n}
+        with self._lock:
+            found = [
+                self._out(request, repo, i)
+                for i in self.issues.get(repo, [])
+                if state in ("all", i.get("state", "open"))
+                and (not since or i.get("updated_at", _now()) >= since)
+                and wanted <= {label["name"] for label in i["labels"]}
+            ]
+        return _json(found)
+
+    def _issue(self, request: Request, repo: str, number: int) -> Response:
+        with self._lock:
+            found = next((i for i in self.issues.get(repo, []) if i["number"] == number), None)
+            if found is None:
+                return _json({"message": "Not Found"}, 404)
+            if request.method == "PATCH":
+                sent = json.loads(request.get_data())
+                found.update({k: sent[k] for k in ("title", "body", "state") if k in sent})
+                found["updated_at"] = _now()
+            return _json(self._out(request, repo, found))
+
+    @staticmethod
+    def _out(request: Request, repo: str, data: dict[str, Any]) -> dict[str, Any]:
+        base = request.host_url.rstrip("/")
+        return {"url": f"{base}/repos/{repo}/issues/{data['number']}", **data}
 
     def _authorised(self, request: Request) -> bool:
         scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
@@ -179,6 +244,9 @@ def issue(
         "body": body,
         "labels": [{"name": name} for name in labels],
         "user": author or user("newcomer", 501),
+        "state": "open",
+        "html_url": f"https://github.com/o/r/issues/{number}",
+        "updated_at": _now(),
     }
     if pull_request:
         found["pull_request"] = {"url": f"https://example.invalid/pulls/{number}"}
