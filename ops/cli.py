@@ -15,9 +15,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from core.errors import LeximindError
-from core.text import validate_kb_name
 from core.types import Question, Source
-from ops.cli_support import TextArguments, console
+from ops.cli_support import TextArguments, console, kb_name
 from ops.cli_support import fail as _fail
 from ops.cli_support import load_cli_settings as _settings
 from ops.data_cli import data_app
@@ -70,16 +69,6 @@ def _services(settings: Settings | None = None) -> Services:
         gc.enable()
 
 
-def _kb(value: str | None) -> str | None:
-    if value is None:
-        return None
-
-    try:
-        return validate_kb_name(value)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-
-
 class _Bars:
     """IndexProgress drawn as two rich progress bars: files read, chunks embedded."""
 
@@ -106,7 +95,7 @@ class _Bars:
 @app.command()
 def index(
     source: Annotated[str, typer.Argument(help="a folder, a git repository or a git URL")],
-    kb: Annotated[str | None, typer.Option(help="knowledge base name", callback=_kb)] = None,
+    kb: Annotated[str | None, typer.Option(help="knowledge base name", callback=kb_name)] = None,
 ) -> None:
     """Index (or re-index incrementally) a repository's docs and code."""
     from rag.sources import read_tree, resolve
@@ -152,7 +141,7 @@ def _print_sources(sources: list[Source]) -> None:
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="the question")],
-    kb: Annotated[str | None, typer.Option(help="knowledge base", callback=_kb)] = None,
+    kb: Annotated[str | None, typer.Option(help="knowledge base", callback=kb_name)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Answer a question with cited sources."""
@@ -178,7 +167,7 @@ def ask(
 def search(
     question: Annotated[str, typer.Argument(help="what to look for")],
     k: Annotated[int, typer.Option("-k", min=1, max=50, help="how many passages")] = 5,
-    kb: Annotated[str | None, typer.Option(help="knowledge base", callback=_kb)] = None,
+    kb: Annotated[str | None, typer.Option(help="knowledge base", callback=kb_name)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Show the best passages for a question."""

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from typer.core import TyperGroup
 
-from core.text import excerpt, validate_text
+from core.text import excerpt, validate_kb_name, validate_text
 
 if TYPE_CHECKING:
     from ops.settings import Settings
@@ -52,3 +52,13 @@ class TextArguments(TyperGroup):
             except ValueError as exc:
                 raise fail(str(exc)) from None
         return super().parse_args(ctx, args)
+
+
+def kb_name(value: str | None) -> str | None:
+    """Typer callback of every --kb option: a valid knowledge-base name, or a usage error."""
+    if value is None:
+        return None
+    try:
+        return validate_kb_name(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc

@@ -11,10 +11,9 @@ import typer
 from rich.table import Table
 
 from core.errors import LeximindError
-from ops.cli_support import console
+from ops.cli_support import console, kb_name
 from ops.cli_support import fail as _fail
 from ops.cli_support import load_cli_settings as _settings
-from ops.settings import validate_kb_name
 
 if TYPE_CHECKING:
     from ops.settings import Settings
@@ -26,15 +25,6 @@ memory_app = typer.Typer(
 )
 
 
-def _kb(value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        return validate_kb_name(value)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-
-
 def _memory(settings: Settings) -> IndexedAnswerMemory:
     from ops.wiring import build_services
 
@@ -43,7 +33,7 @@ def _memory(settings: Settings) -> IndexedAnswerMemory:
     return memory
 
 
-KbOption = Annotated[str | None, typer.Option(help="knowledge base", callback=_kb)]
+KbOption = Annotated[str | None, typer.Option(help="knowledge base", callback=kb_name)]
 
 
 @memory_app.command("list")

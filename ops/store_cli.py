@@ -10,8 +10,7 @@ import typer
 from rich.table import Table
 
 from core.errors import LeximindError
-from core.text import validate_kb_name
-from ops.cli_support import console
+from ops.cli_support import console, kb_name
 from ops.cli_support import fail as _fail
 
 if TYPE_CHECKING:
@@ -27,20 +26,11 @@ class Target(StrEnum):
     WEAVIATE = "weaviate"
 
 
-def _kb(value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        return validate_kb_name(value)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-
-
 @store_app.command()
 def migrate(
     to: Annotated[Target, typer.Option("--to", help="the store to copy into")],
     kb: Annotated[
-        str | None, typer.Option(help="only this knowledge base (default: all)", callback=_kb)
+        str | None, typer.Option(help="only this knowledge base (default: all)", callback=kb_name)
     ] = None,
     batch: Annotated[int, typer.Option(min=1, max=10_000, help="chunks per write")] = 500,
     prune: Annotated[
