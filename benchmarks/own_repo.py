@@ -37,7 +37,7 @@ QUESTIONS: list[tuple[str, set[str]]] = [
     ("Which endpoints does the HTTP API have?", {"ops/api.py", "README.md"}),
     ("How are Markdown documents split into passages?", {"rag/chunking/docs.py"}),
     ("How does the extractive answer choose sentences?", {"core/extractive.py"}),
-    ("Where are questions and answers stored?", {"core/storage/local.py"}),
+    ("Where are questions and answers stored?", {"adapters/storage/local.py"}),
     ("How is a git URL cloned before indexing?", {"rag/sources.py"}),
 ]
 

@@ -20,14 +20,14 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from adapters.storage.local import LocalObjectStore
+from adapters.storage.logs import ObjectInteractionLog
+from adapters.storage.s3 import S3ObjectStore
+from adapters.storage.spool import Spool
+from adapters.storage.writer import SpooledWriter
 from benchmarks.common import BENCH_DIR
 from core.ports import ObjectStore
 from core.privacy import hash_user_id
-from core.storage.local import LocalObjectStore
-from core.storage.logs import ObjectInteractionLog
-from core.storage.s3 import S3ObjectStore
-from core.storage.spool import Spool
-from core.storage.writer import SpooledWriter
 from core.types import Answer, Chunk, ChunkKind, Interaction, Question, Source, Timings
 from tests.support.seaweedfs import SeaweedServer, start_seaweedfs
 

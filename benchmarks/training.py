@@ -20,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from adapters.storage.local import LocalObjectStore
 from benchmarks.common import REPO_ROOT
-from core.storage.local import LocalObjectStore
 from tests.support.datasets import codeqa_slice, conala_slice
 from tests.support.tiny_llama import build_tiny_llama
 from tests.support.trainer import cpu_recipe

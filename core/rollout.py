@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 
 _BUCKETS = 2**64
+MAX_NAME_CHARS = 200
 
 
 def challenger_bucket(user_hash: str, challenger: str) -> float:
@@ -26,6 +27,15 @@ def validate_share(share: float) -> float:
     if not isinstance(share, int | float) or math.isnan(share) or not 0.0 <= share <= 1.0:
         raise ValueError(f"the challenger's share must be between 0 and 1, got {share!r}")
     return float(share)
+
+
+def validate_model_name(name: str) -> str:
+    """The name itself when a model server can be asked for it; else ValueError."""
+    if not name or len(name) > MAX_NAME_CHARS:
+        raise ValueError(f"model name must be 1-{MAX_NAME_CHARS} characters, got {len(name)}")
+    if any(ch.isspace() or not ch.isprintable() for ch in name):
+        raise ValueError(f"model name {name!r} contains spaces or control characters")
+    return name
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,3 +64,14 @@ class RolloutState:
         if challenger_bucket(user_hash, self.challenger) < self.share:
             return self.challenger
         return self.champion
+
+
+def staged(state: RolloutState, challenger: str | None, share: float) -> RolloutState:
+    """`state` with the challenger and share replaced; stopping a canary clears both."""
+    share = validate_share(share)
+    if challenger is None or share == 0.0:
+        return RolloutState(champion=state.champion)
+    validate_model_name(challenger)
+    if challenger == state.champion:
+        raise ValueError(f"{challenger} is the champion already; it cannot also be the challenger")
+    return RolloutState(champion=state.champion, challenger=challenger, share=share)

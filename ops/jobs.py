@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from core.storage.local import exclusive, write_atomically
+from adapters.storage.local import exclusive, write_atomically
 from ops.settings import Settings
 
 _log = logging.getLogger(__name__)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from core.endorsements import EndorsingFeedbackLog, MemoryCurator
 from core.ports import FeedbackLog, ObjectStore
-from core.storage.endorsements import EndorsingFeedbackLog, MemoryCurator
 
 if TYPE_CHECKING:
     from ops.settings import Settings

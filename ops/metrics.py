@@ -30,7 +30,7 @@ class RolloutStatus(Protocol):
 
 
 class SpoolStatus(Protocol):
-    """What the spool gauges read at scrape time (core.storage.writer.SpooledWriter)."""
+    """What the spool gauges read at scrape time (adapters.storage.writer.SpooledWriter)."""
 
     def status(self) -> dict[str, object]: ...
 

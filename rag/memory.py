@@ -22,8 +22,8 @@ from core.memory import (
     is_memory_path,
     match_score,
 )
+from core.object_keys import MEMORY, memory_key
 from core.ports import ObjectStore
-from core.storage.keys import MEMORY, memory_key
 from core.types import Chunk, ChunkKind
 from rag.ports import Embedder, VectorStore
 

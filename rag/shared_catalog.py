@@ -8,9 +8,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
+from adapters.refresh import BackgroundRefresh, on_event_loop
 from core.errors import StoreUnavailable
 from core.ports import ObjectStore, VersionedListing
-from core.refresh import BackgroundRefresh, on_event_loop
 from rag.catalog import FileCatalog, KnowledgeBase, record_from_json, record_to_json
 
 _log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ class ObjectStoreCatalog:
     carries every object's ETag) and fetches only the records that are new or changed, so
     every replica sees a new or re-indexed knowledge base soon after `ttl` seconds and a
     search normally costs no request at all. On an event loop the refresh runs in a thread
-    of its own (core.refresh) and readers keep the previous copy meanwhile; elsewhere the
+    of its own (adapters.refresh) and readers keep the previous copy meanwhile; elsewhere the
     reader refreshes, and while another thread refreshes it keeps the previous copy too. A
     store without `list_versions` gets every record fetched again at each refresh.
 

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Sequence
 
 from core.errors import ModelUnavailable, StoreUnavailable, UnknownKnowledgeBase
-from core.storage.keys import validate_key
+from core.object_keys import validate_key
 from core.types import (
     ChatMessage,
     Chunk,

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from core.storage.local import write_atomically
+from adapters.storage.local import write_atomically
 from training.errors import DeploymentError
 
 _log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.storage.local import write_atomically
+from adapters.storage.local import write_atomically
 
 METRICS = ("bleu4", "rouge1", "rouge2", "rougeL", "cosine")
 TEST_SPLIT = "test"

@@ -22,8 +22,8 @@ from typing import Any
 
 import httpx
 
+from adapters.llm.openai_compatible import OpenAICompatibleChatModel
 from core.errors import ModelUnavailable
-from core.llm.openai_compatible import OpenAICompatibleChatModel
 from core.types import ChatMessage
 from rag.ports import Embedder
 from training.errors import DatasetError

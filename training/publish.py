@@ -18,9 +18,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from adapters.storage.local import write_atomically
 from core.errors import StoreUnavailable
 from core.ports import ObjectStore
-from core.storage.local import write_atomically
 from training.errors import DatasetError
 
 TRAIN_FILE = "train.json"

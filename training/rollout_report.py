@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from core.object_keys import FEEDBACK, INTERACTIONS, parse_time
 from core.ports import ObjectStore
-from core.storage.keys import FEEDBACK, INTERACTIONS, parse_time
 from core.types import Feedback, FeedbackLabel
 
 _log = logging.getLogger(__name__)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 
+from adapters.llm.openai_compatible import OpenAICompatibleChatModel
 from core.answering import AnswerPolicy, AnswerService
 from core.errors import ModelUnavailable, StoreUnavailable, UnknownKnowledgeBase
-from core.llm.openai_compatible import OpenAICompatibleChatModel
 from core.ports import InteractionLog, Retriever
 from core.prompting import build_messages
 from core.types import Question

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import StoreUnavailable
+from core.object_keys import ADAPTERS, adapter_key
 from core.ports import ObjectStore
-from core.storage.keys import ADAPTERS, adapter_key
 from training.errors import TrackingError
 
 if TYPE_CHECKING:

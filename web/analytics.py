@@ -21,8 +21,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from core.errors import StoreUnavailable
+from core.object_keys import ANALYTICS, FEEDBACK, INTERACTIONS
 from core.ports import ObjectStore, VersionedListing
-from core.storage.keys import ANALYTICS, FEEDBACK, INTERACTIONS
 
 _log = logging.getLogger(__name__)
 

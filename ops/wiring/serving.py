@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from adapters.storage.logs import ObjectFeedbackLog, ObjectInteractionLog
+from adapters.storage.writer import SpooledWriter
 from core.answering import AnswerPolicy, AnswerService
 from core.errors import ServiceUnavailable
 from core.grounding import GroundingPolicy
 from core.ports import ActiveModel, ChatModel, FeedbackLog, ObjectStore, Rollout
-from core.storage.logs import ObjectFeedbackLog, ObjectInteractionLog
-from core.storage.writer import SpooledWriter
 from ops.memory_wiring import build_answer_memory, endorsing
 from ops.settings import Settings
 from ops.wiring.state import build_active_model
@@ -92,7 +92,7 @@ class Services:
 
     async def aclose(self) -> None:
         if self.chat_model is not None:
-            from core.llm.openai_compatible import OpenAICompatibleChatModel
+            from adapters.llm.openai_compatible import OpenAICompatibleChatModel
 
             if isinstance(self.chat_model, OpenAICompatibleChatModel):
                 await self.chat_model.aclose()
@@ -114,7 +114,7 @@ def build_chat_model(
     if not llm.base_url or not llm.model:
         return None
     # httpx is imported only when a model server is configured (not by `leximind index`).
-    from core.llm.openai_compatible import OpenAICompatibleChatModel
+    from adapters.llm.openai_compatible import OpenAICompatibleChatModel
 
     return OpenAICompatibleChatModel(
         base_url=llm.base_url,

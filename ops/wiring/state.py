@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.llm.active_model import FileActiveModel
+from adapters.llm.active_model import FileActiveModel
 from core.ports import Rollout
 from ops.settings import Settings
 
@@ -26,7 +26,7 @@ def build_active_model(settings: Settings) -> Rollout:
         return FileActiveModel(settings.data_dir / "deploy" / "active_model.json")
     from redis import Redis
 
-    from core.llm.redis_rollout import RedisActiveModel
+    from adapters.llm.redis_rollout import RedisActiveModel
 
     client = Redis.from_url(state.redis_url.get_secret_value(), **redis_timeouts(settings))
     return RedisActiveModel(client, key_prefix=state.key_prefix, refresh=state.rollout_refresh)

@@ -6,10 +6,10 @@ import functools
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
+from adapters.storage.local import LocalObjectStore
+from adapters.storage.spool import Spool
+from adapters.storage.writer import SpooledWriter
 from core.ports import ObjectStore
-from core.storage.local import LocalObjectStore
-from core.storage.spool import Spool
-from core.storage.writer import SpooledWriter
 from ops.settings import Settings, VectorSettings
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ def build_object_store(settings: Settings) -> ObjectStore:
         return LocalObjectStore(st.local_dir or settings.data_dir / "objects")
     if not (st.endpoint and st.access_key and st.secret_key):
         raise ValueError("the s3 storage backend needs an endpoint, an access key and a secret key")
-    from core.storage.s3 import S3ObjectStore  # minio, only for the s3 backend
+    from adapters.storage.s3 import S3ObjectStore  # minio, only for the s3 backend
 
     return S3ObjectStore(
         endpoint=st.endpoint,

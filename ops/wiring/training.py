@@ -6,8 +6,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from adapters.storage.logs import ObjectInteractionLog
 from core.ports import ObjectStore
-from core.storage.logs import ObjectInteractionLog
 from ops.settings import Settings
 from ops.wiring.serving import Services
 from ops.wiring.storage import build_object_store

@@ -23,10 +23,10 @@ from urllib.parse import urlencode
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from adapters.storage.logs import ObjectInteractionLog
 from core.answering import AnswerPolicy, AnswerService
 from core.errors import StoreUnavailable
 from core.ports import FeedbackLog
-from core.storage.logs import ObjectInteractionLog
 from core.types import ChatMessage, ChunkKind, Completion, Feedback, Source
 from ops.settings import Settings
 from ops.wiring import Services, build_services

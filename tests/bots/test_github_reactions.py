@@ -7,13 +7,13 @@ from pathlib import Path
 
 from pytest_httpserver import HTTPServer
 
+from adapters.storage.logs import ObjectFeedbackLog
 from bots.github.api import GitHubApi
 from bots.github.bot import comment_key
 from bots.github.reactions import ReactionPoller, ReactionSnapshots, parse_comment_key
 from bots.identity import UserHasher
 from bots.reactions import EmojiLabels, FeedbackRecorder
 from bots.state import SqliteBotState
-from core.storage.logs import ObjectFeedbackLog
 from core.types import FeedbackLabel
 from tests.bots.github_kit import (
     KEY,

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from adapters.storage.logs import ObjectFeedbackLog
 from bots.identity import UserHasher
 from bots.reactions import UNKNOWN_MODEL, EmojiLabels, FeedbackRecorder, normalise_emoji
 from bots.state import SqliteBotState
 from core.errors import StoreUnavailable
-from core.storage.logs import ObjectFeedbackLog
 from core.types import FeedbackLabel
 from tests.support.storage import local_feedback_log
 

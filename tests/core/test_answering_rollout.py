@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from adapters.llm.active_model import FileActiveModel
 from bots.identity import UserHasher
 from core.answering import AnswerPolicy, AnswerService
 from core.errors import ModelUnavailable
-from core.llm.active_model import FileActiveModel
 from core.types import Question, Source
 from tests.fakes import ListRetriever, MemoryInteractionLog, ScriptedChatModel, chunk
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.storage.keys import adapter_key, feedback_key, interaction_key, validate_key
+from core.object_keys import adapter_key, feedback_key, interaction_key, validate_key
 
 
 def test_interaction_key_is_dated_by_the_utc_day() -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from adapters.llm.active_model import FileActiveModel
 from bots.identity import UserHasher
-from core.llm.active_model import FileActiveModel
 from ops.api import create_app
 from ops.settings import EmbeddingSettings, LLMSettings, Settings
 from ops.wiring import build_services

@@ -60,7 +60,7 @@ def test_build_from_settings_with_feedback_as_json(
     data_dir: Path, conala_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With no flags the settings choose inputs; --json prints the manifest."""
-    from core.storage.local import LocalObjectStore
+    from adapters.storage.local import LocalObjectStore
 
     store = LocalObjectStore(data_dir / "objects")
     stored_interaction(store, "i1")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from core.storage.local import LocalObjectStore
+from adapters.storage.local import LocalObjectStore
 from core.types import FeedbackLabel
 from ops.cli import app
 from tests.support.label_studio import LabelStudioServer

@@ -12,11 +12,11 @@ from pytest_httpserver import HTTPServer
 from typer.testing import CliRunner
 
 from core.memory import github_entry_id
-from core.storage.keys import memory_key
+from core.object_keys import memory_key
 from ops import wiring
 from ops.cli import app
 from tests.bots.github_kit import api_server, github  # noqa: F401 - fixtures
-from tests.core.test_s3_storage import new_bucket
+from tests.adapters.test_s3_storage import new_bucket
 from tests.support.fake_github import FakeGitHub, issue, user
 from tests.support.seaweedfs import SeaweedServer
 

@@ -11,9 +11,9 @@ import httpx
 import pytest
 from prometheus_client import generate_latest
 
-from core.llm.active_model import FileActiveModel
-from core.storage.spool import Spool
-from core.storage.writer import SpooledWriter, WriteKind
+from adapters.llm.active_model import FileActiveModel
+from adapters.storage.spool import Spool
+from adapters.storage.writer import SpooledWriter, WriteKind
 from core.types import Answer, Feedback, FeedbackLabel, Grounding, Timings
 from ops.metrics import JobMetrics, Metrics, serve_metrics
 from tests.fakes import MemoryObjectStore

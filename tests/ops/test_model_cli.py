@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.llm.active_model import FileActiveModel
+from adapters.llm.active_model import FileActiveModel
 from ops import jobs
 from ops.wiring import TrainingBackends
 from tests.ops.cli_support import invoke, model_env

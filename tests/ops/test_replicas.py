@@ -12,7 +12,7 @@ from ops.settings import EmbeddingSettings, Settings, StorageSettings, VectorSet
 from rag.catalog import FileCatalog
 from rag.sources import read_tree
 from rag.stores.weaviate import WeaviateStore
-from tests.core.test_s3_storage import new_bucket
+from tests.adapters.test_s3_storage import new_bucket
 from tests.support.corpus import make_fastapi_repo
 from tests.support.fake_weaviate import FakeWeaviateServer
 from tests.support.seaweedfs import SeaweedServer

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from core.llm.active_model import FileActiveModel
+from adapters.llm.active_model import FileActiveModel
+from adapters.storage.local import LocalObjectStore
+from adapters.storage.logs import ObjectInteractionLog
+from core.object_keys import feedback_key, interaction_key
 from core.rollout import RolloutState
-from core.storage.keys import feedback_key, interaction_key
-from core.storage.local import LocalObjectStore
-from core.storage.logs import ObjectInteractionLog
 from core.types import Answer, Feedback, FeedbackLabel, Interaction, Question, Timings
 from ops.wiring import TrainingBackends
 from tests.ops.cli_support import invoke, model_env

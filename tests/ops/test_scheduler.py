@@ -330,7 +330,7 @@ def test_the_reindex_job_brings_every_knowledge_base_up_to_date(
 
 def test_the_drain_job_replays_the_spool(tmp_path: Path) -> None:
     """Records spooled while the store was down reach it when the job runs."""
-    from core.storage.writer import WriteKind
+    from adapters.storage.writer import WriteKind
     from ops.wiring import build_spooled_writer
 
     settings = settings_at(tmp_path)

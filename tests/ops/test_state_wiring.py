@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from adapters.llm.active_model import FileActiveModel
+from adapters.llm.redis_rollout import RedisActiveModel
 from bots.redis_state import RedisBotState
 from bots.state import SqliteBotState
-from core.llm.active_model import FileActiveModel
-from core.llm.redis_rollout import RedisActiveModel
 from core.rollout import RolloutState
 from ops.settings import Settings, StateSettings
 from ops.wiring import build_active_model, build_bot_state

@@ -14,7 +14,7 @@ from rag.catalog import FileCatalog
 from rag.shared_catalog import ObjectStoreCatalog
 from rag.stores.lancedb import LanceDBStore
 from rag.stores.weaviate import WeaviateStore
-from tests.core.test_s3_storage import new_bucket, s3_store
+from tests.adapters.test_s3_storage import new_bucket, s3_store
 from tests.rag.catalog_contract import record
 from tests.rag.store_contract import CORPUS, DIM, make_chunk, vectors_for
 from tests.support.fake_weaviate import FakeWeaviateServer

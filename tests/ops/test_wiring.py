@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
+from adapters.llm.openai_compatible import OpenAICompatibleChatModel
+from adapters.storage.local import LocalObjectStore
+from adapters.storage.s3 import S3ObjectStore
 from core.errors import StoreUnavailable
-from core.llm.openai_compatible import OpenAICompatibleChatModel
-from core.storage.local import LocalObjectStore
-from core.storage.s3 import S3ObjectStore
 from ops.settings import EmbeddingSettings, LLMSettings, Settings, StorageSettings, VectorSettings
 from ops.wiring import (
     build_catalog,

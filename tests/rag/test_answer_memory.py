@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from core.endorsements import MemoryCurator
 from core.memory import MemorySource, answer_entry_id
-from core.storage.endorsements import MemoryCurator
-from core.storage.keys import memory_key
+from core.object_keys import memory_key
 from core.types import ChunkKind, Feedback, FeedbackLabel, Question
 from ops import wiring
 from ops.memory_wiring import build_curator
 from ops.settings import EmbeddingSettings, Settings, StorageSettings
 from rag.sources import read_tree
-from tests.core.test_s3_storage import new_bucket
+from tests.adapters.test_s3_storage import new_bucket
 from tests.support.corpus import make_fastapi_repo
 from tests.support.review import interaction, store_feedback, store_interaction
 from tests.support.seaweedfs import SeaweedServer

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from adapters.storage.local import LocalObjectStore
+from adapters.storage.s3 import S3ObjectStore
 from core.errors import StoreUnavailable
-from core.storage.local import LocalObjectStore
-from core.storage.s3 import S3ObjectStore
 from rag.catalog import FileCatalog
 from rag.shared_catalog import ObjectStoreCatalog, record_key
-from tests.core.test_s3_storage import new_bucket, s3_store
+from tests.adapters.test_s3_storage import new_bucket, s3_store
 from tests.fakes import MemoryObjectStore, VersionedMemoryObjectStore
 from tests.rag.catalog_contract import CatalogContract, OpenCatalog, record
 from tests.support.seaweedfs import SeaweedServer

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from core.storage.keys import feedback_key, interaction_key
-from core.storage.local import LocalObjectStore
+from adapters.storage.local import LocalObjectStore
+from core.object_keys import feedback_key, interaction_key
 from core.types import (
     Answer,
     Feedback,

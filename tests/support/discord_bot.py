@@ -14,6 +14,7 @@ import discord
 import pytest
 from pytest_httpserver import HTTPServer
 
+from adapters.storage.logs import ObjectFeedbackLog
 from bots.answering import BotAnswerer
 from bots.discord.client import LeximindDiscord
 from bots.identity import UserHasher
@@ -22,7 +23,6 @@ from bots.routing import KnowledgeBaseRoutes
 from bots.state import SqliteBotState
 from core.answering import AnswerPolicy, AnswerService
 from core.errors import StoreUnavailable
-from core.storage.logs import ObjectFeedbackLog
 from core.types import Source
 from tests.fakes import ListRetriever, ScriptedChatModel, chunk
 from tests.support.discord_api import (

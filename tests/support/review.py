@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 
+from core.object_keys import feedback_key, interaction_key
 from core.ports import ObjectStore
-from core.storage.keys import feedback_key, interaction_key
 from core.types import (
     Answer,
     Feedback,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from redis import Redis
 
-from core.llm.redis_rollout import RedisActiveModel
+from adapters.llm.redis_rollout import RedisActiveModel
 from ops.settings import EmbeddingSettings, Settings, StorageSettings
 from ops.wiring import build_services
 from rag.sources import read_tree

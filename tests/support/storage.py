@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.storage.local import LocalObjectStore
-from core.storage.logs import ObjectFeedbackLog, ObjectInteractionLog
-from core.storage.spool import Spool
-from core.storage.writer import SpooledWriter
+from adapters.storage.local import LocalObjectStore
+from adapters.storage.logs import ObjectFeedbackLog, ObjectInteractionLog
+from adapters.storage.spool import Spool
+from adapters.storage.writer import SpooledWriter
 
 
 def local_writer(root: Path) -> SpooledWriter:

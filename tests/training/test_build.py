@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from adapters.storage.local import LocalObjectStore
 from core.errors import StoreUnavailable
-from core.storage.local import LocalObjectStore
 from core.types import FeedbackLabel
 from tests.support.datasets import CODEQA_LINES, CONALA_RECORDS, stored_interaction, stored_vote
 from training.build import DatasetSpec, build_dataset

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from adapters.llm.active_model import FileActiveModel
 from core.answering import AnswerPolicy
-from core.llm.active_model import FileActiveModel
 from core.types import Source
 from tests.fakes import ListRetriever, MemoryInteractionLog, chunk
 from tests.support.fake_vllm import FakeVllm, fake_vllm, write_fake_adapter

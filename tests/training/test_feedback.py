@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core.storage.local import LocalObjectStore
+from adapters.storage.local import LocalObjectStore
 from core.types import FeedbackLabel, Turn
 from tests.support.datasets import stored_correction, stored_interaction, stored_vote
 from training.errors import DatasetError

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core.storage.local import LocalObjectStore
+from adapters.storage.local import LocalObjectStore
 from tests.support.trainer import cpu_recipe
 from tests.support.vllm_server import start_vllm
 from training.build import DatasetVersion

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from adapters.llm.active_model import FileActiveModel
 from core.answering import AnswerPolicy
-from core.llm.active_model import FileActiveModel
 from ops.settings import Settings, TrackingSettings
 from ops.wiring import build_tracking
 from rag.embedding import OnnxEmbedder

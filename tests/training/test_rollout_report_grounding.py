@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.storage.keys import interaction_key
-from core.storage.logs import ObjectInteractionLog
+from adapters.storage.logs import ObjectInteractionLog
+from core.object_keys import interaction_key
 from core.types import Answer, Grounding, Interaction, Question, Timings
 from tests.fakes import MemoryObjectStore
 from training.rollout_report import rollout_report

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.storage.local import LocalObjectStore
+from adapters.storage.local import LocalObjectStore
 from core.types import FeedbackLabel, Turn
 from tests.support.label_studio import LabelStudioServer
 from tests.support.review import (

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from adapters.storage.local import LocalObjectStore
 from core.errors import StoreUnavailable
-from core.storage.local import LocalObjectStore
 from core.types import FeedbackLabel
 from tests.support.review import interaction, store_feedback, store_interaction
 from training.review.loop import export_for_review, find_for_review, import_corrections

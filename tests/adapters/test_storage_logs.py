@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from adapters.storage.local import LocalObjectStore
+from adapters.storage.logs import ObjectFeedbackLog, ObjectInteractionLog
+from adapters.storage.spool import Spool
+from adapters.storage.writer import SpooledWriter
 from core.privacy import hash_user_id
-from core.storage.local import LocalObjectStore
-from core.storage.logs import ObjectFeedbackLog, ObjectInteractionLog
-from core.storage.spool import Spool
-from core.storage.writer import SpooledWriter
 from core.types import Answer, Feedback, FeedbackLabel, Interaction, Question, Timings
 from tests.fakes import MemoryObjectStore
 

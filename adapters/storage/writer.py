@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from adapters.storage.spool import Spool
 from core.errors import StoreUnavailable
+from core.object_keys import parse_time, validate_key
 from core.ports import ObjectStore
-from core.storage.keys import parse_time, validate_key
-from core.storage.spool import Spool
 
 _log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.storage.keys import validate_key
-from core.storage.local import exclusive, fsync_dir
+from adapters.storage.local import exclusive, fsync_dir
+from core.object_keys import validate_key
 
 _log = logging.getLogger(__name__)
 

@@ -8,12 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from adapters.storage.logs import ObjectFeedbackLog, ObjectInteractionLog
+from adapters.storage.s3 import S3ObjectStore
+from adapters.storage.spool import Spool
+from adapters.storage.writer import SpooledWriter
+from core.object_keys import feedback_key, interaction_key
 from core.privacy import hash_user_id
-from core.storage.keys import feedback_key, interaction_key
-from core.storage.logs import ObjectFeedbackLog, ObjectInteractionLog
-from core.storage.s3 import S3ObjectStore
-from core.storage.spool import Spool
-from core.storage.writer import SpooledWriter
 from core.types import Answer, Feedback, FeedbackLabel, Interaction, Question, Timings
 from tests.support.seaweedfs import SeaweedServer
 

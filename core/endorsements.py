@@ -23,8 +23,8 @@ from core.memory import (
     answer_entry,
     answer_entry_id,
 )
+from core.object_keys import CORRECTIONS, FEEDBACK, INTERACTIONS, interaction_key
 from core.ports import FeedbackLog, MemoryBook, ObjectStore
-from core.storage.keys import CORRECTIONS, FEEDBACK, INTERACTIONS, interaction_key
 from core.types import Feedback
 
 _log = logging.getLogger(__name__)

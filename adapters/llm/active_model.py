@@ -4,7 +4,7 @@ process that shares it.
 A promotion writes the file through a synced temporary file and a rename, so a reader sees the
 old state or the new one, never half of either. Readers cache the state by the file's identity
 (inode, modification time, size): a request costs one `stat`, and a switch made by another
-process is seen on the next request. core.llm.redis_rollout implements the same port for
+process is seen on the next request. adapters.llm.redis_rollout implements the same port for
 replicas on several hosts.
 """
 
@@ -18,21 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from core.rollout import RolloutState, validate_share
-from core.storage.local import write_atomically
+from adapters.storage.local import write_atomically
+from core.rollout import RolloutState, staged, validate_model_name, validate_share
 
 _log = logging.getLogger(__name__)
-
-MAX_NAME_CHARS = 200
-
-
-def validate_model_name(name: str) -> str:
-    """The name itself when a model server can be asked for it; else ValueError."""
-    if not name or len(name) > MAX_NAME_CHARS:
-        raise ValueError(f"model name must be 1-{MAX_NAME_CHARS} characters, got {len(name)}")
-    if any(ch.isspace() or not ch.isprintable() for ch in name):
-        raise ValueError(f"model name {name!r} contains spaces or control characters")
-    return name
 
 
 def rollout_record(state: RolloutState) -> dict[str, Any]:
@@ -63,17 +52,6 @@ def parse_rollout(record: Any) -> RolloutState:
         challenger=validate_model_name(challenger) if challenger is not None else None,
         share=validate_share(share) if challenger is not None else 0.0,
     )
-
-
-def staged(state: RolloutState, challenger: str | None, share: float) -> RolloutState:
-    """`state` with the challenger and share replaced; stopping a canary clears both."""
-    share = validate_share(share)
-    if challenger is None or share == 0.0:
-        return RolloutState(champion=state.champion)
-    validate_model_name(challenger)
-    if challenger == state.champion:
-        raise ValueError(f"{challenger} is the champion already; it cannot also be the challenger")
-    return RolloutState(champion=state.champion, challenger=challenger, share=share)
 
 
 class FileActiveModel:

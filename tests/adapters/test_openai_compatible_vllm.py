@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from adapters.llm.openai_compatible import OpenAICompatibleChatModel
 from core.errors import ModelUnavailable
-from core.llm.openai_compatible import OpenAICompatibleChatModel
 from core.types import ChatMessage
 from tests.support.vllm_server import VllmServer
 

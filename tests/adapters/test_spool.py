@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.storage.spool import SUFFIX, Spool
+from adapters.storage.spool import SUFFIX, Spool
 
 
 def test_entries_come_back_in_order_after_a_restart(tmp_path: Path) -> None:

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from redis import Redis
 
+from adapters.llm.active_model import FileActiveModel
+from adapters.llm.redis_rollout import RedisActiveModel
 from core.errors import StoreUnavailable
-from core.llm.active_model import FileActiveModel
-from core.llm.redis_rollout import RedisActiveModel
 from core.ports import Rollout
 from core.rollout import RolloutState
 from tests.conftest import REPO_ROOT
@@ -105,7 +105,8 @@ def test_a_canary_staged_by_another_process_is_seen(tmp_path: Path) -> None:
     reader.switch("v1")
     assert reader.state() == RolloutState("v1")
     code = (
-        "import sys; from pathlib import Path; from core.llm.active_model import FileActiveModel;"
+        "import sys; from pathlib import Path;"
+        "from adapters.llm.active_model import FileActiveModel;"
         "FileActiveModel(Path(sys.argv[1])).stage('v2', 0.25)"
     )
     subprocess.run([sys.executable, "-c", code, str(path)], check=True, cwd=REPO_ROOT)

@@ -12,8 +12,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from adapters.llm.openai_compatible import OpenAICompatibleChatModel
 from core.errors import ModelUnavailable, ServiceUnavailable
-from core.llm.openai_compatible import OpenAICompatibleChatModel
 from core.types import ChatMessage, Completion
 
 MODEL = "leximind-lora-7"

@@ -1,12 +1,12 @@
 """The rollout state (the active model and any canary) in Redis, shared by replicas on several
-hosts: the Redis counterpart of core.llm.active_model.FileActiveModel.
+hosts: the Redis counterpart of adapters.llm.active_model.FileActiveModel.
 
 The state is one JSON value under `<prefix>rollout`. Changes are made in a WATCH/MULTI
 transaction, so two writers cannot interleave. Readers keep the value for `refresh` seconds:
 a question costs no Redis call while it is fresh, and a change reaches every replica within
 `refresh` seconds of the last read. The client is synchronous because the deployer and the
 CLI change the state from synchronous code; on an event loop the state is re-read in a
-thread of its own (core.refresh), so a question never waits for Redis.
+thread of its own (adapters.refresh), so a question never waits for Redis.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from redis import Redis
 from redis.client import Pipeline
 from redis.exceptions import RedisError
 
+from adapters.llm.active_model import parse_rollout, rollout_record
+from adapters.refresh import BackgroundRefresh
 from core.errors import StoreUnavailable
-from core.llm.active_model import parse_rollout, rollout_record, staged, validate_model_name
-from core.refresh import BackgroundRefresh
-from core.rollout import RolloutState
+from core.rollout import RolloutState, staged, validate_model_name
 
 _log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from minio.error import MinioException, S3Error
 from minio.helpers import check_bucket_name
 
 from core.errors import StoreUnavailable
-from core.storage.keys import validate_key
+from core.object_keys import validate_key
 
 _log = logging.getLogger(__name__)
 

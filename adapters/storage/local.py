@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from core.errors import StoreUnavailable
-from core.storage.keys import validate_key
+from core.object_keys import validate_key
 
 
 def fsync_dir(path: Path) -> None:
@@ -44,7 +44,7 @@ def write_atomically(path: Path, data: bytes) -> None:
 class LocalObjectStore:
     """Implements core.ports.ObjectStore on a local folder; keys are relative paths.
 
-    Keys follow core.storage.keys.validate_key (ValueError otherwise). A key cannot also be a
+    Keys follow core.object_keys.validate_key (ValueError otherwise). A key cannot also be a
     prefix folder of another key here ("a" and "a/b"), which S3 would allow: such a write is
     refused with ValueError.
     """

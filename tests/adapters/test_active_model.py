@@ -12,8 +12,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from core.llm.active_model import FileActiveModel, validate_model_name
-from core.llm.openai_compatible import OpenAICompatibleChatModel
+from adapters.llm.active_model import FileActiveModel
+from adapters.llm.openai_compatible import OpenAICompatibleChatModel
+from core.rollout import validate_model_name
 from core.types import ChatMessage
 from tests.conftest import REPO_ROOT
 
@@ -41,7 +42,8 @@ def test_a_switch_by_another_process_is_seen(tmp_path: Path) -> None:
     reader.switch("leximind-1")
     assert reader.current() == "leximind-1"
     code = (
-        "import sys; from pathlib import Path; from core.llm.active_model import FileActiveModel;"
+        "import sys; from pathlib import Path;"
+        "from adapters.llm.active_model import FileActiveModel;"
         "FileActiveModel(Path(sys.argv[1])).switch('leximind-from-elsewhere')"
     )
     subprocess.run([sys.executable, "-c", code, str(path)], check=True, cwd=REPO_ROOT)

@@ -12,10 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from minio import Minio
 
+from adapters.storage.s3 import S3ObjectStore
 from core.errors import StoreUnavailable
 from core.ports import ObjectStore
-from core.storage.s3 import S3ObjectStore
-from tests.core.object_store_contract import ObjectStoreContract, VersionedListingContract
+from tests.adapters.object_store_contract import ObjectStoreContract, VersionedListingContract
 from tests.support.seaweedfs import SeaweedServer
 from tests.support.vllm_server import HOST, free_port
 

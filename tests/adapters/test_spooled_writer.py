@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from adapters.storage.spool import Spool
+from adapters.storage.writer import SpooledWriter, WriteKind
 from core.errors import StoreUnavailable
-from core.storage.spool import Spool
-from core.storage.writer import SpooledWriter, WriteKind
 from tests.fakes import MemoryObjectStore
 
 

@@ -6,9 +6,9 @@ import asyncio
 import json
 import logging
 
+from adapters.storage.writer import SpooledWriter, WriteKind
+from core.object_keys import FEEDBACK, feedback_key, interaction_key, parse_time, validate_segment
 from core.privacy import require_user_hash
-from core.storage.keys import FEEDBACK, feedback_key, interaction_key, parse_time, validate_segment
-from core.storage.writer import SpooledWriter, WriteKind
 from core.types import Feedback, Interaction, Question
 
 _log = logging.getLogger(__name__)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from adapters.storage.local import LocalObjectStore
 from core.ports import ObjectStore
-from core.storage.local import LocalObjectStore
-from tests.core.object_store_contract import ObjectStoreContract, VersionedListingContract
+from tests.adapters.object_store_contract import ObjectStoreContract, VersionedListingContract
 from tests.fakes import MemoryObjectStore
 
 

@@ -1,0 +1,1 @@
+"""Object stores, the durable spool and the interaction and feedback logs (core.ports)."""

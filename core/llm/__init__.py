@@ -1,1 +1,0 @@
-"""Chat model adapters implementing core.ports.ChatModel."""

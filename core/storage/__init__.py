@@ -1,1 +1,0 @@
-"""Object and interaction stores implementing the core storage ports."""
