@@ -52,6 +52,7 @@ lint: $(VENV)/.test-ready
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(VENV)/.test-ready $(VLLM_VENV)/.ready
 	$(BIN)/python -m benchmarks.retrieval

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -325,6 +326,14 @@ def test_the_image_is_multi_stage_non_root_and_installs_the_package() -> None:
     [user] = re.findall(r"^USER (\S+)", dockerfile, flags=re.M)
     assert user not in {"root", "0"}
     assert "HEALTHCHECK" in dockerfile and 'ENTRYPOINT ["leximind"]' in dockerfile
+
+
+def test_the_image_copies_every_package_the_project_installs() -> None:
+    """Each top-level package pyproject.toml installs is copied into the build stage."""
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    packages = {p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]}
+    copied = set(re.findall(r"^COPY (\w+) \1$", (DEPLOY / "Dockerfile").read_text(), flags=re.M))
+    assert packages <= copied, sorted(packages - copied)
 
 
 def test_exactly_one_scheduler_runs_per_profile_and_only_the_gpu_one_retrains() -> None:

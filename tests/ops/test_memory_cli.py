@@ -15,8 +15,8 @@ from core.memory import github_entry_id
 from core.object_keys import memory_key
 from ops import wiring
 from ops.cli import app
-from tests.bots.github_kit import api_server, github  # noqa: F401 - fixtures
 from tests.adapters.test_s3_storage import new_bucket
+from tests.bots.github_kit import api_server, github  # noqa: F401 - fixtures
 from tests.support.fake_github import FakeGitHub, issue, user
 from tests.support.seaweedfs import SeaweedServer
 
