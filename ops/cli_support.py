@@ -27,12 +27,13 @@ def fail(message: str) -> typer.Exit:
 
 def load_cli_settings() -> Settings:
     """Settings from the environment, with logging set up; invalid settings exit with status 1."""
+    from ops.settings.common import settings_errors
     from ops.wiring import load_settings
 
     try:
         settings = load_settings()
     except ValidationError as exc:
-        raise fail(f"invalid settings: {exc}") from exc
+        raise fail(f"invalid settings: {settings_errors(exc)}") from exc
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
     return settings
 

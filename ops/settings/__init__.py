@@ -68,6 +68,7 @@ class Settings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
+        hide_input_in_errors=True,  # an error never repeats a secret
     )
 
     data_dir: Path = Field(default_factory=_default_data_dir)

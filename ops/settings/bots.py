@@ -8,9 +8,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 
 from bots.reactions import NEGATIVE_EMOJI, POSITIVE_EMOJI
 from core.text import validate_kb_name
-from ops.settings.common import (
-    _PLACEHOLDERS,
-)
+from ops.settings.common import RealSecret
 
 
 class BotSettings(BaseModel):
@@ -24,7 +22,7 @@ class BotSettings(BaseModel):
     rate_window: float = Field(60.0, gt=0, description="seconds")
     positive_emoji: list[str] = Field(default_factory=lambda: list(POSITIVE_EMOJI))
     negative_emoji: list[str] = Field(default_factory=lambda: list(NEGATIVE_EMOJI))
-    user_hash_key: SecretStr | None = Field(
+    user_hash_key: RealSecret = Field(
         None, description="hex key for hashing user ids; default: generated in DATA_DIR/bots"
     )
     retention_days: float = Field(30, gt=0, description="how long delivery ids are remembered")
@@ -54,7 +52,7 @@ class BotSettings(BaseModel):
 class DiscordSettings(BaseModel):
     """The Discord bot run by `leximind discord`."""
 
-    token: SecretStr | None = Field(None, description="bot token from the Developer Portal")
+    token: RealSecret = Field(None, description="bot token from the Developer Portal")
     guild_id: int | None = Field(
         None, gt=0, description="also register /leximind in this guild, where it appears at once"
     )
@@ -65,24 +63,20 @@ class DiscordSettings(BaseModel):
     def _real_token(cls, token: SecretStr | None) -> SecretStr | None:
         if token is None:
             return None
-        value = token.get_secret_value().strip()
-        if not value:
-            return None  # `LEXIMIND_DISCORD__TOKEN=` left empty in a .env file
-        if value.lower() in _PLACEHOLDERS:
-            raise ValueError("LEXIMIND_DISCORD__TOKEN is a placeholder; set the bot's token")
+        value = token.get_secret_value()
         if value.lower().startswith("bot "):
             raise ValueError("LEXIMIND_DISCORD__TOKEN is the bare token, without 'Bot '")
         if any(ch.isspace() for ch in value):
             raise ValueError("LEXIMIND_DISCORD__TOKEN must not contain spaces")
-        return SecretStr(value)
+        return token
 
 
 class SlackSettings(BaseModel):
     """The Slack app: HTTP mode needs bot token and signing secret, Socket Mode the app token."""
 
-    bot_token: SecretStr | None = Field(None, description="xoxb-... bot token")
-    signing_secret: SecretStr | None = Field(None, description="verifies HTTP-mode requests")
-    app_token: SecretStr | None = Field(None, description="xapp-... token for Socket Mode")
+    bot_token: RealSecret = Field(None, description="xoxb-... bot token")
+    signing_secret: RealSecret = Field(None, description="verifies HTTP-mode requests")
+    app_token: RealSecret = Field(None, description="xapp-... token for Socket Mode")
     api_url: str = Field("https://slack.com/api/", description="Web API base URL")
     timeout: float = Field(10.0, gt=0, description="seconds per Web API call")
 
@@ -95,17 +89,10 @@ class SlackSettings(BaseModel):
 
     @model_validator(mode="after")
     def _complete(self) -> SlackSettings:
-        prefixes = {"bot_token": "xoxb-", "signing_secret": "", "app_token": "xapp-"}
-        for name, prefix in prefixes.items():
+        for name, prefix in {"bot_token": "xoxb-", "app_token": "xapp-"}.items():
             secret: SecretStr | None = getattr(self, name)
-            value = secret.get_secret_value().strip() if secret else None
-            if value is None:
-                continue
-            variable = f"LEXIMIND_SLACK__{name.upper()}"
-            if value.lower() in _PLACEHOLDERS or value.lower().startswith(f"{prefix}changeme"):
-                raise ValueError(f"{variable} is a placeholder; set the real value or unset it")
-            if not value.startswith(prefix):
-                raise ValueError(f"{variable} must start with {prefix!r}")
+            if secret is not None and not secret.get_secret_value().startswith(prefix):
+                raise ValueError(f"LEXIMIND_SLACK__{name.upper()} must start with {prefix!r}")
         if (self.signing_secret or self.app_token) and not self.bot_token:
             raise ValueError("LEXIMIND_SLACK__BOT_TOKEN is required to answer on Slack")
         if self.bot_token and not (self.signing_secret or self.app_token):
@@ -134,10 +121,10 @@ class GitHubSettings(BaseModel):
     (literal `\\n` allowed) or the path of the .pem file GitHub gave you.
     """
 
-    webhook_secret: SecretStr | None = None
-    token: SecretStr | None = Field(None, description="personal or machine-user token")
+    webhook_secret: RealSecret = None
+    token: RealSecret = Field(None, description="personal or machine-user token")
     app_id: int | None = Field(None, gt=0)
-    private_key: SecretStr | None = Field(None, description="PEM text or path to a .pem file")
+    private_key: RealSecret = Field(None, description="PEM text or path to a .pem file")
     api_url: str = Field("https://api.github.com", description="REST API base URL")
     question_label: str = Field("question", min_length=1)
     bot_login: str | None = Field(None, description="the login the bot posts as")
@@ -150,12 +137,8 @@ class GitHubSettings(BaseModel):
 
     @model_validator(mode="after")
     def _complete(self) -> GitHubSettings:
-        for name in ("webhook_secret", "token", "private_key"):
-            value: SecretStr | None = getattr(self, name)
-            if value is not None and value.get_secret_value().strip().lower() in _PLACEHOLDERS:
-                raise ValueError(f"LEXIMIND_GITHUB__{name.upper()} is a placeholder")
         if (self.app_id is None) != (self.private_key is None):
-            raise ValueError("LEXIMIND_GITHUB__APP_ID and __PRIVATE_KEY go together")
+            raise ValueError("LEXIMIND_GITHUB__APP_ID and LEXIMIND_GITHUB__PRIVATE_KEY go together")
         if self.token is not None and self.app_id is not None:
             raise ValueError(
                 "set LEXIMIND_GITHUB__TOKEN or the App (APP_ID, PRIVATE_KEY), not both"

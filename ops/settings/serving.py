@@ -5,12 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import NoDecode
 
-from ops.settings.common import (
-    _PLACEHOLDERS,
-)
+from ops.settings.common import RealSecret
 
 
 class LLMSettings(BaseModel):
@@ -18,7 +16,7 @@ class LLMSettings(BaseModel):
 
     base_url: str | None = Field(None, description="e.g. http://127.0.0.1:8000/v1")
     model: str | None = Field(None, description="served model or LoRA adapter name")
-    api_key: SecretStr | None = None
+    api_key: RealSecret = None
     timeout: float = Field(60.0, gt=0, description="seconds per request")
     max_tokens: int = Field(512, gt=0)
     temperature: float = Field(0.1, ge=0, le=2)
@@ -30,9 +28,6 @@ class LLMSettings(BaseModel):
     def _complete(self) -> LLMSettings:
         if self.base_url and not self.model:
             raise ValueError("LEXIMIND_LLM__MODEL is required when LEXIMIND_LLM__BASE_URL is set")
-        key = self.api_key.get_secret_value() if self.api_key else ""
-        if key.strip().lower() in _PLACEHOLDERS:
-            raise ValueError("LEXIMIND_LLM__API_KEY is a placeholder; set the real key or unset it")
         return self
 
 

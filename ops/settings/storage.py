@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, Field, SecretStr, field_validator, model_validator
 
-from ops.settings.common import (
-    _PLACEHOLDERS,
-    _STORAGE_PLACEHOLDERS,
-)
+from ops.settings.common import RealSecret, is_placeholder, refuse_placeholder
 
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _COLLECTION = re.compile(r"[A-Z][_0-9A-Za-z]{0,254}")
+
+
+def _access_key(value: str | None) -> str | None:
+    """An S3 access key, not a secret but refused as a placeholder (MinIO's default) too."""
+    value = (value or "").strip()
+    return refuse_placeholder(value) if value else None
 
 
 class StorageSettings(BaseModel):
@@ -24,8 +27,8 @@ class StorageSettings(BaseModel):
     backend: Literal["local", "s3"] = Field("local", description="local folder or S3")
     local_dir: Path | None = Field(None, description="local backend; default DATA_DIR/objects")
     endpoint: str | None = Field(None, description="S3 host:port, e.g. minio.internal:9000")
-    access_key: str | None = None
-    secret_key: SecretStr | None = None
+    access_key: Annotated[str | None, AfterValidator(_access_key)] = None
+    secret_key: RealSecret = None
     secure: bool = Field(True, description="HTTPS to the S3 endpoint")
     region: str = "us-east-1"
     bucket: str = Field("leximind", description="created on first use if missing")
@@ -65,12 +68,7 @@ class StorageSettings(BaseModel):
 
     @model_validator(mode="after")
     def _complete(self) -> StorageSettings:
-        secret = self.secret_key.get_secret_value() if self.secret_key else ""
-        if secret.strip().lower() in _STORAGE_PLACEHOLDERS:
-            raise ValueError("LEXIMIND_STORAGE__SECRET_KEY is a placeholder; set the real key")
-        if (self.access_key or "").strip().lower() in _STORAGE_PLACEHOLDERS:
-            raise ValueError("LEXIMIND_STORAGE__ACCESS_KEY is a placeholder; set the real key")
-        if self.backend == "s3" and not (self.endpoint and self.access_key and secret):
+        if self.backend == "s3" and not (self.endpoint and self.access_key and self.secret_key):
             raise ValueError(
                 "LEXIMIND_STORAGE__BACKEND=s3 needs LEXIMIND_STORAGE__ENDPOINT, "
                 "LEXIMIND_STORAGE__ACCESS_KEY and LEXIMIND_STORAGE__SECRET_KEY"
@@ -89,7 +87,7 @@ class VectorSettings(BaseModel):
     )
     weaviate_url: str | None = Field(None, description="REST endpoint, e.g. http://weaviate:8080")
     weaviate_grpc_port: int = Field(50051, gt=0, lt=65536, description="on the URL's host")
-    weaviate_api_key: SecretStr | None = None
+    weaviate_api_key: RealSecret = None
     weaviate_collection: str = Field(
         "LeximindChunk", description="one collection, a tenant per knowledge base"
     )
@@ -132,9 +130,6 @@ class VectorSettings(BaseModel):
 
     @model_validator(mode="after")
     def _complete(self) -> VectorSettings:
-        key = self.weaviate_api_key.get_secret_value() if self.weaviate_api_key else ""
-        if key.strip().lower() in _PLACEHOLDERS:
-            raise ValueError("LEXIMIND_VECTOR__WEAVIATE_API_KEY is a placeholder; set the real key")
         if self.backend == "weaviate" and not self.weaviate_url:
             raise ValueError(
                 "LEXIMIND_VECTOR__BACKEND=weaviate needs LEXIMIND_VECTOR__WEAVIATE_URL"
@@ -145,7 +140,7 @@ class VectorSettings(BaseModel):
 class StateSettings(BaseModel):
     """Where the bots keep shared state: the data dir by default, Redis for several replicas."""
 
-    redis_url: SecretStr | None = Field(
+    redis_url: RealSecret = Field(
         None, description="redis://[:password@]host:6379/0; unset: SQLite in DATA_DIR/bots"
     )
     key_prefix: str = Field("leximind:", min_length=1, description="prefix of every Redis key")
@@ -165,7 +160,7 @@ class StateSettings(BaseModel):
             raise ValueError(
                 "LEXIMIND_STATE__REDIS_URL must start with redis://, rediss:// or unix://"
             )
-        if (parts.password or "").strip().lower() in _PLACEHOLDERS:
+        if is_placeholder(parts.password or ""):
             raise ValueError(
                 "LEXIMIND_STATE__REDIS_URL has a placeholder password; set the real one"
             )

@@ -5,12 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from core.text import validate_kb_name
-from ops.settings.common import (
-    _PLACEHOLDERS,
-)
+from ops.settings.common import RealSecret
 from training.eval_report import METRICS, REJECTED_SPLIT, TEST_SPLIT
 from training.llamafactory_config import MANAGED_KEYS
 
@@ -21,7 +19,7 @@ class LabelStudioSettings(BaseModel):
     """The Label Studio server where maintainers review and correct answers."""
 
     url: str | None = Field(None, description="e.g. http://127.0.0.1:8080")
-    token: SecretStr | None = Field(None, description="a user's legacy API token")
+    token: RealSecret = Field(None, description="a user's legacy API token")
     project: str = Field(
         "Leximind review", min_length=1, description="project title (created if missing) or id"
     )
@@ -29,13 +27,10 @@ class LabelStudioSettings(BaseModel):
 
     @model_validator(mode="after")
     def _complete(self) -> LabelStudioSettings:
-        token = self.token.get_secret_value() if self.token else ""
-        if self.url and not token:
+        if self.url and not self.token:
             raise ValueError(
                 "LEXIMIND_LABEL_STUDIO__TOKEN is required when LEXIMIND_LABEL_STUDIO__URL is set"
             )
-        if token.strip().lower() in _PLACEHOLDERS:
-            raise ValueError("LEXIMIND_LABEL_STUDIO__TOKEN is a placeholder; set the real token")
         return self
 
 

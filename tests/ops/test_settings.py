@@ -9,6 +9,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from ops.settings import Settings, SlackSettings
+from ops.settings.common import is_placeholder, settings_errors
 from tests.conftest import REPO_ROOT
 
 
@@ -297,3 +298,108 @@ def test_slack_modes_and_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     dumped = repr(s) + s.model_dump_json()
     assert "xoxb-123-real" not in dumped and "f00dbabe-signing" not in dumped
     assert not SlackSettings().http_enabled
+
+
+S3 = {"LEXIMIND_STORAGE__BACKEND": "s3", "LEXIMIND_STORAGE__ENDPOINT": "minio.internal:9000"}
+HOOK = {"LEXIMIND_GITHUB__WEBHOOK_SECRET": "hook-secret-123", "LEXIMIND_GITHUB__BOT_LOGIN": "bot"}
+# Every secret setting: the settings that make it required (None: it never is), and a
+# placeholder of the kind a template or a vendor's example holds.
+SECRETS: dict[str, tuple[dict[str, str] | None, str]] = {
+    "LEXIMIND_LLM__API_KEY": (None, "your-api-key"),
+    "LEXIMIND_STORAGE__SECRET_KEY": (S3 | {"LEXIMIND_STORAGE__ACCESS_KEY": "app"}, "minioadmin"),
+    "LEXIMIND_STORAGE__ACCESS_KEY": (
+        S3 | {"LEXIMIND_STORAGE__SECRET_KEY": "s3-key-1"},
+        "MINIOADMIN",
+    ),
+    "LEXIMIND_VECTOR__WEAVIATE_API_KEY": (None, "changeme"),
+    "LEXIMIND_STATE__REDIS_URL": (None, "<your token>"),
+    "LEXIMIND_BOTS__USER_HASH_KEY": (None, "change-me"),
+    "LEXIMIND_DISCORD__TOKEN": (None, "xxxxxxxx"),
+    "LEXIMIND_SLACK__BOT_TOKEN": ({SLACK_SECRET: "signing-1"}, "xoxb-changeme"),
+    "LEXIMIND_SLACK__SIGNING_SECRET": ({"LEXIMIND_SLACK__BOT_TOKEN": "xoxb-1"}, "Secret"),
+    "LEXIMIND_SLACK__APP_TOKEN": ({"LEXIMIND_SLACK__BOT_TOKEN": "xoxb-1"}, "xapp-CHANGE_ME"),
+    "LEXIMIND_GITHUB__WEBHOOK_SECRET": (None, "TODO"),
+    "LEXIMIND_GITHUB__TOKEN": (HOOK, "ghp_xxxxxxxxxxxx"),
+    "LEXIMIND_GITHUB__PRIVATE_KEY": ({"LEXIMIND_GITHUB__APP_ID": "12"}, "Change_Me"),
+    "LEXIMIND_LABEL_STUDIO__TOKEN": ({"LEXIMIND_LABEL_STUDIO__URL": "http://ls:8080"}, "password"),
+}
+
+
+def _refusal(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> ValidationError:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError) as refused:
+        Settings(_env_file=None)
+    return refused.value
+
+
+@pytest.mark.parametrize("variable", sorted(SECRETS))
+def test_every_secret_refuses_a_placeholder_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    """A placeholder secret fails at start-up; the error names the variable, never the value."""
+    companions, placeholder = SECRETS[variable]
+    exc = _refusal(monkeypatch, (companions or {}) | {variable: placeholder})
+    line = settings_errors(exc)
+    assert line.startswith(variable) and "placeholder" in line, line
+    assert placeholder not in line and placeholder not in str(exc)
+
+
+@pytest.mark.parametrize("variable", sorted(v for v, (needs, _) in SECRETS.items() if needs))
+@pytest.mark.parametrize("empty", ["", "   "])
+def test_a_required_secret_refuses_an_empty_value(
+    monkeypatch: pytest.MonkeyPatch, variable: str, empty: str
+) -> None:
+    """Where a secret is required, an empty or blank value fails like a missing one."""
+    companions, _ = SECRETS[variable]
+    assert companions is not None
+    line = settings_errors(_refusal(monkeypatch, companions | {variable: empty}))
+    assert variable in line, line
+
+
+@pytest.mark.parametrize("variable", sorted(v for v, (needs, _) in SECRETS.items() if not needs))
+def test_an_optional_secret_left_empty_is_unset(
+    monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    """`LEXIMIND_X__KEY=` left empty in a .env file means the secret is not set."""
+    monkeypatch.setenv(variable, " ")
+    section, field = variable.removeprefix("LEXIMIND_").lower().split("__")
+    assert getattr(getattr(Settings(_env_file=None), section), field) is None
+
+
+def test_a_refused_setting_never_echoes_the_secrets_beside_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A section refused as a whole (a Slack token of the wrong kind) hides every value in it."""
+    exc = _refusal(
+        monkeypatch,
+        {
+            "LEXIMIND_SLACK__BOT_TOKEN": "xoxb-real-bot-token-123",
+            SLACK_SECRET: "real-signing-secret-456",
+            SLACK_APP: "xoxb-not-an-app-token-789",
+            "LEXIMIND_DISCORD__TOKEN": "Bot real.discord.token",
+        },
+    )
+    shown = str(exc) + settings_errors(exc)
+    assert "LEXIMIND_SLACK__APP_TOKEN must start with 'xapp-'" in shown
+    assert "LEXIMIND_DISCORD__TOKEN is the bare token" in shown
+    for secret in ("real-bot-token", "real-signing-secret", "not-an-app-token", "real.discord"):
+        assert secret not in shown
+
+
+@pytest.mark.parametrize(
+    ("value", "placeholder"),
+    [
+        ("changeme", True),
+        ("xoxb-changeme", True),
+        ("<your-api-key>", True),
+        ("XXXX-XXXX", True),
+        ("xoxb-1234-5678-AbCdEf", False),
+        ("ghp_16C7e42F292c6912E7710c838347Ae178B4a", False),
+        ("secretariat-2026", False),
+        ("xerox", False),
+    ],
+)
+def test_placeholders_are_told_from_real_values(value: str, placeholder: bool) -> None:
+    """Template stand-ins are placeholders whatever their case, punctuation or token prefix."""
+    assert is_placeholder(value) is placeholder
