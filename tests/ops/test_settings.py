@@ -6,8 +6,10 @@ import re
 from pathlib import Path
 
 import pytest
+import typer
 from pydantic import BaseModel, ValidationError
 
+from ops.cli_support import load_cli_settings
 from ops.settings import Settings, SlackSettings
 from ops.settings.common import is_placeholder, settings_errors
 from tests.conftest import REPO_ROOT
@@ -403,3 +405,18 @@ def test_a_refused_setting_never_echoes_the_secrets_beside_it(
 def test_placeholders_are_told_from_real_values(value: str, placeholder: bool) -> None:
     """Template stand-ins are placeholders whatever their case, punctuation or token prefix."""
     assert is_placeholder(value) is placeholder
+
+
+def test_the_cli_refuses_bad_settings_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A command started with a placeholder secret exits 1 with one line naming the variable."""
+    monkeypatch.chdir(tmp_path)  # no .env here
+    monkeypatch.setenv("LEXIMIND_LLM__API_KEY", "changeme")
+    monkeypatch.setenv("LEXIMIND_SLACK__BOT_TOKEN", "xoxb-real-bot-token-123")
+    with pytest.raises(typer.Exit) as exited:
+        load_cli_settings()
+    assert exited.value.exit_code == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert "LEXIMIND_LLM__API_KEY is a placeholder" in line
+    assert "LEXIMIND_SLACK__SIGNING_SECRET" in line and "real-bot-token" not in line
