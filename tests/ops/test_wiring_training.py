@@ -6,6 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from pytest_httpserver import HTTPServer
+
 from ops.settings import Settings, TrackingSettings, TrainingSettings
 from ops.wiring import artifact_location, build_tracking, build_trainer, tracking_uri
 from tests.conftest import REPO_ROOT
@@ -31,11 +34,21 @@ def test_a_server_keeps_its_own_artifact_store_unless_told(tmp_path: Path) -> No
     assert not (tmp_path / "mlflow").exists()
 
 
-def test_tracking_is_built_without_contacting_the_server(tmp_path: Path) -> None:
-    """Start-up does not need the MLflow server to be up."""
-    server = TrackingSettings(uri="http://127.0.0.1:9", registered_model="adapters-prod")
-    tracker, registry = build_tracking(Settings(_env_file=None, data_dir=tmp_path, tracking=server))
-    assert tracker is not None and registry is not None
+def test_tracking_is_built_without_contacting_the_server(
+    tmp_path: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Building the tracker and registry sends no request; the first one goes to the
+    configured server and asks for the configured model."""
+    for name in ("TIMEOUT", "MAX_RETRIES", "BACKOFF_FACTOR"):  # set by the builder; restored
+        monkeypatch.setenv(f"MLFLOW_HTTP_REQUEST_{name}", "")
+    server = TrackingSettings(uri=httpserver.url_for("").rstrip("/"), registered_model="prod")
+    _, registry = build_tracking(Settings(_env_file=None, data_dir=tmp_path, tracking=server))
+    assert httpserver.log == []
+    httpserver.expect_request(
+        "/api/2.0/mlflow/registered-models/get", query_string={"name": "prod"}
+    ).respond_with_json({"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "none"}, status=404)
+    assert registry.champion() is None
+    assert len(httpserver.log) == 1
 
 
 def test_trainer_uses_the_configured_cli(tmp_path: Path) -> None:
