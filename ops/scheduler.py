@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -71,8 +71,13 @@ def job_store_url(settings: Settings) -> str:
     return f"sqlite:///{folder / 'jobs.sqlite3'}"
 
 
-def _every(seconds: float, settings: Settings) -> IntervalTrigger:
-    return IntervalTrigger(seconds=seconds, timezone=settings.scheduler.timezone)
+def _every(seconds: float, settings: Settings, now: datetime) -> IntervalTrigger:
+    """Every `seconds`, first one interval after `now`."""
+    return IntervalTrigger(
+        seconds=seconds,
+        timezone=settings.scheduler.timezone,
+        start_date=now + timedelta(seconds=seconds),
+    )
 
 
 def job_specs(
@@ -80,39 +85,40 @@ def job_specs(
     *,
     backends: str = jobs.DEFAULT_BACKENDS,
     reaction_poller: Callable[[], object] | None = None,
+    now: datetime | None = None,
 ) -> list[JobSpec]:
     """The periodic jobs the settings ask for; an interval of 0 leaves its job out.
 
-    `reaction_poller` is registered by reference (a top-level function), when given.
+    `reaction_poller` is registered by reference (a top-level function), when given. An
+    interval job first runs one interval after `now` (default: the current time).
     """
     sch = settings.scheduler
+    at = now or datetime.now(UTC)
     specs = [
-        JobSpec(jobs.HEARTBEAT, obj_to_ref(jobs.heartbeat), _every(HEARTBEAT_SECONDS, settings))
+        JobSpec(jobs.HEARTBEAT, obj_to_ref(jobs.heartbeat), _every(HEARTBEAT_SECONDS, settings, at))
     ]
     if sch.retrain_enabled:
         trigger: BaseTrigger = (
-            _every(sch.retrain_interval, settings)
+            _every(sch.retrain_interval, settings, at)
             if sch.retrain_interval
             else CronTrigger.from_crontab(sch.retrain_cron, timezone=sch.timezone)
         )
         kwargs = {} if backends == jobs.DEFAULT_BACKENDS else {"backends": backends}
         specs.append(JobSpec(jobs.RETRAIN, obj_to_ref(jobs.retrain), trigger, kwargs))
     if sch.drain_interval:
-        specs.append(
-            JobSpec(jobs.DRAIN, obj_to_ref(jobs.drain_spool), _every(sch.drain_interval, settings))
-        )
+        drain = _every(sch.drain_interval, settings, at)
+        specs.append(JobSpec(jobs.DRAIN, obj_to_ref(jobs.drain_spool), drain))
     if sch.reindex_interval:
-        specs.append(
-            JobSpec(jobs.REINDEX, obj_to_ref(jobs.reindex), _every(sch.reindex_interval, settings))
-        )
-    poll = reaction_poll_spec(settings, reaction_poller)
+        reindex = _every(sch.reindex_interval, settings, at)
+        specs.append(JobSpec(jobs.REINDEX, obj_to_ref(jobs.reindex), reindex))
+    poll = reaction_poll_spec(settings, reaction_poller, now=at)
     if poll is not None:
         specs.append(poll)
     return specs
 
 
 def reaction_poll_spec(
-    settings: Settings, poller: Callable[[], object] | None = None
+    settings: Settings, poller: Callable[[], object] | None = None, *, now: datetime | None = None
 ) -> JobSpec | None:
     """The reaction poller's job when there is a poller and an interval, else None.
 
@@ -122,7 +128,8 @@ def reaction_poll_spec(
     interval = settings.scheduler.reaction_poll_interval
     if poller is None or not interval:
         return None
-    return JobSpec(jobs.POLL_REACTIONS, obj_to_ref(poller), _every(interval, settings))
+    trigger = _every(interval, settings, now or datetime.now(UTC))
+    return JobSpec(jobs.POLL_REACTIONS, obj_to_ref(poller), trigger)
 
 
 def _options(settings: Settings) -> dict[str, Any]:

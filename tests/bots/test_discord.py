@@ -25,8 +25,8 @@ from tests.support.discord_bot import (
     fake_discord,
     next_id,
     running,
-    until,
 )
+from tests.support.polling import eventually
 
 
 @pytest.fixture
@@ -146,10 +146,9 @@ async def test_a_long_answer_is_split_with_intact_code_blocks(
     long_answer = f"Run these steps [1]:\n\n```python\n{code}\n```\n\nThat is all."
     async with running(tmp_path, api, replies=[long_answer]) as bot:
         asked = bot.ask(f"{MENTION} how do I run every step?")
-        await until(
+        await eventually(
             lambda: bool(bot.replies()) and FEEDBACK_HINT in bot.replies()[-1].body["content"],
-            bot.replies,
-            "the last part",
+            what="the last part",
         )
         parts = bot.replies()
         assert len(parts) >= 3

@@ -18,8 +18,8 @@ from tests.support.discord_bot import (
     Bot,
     fake_discord,
     running,
-    until,
 )
+from tests.support.polling import eventually
 
 
 @pytest.fixture
@@ -42,13 +42,13 @@ async def test_reactions_on_an_answer_become_feedback_and_removal_retracts(
             return await labels(bot, interaction) == list(expected)
 
         bot.react(message_id, "👍🏽")
-        await until(lambda: label_is(FeedbackLabel.POSITIVE), lambda: None, "a positive label")
+        await eventually(lambda: label_is(FeedbackLabel.POSITIVE), what="a positive label")
         bot.react(message_id, "👎")
-        await until(lambda: label_is(FeedbackLabel.NEGATIVE), lambda: None, "a negative label")
+        await eventually(lambda: label_is(FeedbackLabel.NEGATIVE), what="a negative label")
         [current] = await bot.feedback.for_interaction(interaction)
         assert current.user_hash == HASH("discord", "700") and current.platform == "discord"
         bot.react(message_id, "👎", added=False)
-        await until(lambda: label_is(), lambda: None, "the label retracted")
+        await eventually(lambda: label_is(), what="the label retracted")
 
 
 async def test_reactions_elsewhere_and_by_the_bot_are_ignored(
@@ -64,7 +64,7 @@ async def test_reactions_elsewhere_and_by_the_bot_are_ignored(
         async def one_label() -> bool:
             return len(await labels(bot, interaction)) == 1
 
-        await until(one_label, lambda: None, "the user's label")
+        await eventually(one_label, what="the user's label")
         assert await labels(bot, interaction) == [FeedbackLabel.POSITIVE]
         assert [p.name for p in (tmp_path / "objects" / "feedback").iterdir()] == [interaction]
 
@@ -74,10 +74,8 @@ async def test_the_slash_command_defers_then_follows_up(tmp_path: Path, api: Fak
     repeating the question with mentions defused; the follow-up is linked for reactions."""
     async with running(tmp_path, api) as bot:
         bot.command("@here how do I run the tests?", interaction_id=42)
-        [followup] = await until(
-            lambda: bool(api.calls("POST", rf"/webhooks/{APP_ID}/token-42")),
-            lambda: api.calls("POST", rf"/webhooks/{APP_ID}/token-42"),
-            "the follow-up",
+        [followup] = await eventually(
+            lambda: api.calls("POST", rf"/webhooks/{APP_ID}/token-42"), what="the follow-up"
         )
         [callback] = api.calls("POST", r"/interactions/42/token-42/callback")
         assert callback.body["type"] == 5
@@ -96,10 +94,8 @@ async def test_the_slash_command_without_a_question_shows_help(
     """/leximind with no question answers at once, privately, with how to ask."""
     async with running(tmp_path, api) as bot:
         bot.command(None, interaction_id=43)
-        [callback] = await until(
-            lambda: bool(api.calls("POST", r"/interactions/43/token-43/callback")),
-            lambda: api.calls("POST", r"/interactions/43/token-43/callback"),
-            "the callback",
+        [callback] = await eventually(
+            lambda: api.calls("POST", r"/interactions/43/token-43/callback"), what="the callback"
         )
         assert callback.body["type"] == 4
         assert callback.body["data"]["content"] == HELP

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from tests.support.fake_github import (
     reaction,
     signed_headers,
 )
+from tests.support.polling import wait_until
 from tests.support.storage import local_feedback_log, local_interaction_log
 
 __all__ = ["api_server", "github"]
@@ -98,15 +98,6 @@ def post(client: TestClient, payload: dict, *, delivery: str, secret: str = SECR
     return client.post("/github/webhook", content=body, headers=headers).status_code
 
 
-def wait_for(check: Callable[[], bool], seconds: float = 30) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return check()
-
-
 def question(number: int) -> dict:
     return event_payload(action="opened", repo=REPO, issue_data=issue(number, labels=("question",)))
 
@@ -127,7 +118,7 @@ def test_webhook_verifies_acknowledges_and_answers_in_the_background(
         headers = signed_headers(SECRET, bad, event="issues", delivery="d0")
         assert client.post("/github/webhook", content=bad, headers=headers).status_code == 400
         assert post(client, question(1), delivery="d1") == 202
-        assert wait_for(lambda: len(github.posted(REPO, 1)) == 1)
+        wait_until(lambda: len(github.posted(REPO, 1)) == 1, what="the answer posted")
         assert post(client, question(1), delivery="d1") == 200
     assert github.posted(REPO, 1)[0].startswith("Run `make test` [1].")
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -41,18 +41,7 @@ from tests.bots.slack_fake import (
     stored,
     with_fake_core,
 )
-
-T = TypeVar("T")
-
-
-def wait_until(check: Callable[[], T], *, timeout: float = 30.0) -> T:
-    """Polls until `check` returns something truthy; the deadline only guards against hangs."""
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError("the expected effect never happened")
-        time.sleep(0.02)
-    return value
+from tests.support.polling import wait_until
 
 
 @dataclass

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import sys
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from tests.bots.slack_fake import (
     with_fake_core,
 )
 from tests.conftest import REPO_ROOT
+from tests.support.polling import eventually
 
 
 class FakeSocketModeServer:
@@ -81,15 +81,6 @@ async def socket_server() -> AsyncIterator[Callable[[list[dict[str, Any]]], Any]
     yield start
     for runner in runners:
         await runner.cleanup()
-
-
-async def eventually(check: Callable[[], Any], *, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError("the expected effect never happened")
-        await asyncio.sleep(0.02)
-    return value
 
 
 async def test_socket_mode_answers_mentions_and_commands_with_the_same_listeners(

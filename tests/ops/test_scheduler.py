@@ -8,12 +8,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import pytest
 from typer.testing import CliRunner
 
 from ops import jobs
@@ -30,6 +29,7 @@ from ops.settings import EmbeddingSettings, SchedulerSettings, Settings
 from ops.wiring import build_services
 from tests.conftest import REPO_ROOT
 from tests.support.datasets import conala_slice
+from tests.support.polling import wait_until
 from tests.support.retraining import INTERVALS_ENV, RELEASE_ENV
 from tests.support.scheduler_process import BACKENDS
 from tests.support.vllm_server import free_port
@@ -74,16 +74,18 @@ def test_a_restart_keeps_next_run_times_unless_the_trigger_changed(tmp_path: Pat
     """Jobs persist in the SQLite job store; an unchanged job keeps its next run time, a changed
     one is rescheduled, a disabled one removed."""
     settings = settings_at(tmp_path, retrain_interval=3600)
-    first = stored_jobs(settings, job_specs(settings))
+    started = datetime.now(UTC).replace(microsecond=0)
+    restarted = started + timedelta(minutes=30)
+    first = stored_jobs(settings, job_specs(settings, now=started))
     assert (tmp_path / "scheduler" / "jobs.sqlite3").is_file()
-    time.sleep(1.1)
-    again = stored_jobs(settings, job_specs(settings))
+    assert first["retrain"] == started + timedelta(hours=1)
+    again = stored_jobs(settings, job_specs(settings, now=restarted))
     assert again == first
 
     changed = settings_at(tmp_path, retrain_interval=7200, reindex_interval=0)
-    after = stored_jobs(changed, job_specs(changed))
-    assert after["retrain"] != first["retrain"] and "reindex" not in after
-    assert after["drain-spool"] == first["drain-spool"]
+    after = stored_jobs(changed, job_specs(changed, now=restarted))
+    assert after["retrain"] == restarted + timedelta(hours=2) and "reindex" not in after
+    assert after["drain-spool"] == first["drain-spool"] == started + timedelta(minutes=1)
 
 
 def test_a_job_that_fails_is_recorded_not_raised(tmp_path: Path) -> None:
@@ -168,13 +170,13 @@ def start_scheduler(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def wait_for(check: Callable[[], bool], what: str, logs: list[Path], timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            tails = "\n".join(p.read_text()[-3000:] for p in logs if p.exists())
-            pytest.fail(f"timed out waiting for {what}; logs:\n{tails}")
-        time.sleep(0.2)
+def wait_for(check: Callable[[], bool], what: str, logs: list[Path]) -> None:
+    """Waits for the schedulers' effect; a failure shows the end of each log."""
+
+    def tails() -> str:
+        return "logs:\n" + "\n".join(p.read_text()[-3000:] for p in logs if p.exists())
+
+    wait_until(check, what=what, timeout=180, detail=tails)
 
 
 def intervals(path: Path) -> list[tuple[str, int, float]]:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import discord
 import pytest
@@ -36,6 +35,7 @@ from tests.support.discord_api import (
     thread,
     user,
 )
+from tests.support.polling import eventually
 from tests.support.storage import local_feedback_log, local_interaction_log
 
 APP_ID = 500
@@ -59,7 +59,6 @@ SOURCES = {
     ],
     "other": [Source(chunk("OTHER.md", "Something else entirely.", kb="other"), 0.9)],
 }
-T = TypeVar("T")
 _ids = itertools.count(100_000)
 
 
@@ -80,22 +79,6 @@ def fake_discord(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> Fak
     fake = FakeDiscord(httpserver, bot=BOT, app_id=APP_ID)
     monkeypatch.setattr(discord.http.Route, "BASE", fake.base_url)
     return fake
-
-
-async def until(
-    ready: Callable[[], bool | Awaitable[bool]], result: Callable[[], T], what: str
-) -> T:
-    """Polls for background work's effect; the generous deadline only guards a hang."""
-    deadline = asyncio.get_running_loop().time() + 30
-    while True:
-        done = ready()
-        if not isinstance(done, bool):
-            done = await done
-        if done:
-            return result()
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @dataclass
@@ -152,7 +135,9 @@ class Bot:
         return self.api.calls("POST", r"/channels/\d+/messages")
 
     async def wait_for_replies(self, count: int) -> list[Call]:
-        return await until(lambda: len(self.replies()) >= count, self.replies, f"{count} replies")
+        return await eventually(
+            lambda: len(replies := self.replies()) >= count and replies, what=f"{count} replies"
+        )
 
     async def linked(self, message_id: str) -> str:
         """The interaction a posted message is linked to, once the bot has stored the link."""
@@ -161,7 +146,7 @@ class Bot:
         async def stored() -> bool:
             return await self.state.interaction_for(key) is not None
 
-        await until(stored, lambda: None, f"the link of {key}")
+        await eventually(stored, what=f"the link of {key}")
         found = await self.state.interaction_for(key)
         assert found is not None
         return found
