@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from typer.core import TyperGroup
 
+from core.errors import LeximindError
 from core.text import excerpt, validate_kb_name, validate_text
 
 if TYPE_CHECKING:
     from ops.settings import Settings
+    from ops.wiring import Process, Role
+
+T = TypeVar("T")
 
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
@@ -35,6 +43,37 @@ def load_cli_settings() -> Settings:
         raise fail(f"invalid settings: {exc}") from exc
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
     return settings
+
+
+def with_services(
+    role: Role, work: Callable[[Process], Awaitable[T]], *, settings: Settings | None = None
+) -> T:
+    """Runs `work` inside `open_services(settings, role)` on a fresh event loop, and closes
+    the services after it; a LeximindError (NotConfigured included) exits with one line.
+
+    The imports and services create some 100,000 objects that live as long as this short
+    process: the cyclic collector is paused while they are made, then told to skip them for
+    good, which saves about 0.3 s of scanning them, at exit included.
+    """
+
+    async def run() -> T:
+        async with AsyncExitStack() as stack:
+            gc.disable()
+            try:
+                from ops.wiring import open_services
+
+                process = await stack.enter_async_context(
+                    open_services(settings or load_cli_settings(), role)
+                )
+            finally:
+                gc.freeze()
+                gc.enable()
+            return await work(process)
+
+    try:
+        return asyncio.run(run())
+    except LeximindError as exc:
+        raise fail(str(exc)) from exc
 
 
 class TextArguments(TyperGroup):
