@@ -156,13 +156,14 @@ async def test_a_server_builds_each_client_once_and_closes_each_once(
 async def test_a_failure_halfway_closes_what_was_opened_in_reverse_order(
     tmp_path: Path, model_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Socket Mode without its app token fails after the bot state was opened: everything
-    opened before is closed, last first, and nothing after it is built."""
+    """Socket Mode with only HTTP mode's settings (no app token) fails after the bot state
+    was opened: everything opened before is closed, last first, and nothing after is built."""
     counts = count_constructions(monkeypatch)
     closed = record_closes(monkeypatch)
-    settings = full_settings(
-        tmp_path, model_cache, slack=SlackSettings(bot_token=SecretStr("xoxb-1-real-token"))
+    http_only = SlackSettings(
+        bot_token=SecretStr("xoxb-1-real-token"), signing_secret=SecretStr("a-signing-secret")
     )
+    settings = full_settings(tmp_path, model_cache, slack=http_only)
 
     with pytest.raises(NotConfigured, match="LEXIMIND_SLACK__APP_TOKEN"):
         async with open_services(settings, "slack"):
@@ -187,10 +188,8 @@ async def test_a_builder_that_raises_closes_the_clients_before_it(
         async with open_services(settings, "cli"):
             pytest.fail("start-up should have failed")
 
-    assert closed == ["model server", "retriever", "vector store", "redis rollout"] + [
-        "spool writer",
-        "s3",
-    ]
+    opened_first = ["s3", "spool writer", "redis rollout", "vector store", "retriever"]
+    assert closed == ["model server", *reversed(opened_first)]
 
 
 def test_the_api_start_up_names_what_is_not_configured(
@@ -205,9 +204,12 @@ def test_the_api_start_up_names_what_is_not_configured(
         raise NotConfigured("set LEXIMIND_EXAMPLE__SETTING")
 
     app = create_app(settings, adjust_services=not_configured)
-    with caplog.at_level(logging.CRITICAL, logger="ops.api"):
-        with pytest.raises(NotConfigured), TestClient(app):
-            pytest.fail("start-up should have failed")
+    with (
+        caplog.at_level(logging.CRITICAL, logger="ops.api"),
+        pytest.raises(NotConfigured),
+        TestClient(app),
+    ):
+        pytest.fail("start-up should have failed")
     assert [r.getMessage() for r in caplog.records if r.name == "ops.api"] == [
         "cannot start: set LEXIMIND_EXAMPLE__SETTING"
     ]
