@@ -169,6 +169,8 @@ def serve(
     """Run the HTTP API (FastAPI + uvicorn)."""
     import uvicorn
 
+    _settings()  # invalid settings: one line here, not a traceback from every worker
+
     uvicorn.run(
         "ops.api:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
     )
@@ -177,8 +179,11 @@ def serve(
 @app.command("discord")
 def discord_bot() -> None:
     """Run the Discord bot: answers @mentions and /leximind, records reactions as feedback."""
+    settings = _settings()
+    if settings.discord.token is None:  # said before anything is loaded
+        raise _fail("LEXIMIND_DISCORD__TOKEN is not set; see docs/bots.md for the setup")
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: the client closes on its way out
-        asyncio.run(_run_discord(_settings()))
+        asyncio.run(_run_discord(settings))
 
 
 async def _run_discord(settings: Settings) -> None:

@@ -15,6 +15,7 @@ import redis.asyncio
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from slack_sdk.web.async_client import AsyncWebClient
+from typer.testing import CliRunner
 
 from bots.github.api import GitHubApi
 from bots.identity import UserHasher
@@ -24,6 +25,7 @@ from core.llm.redis_rollout import RedisActiveModel
 from core.storage.s3 import S3ObjectStore
 from core.storage.writer import SpooledWriter
 from ops.api import create_app
+from ops.cli import app as cli
 from ops.errors import NotConfigured
 from ops.settings import (
     EmbeddingSettings,
@@ -213,3 +215,24 @@ def test_the_api_start_up_names_what_is_not_configured(
     assert [r.getMessage() for r in caplog.records if r.name == "ops.api"] == [
         "cannot start: set LEXIMIND_EXAMPLE__SETTING"
     ]
+
+
+def test_a_command_names_the_missing_setting_in_one_line(tmp_path: Path, model_cache: Path) -> None:
+    """`leximind model promote` without a model server: exit 1 and one line naming it."""
+    env = {"LEXIMIND_DATA_DIR": str(tmp_path), "LEXIMIND_EMBEDDING__CACHE_DIR": str(model_cache)}
+    result = CliRunner().invoke(cli, ["model", "promote", "v1"], env=env)
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "error: adapters are served by vLLM: set LEXIMIND_LLM__BASE_URL and LEXIMIND_LLM__MODEL "
+        "(the base model's served name)"
+    ]
+
+
+def test_serve_refuses_invalid_settings_before_starting(tmp_path: Path) -> None:
+    """`leximind serve` checks the settings first: an error naming them, no traceback, and no
+    server starts."""
+    env = {"LEXIMIND_DATA_DIR": str(tmp_path), "LEXIMIND_STATE__REDIS_URL": "http://127.0.0.1:1"}
+    result = CliRunner().invoke(cli, ["serve", "--port", str(free_port())], env=env)
+    assert result.exit_code == 1
+    assert result.output.startswith("error: invalid settings:") and "redis://" in result.output
+    assert "Traceback" not in result.output and "Uvicorn running" not in result.output
