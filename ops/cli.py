@@ -15,7 +15,7 @@ from rich.table import Table
 
 from core.errors import LeximindError
 from core.types import Question, Source
-from ops.cli_support import TextArguments, console, kb_name, with_services
+from ops.cli_support import TextArguments, console, kb_name, with_services, with_services_sync
 from ops.cli_support import fail as _fail
 from ops.cli_support import load_cli_settings as _settings
 from ops.data_cli import data_app
@@ -96,7 +96,7 @@ def index(
         with Progress(*columns, console=console, transient=False) as progress:
             return svc.indexer.index(tree, kb=name, source=source, progress=_Bars(progress))
 
-    report = with_services("cli", lambda p: asyncio.to_thread(run, p.services), settings=settings)
+    report = with_services_sync("cli", lambda p: run(p.services), settings=settings)
     skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(report.skipped.items()))
     console.print(
         f"[bold]{name}[/bold]: {report.files_indexed} files ({report.files_changed} changed, "

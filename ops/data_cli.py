@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from ops.cli_support import console, with_services
+from ops.cli_support import console, with_services_sync
 
 if TYPE_CHECKING:
     from ops.wiring import Process
@@ -54,7 +53,7 @@ def build(
         store = process.objects if store_needed else None
         return build_dataset(spec, store=store, upload=upload)
 
-    version = with_services("storage", lambda p: asyncio.to_thread(build, p), settings=settings)
+    version = with_services_sync("storage", build, settings=settings)
     if as_json:
         console.print_json(json.dumps(version.manifest))
     else:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from core.errors import LeximindError
-from ops.cli_support import console, with_services
+from ops.cli_support import console, with_services_sync
 from ops.cli_support import fail as _fail
 from ops.cli_support import load_cli_settings as _settings
 from training.review.board import LabelStudioBoard
@@ -42,9 +41,7 @@ def export_command(
             day = since.date() if since else None
             return export_for_review(process.objects, board, since=day), board.project_id
 
-    report, project = with_services(
-        "storage", lambda p: asyncio.to_thread(export, p), settings=settings
-    )
+    report, project = with_services_sync("storage", export, settings=settings)
     _print_export(report, project=project)
 
 
@@ -75,7 +72,7 @@ def import_command() -> None:
             board = LabelStudioBoard.open(client, settings.label_studio.project)
             return import_corrections(process.objects, board)
 
-    report = with_services("storage", lambda p: asyncio.to_thread(read, p), settings=settings)
+    report = with_services_sync("storage", read, settings=settings)
     _print_import(report)
     if settings.memory.enabled:
         from ops.memory_cli import sync_memory

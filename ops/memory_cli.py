@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from core.errors import LeximindError
-from ops.cli_support import console, kb_name, with_services
+from ops.cli_support import console, kb_name, with_services, with_services_sync
 from ops.cli_support import fail as _fail
 from ops.cli_support import load_cli_settings as _settings
 
@@ -37,7 +37,7 @@ def _with_memory(settings: Settings, work: Callable[[IndexedAnswerMemory], T]) -
         assert process.services.memory is not None
         return work(process.services.memory)
 
-    return with_services("cli", lambda p: asyncio.to_thread(on_memory, p), settings=settings)
+    return with_services_sync("cli", on_memory, settings=settings)
 
 
 KbOption = Annotated[str | None, typer.Option(help="knowledge base", callback=kb_name)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from ops.cli_support import console, with_services
+from ops.cli_support import console, with_services_sync
 from ops.cli_support import load_cli_settings as _settings
 
 if TYPE_CHECKING:
@@ -37,9 +36,7 @@ def canary_status_command(
         state = process.rollout.state()
         return state, rollout_report(process.objects, since=since, until=until)
 
-    rollout, report = with_services(
-        "storage", lambda p: asyncio.to_thread(read, p), settings=settings
-    )
+    rollout, report = with_services_sync("storage", read, settings=settings)
     champion = rollout.champion or settings.llm.model or "(no model)"
     rows = sorted(report.models.values(), key=lambda r: (-r.routed, r.model))
     if as_json:

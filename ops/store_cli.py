@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from enum import StrEnum
@@ -12,7 +11,7 @@ import typer
 from rich.table import Table
 
 from core.errors import LeximindError
-from ops.cli_support import console, kb_name, with_services
+from ops.cli_support import console, kb_name, with_services_sync
 from ops.cli_support import fail as _fail
 
 if TYPE_CHECKING:
@@ -60,7 +59,7 @@ def migrate(
         _copy_catalog(settings, process.objects, [r.kb for r in reports])
         return reports
 
-    reports = with_services("storage", lambda p: asyncio.to_thread(copy, p), settings=settings)
+    reports = with_services_sync("storage", copy, settings=settings)
     bad = [r for r in reports if not r.verified]
     if not reports:
         console.print("The embedded index is empty: nothing to copy.")

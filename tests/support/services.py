@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -27,8 +26,11 @@ def services_open(
         process = runner.run(opening.__aenter__())
         try:
             yield process
-        finally:
-            runner.run(opening.__aexit__(*sys.exc_info()))
+        except BaseException as exc:
+            if not runner.run(opening.__aexit__(type(exc), exc, exc.__traceback__)):
+                raise
+        else:
+            runner.run(opening.__aexit__(None, None, None))
 
 
 def index_tree(settings: Settings, tree: SourceTree, *, kb: str, source: str) -> IndexReport:
