@@ -3,6 +3,8 @@ free loopback ports, timing."""
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import hashlib
 import itertools
 import json
@@ -24,9 +26,10 @@ import numpy as np
 
 from core.types import Chunk, ChunkKind
 from ops.settings import EmbeddingSettings, Settings
-from ops.wiring import Services, build_services
+from ops.wiring import Services
 from rag.ports import Embedder, Vectors
 from rag.sources import SourceTree
+from tests.support.services import services_open
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -51,14 +54,19 @@ def load_dev_set() -> list[QA]:
     return [QA(r["question"], r["answer_doc"]) for r in rows]
 
 
+_OPENED = contextlib.ExitStack()
+atexit.register(_OPENED.close)
+
+
 def services_at(data_dir: Path) -> Services:
-    """Services on a scratch data dir, sharing one exported embedding model across runs."""
+    """Services on a scratch data dir, sharing one exported embedding model across runs;
+    opened with open_services and closed when the benchmark process exits."""
     settings = Settings(
         _env_file=None,
         data_dir=data_dir,
         embedding=EmbeddingSettings(cache_dir=BENCH_DIR / "models"),
     )
-    return build_services(settings)
+    return _OPENED.enter_context(services_open(settings)).services
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -45,7 +45,7 @@ from ops.settings import (
     RetrievalSettings,
     Settings,
 )
-from ops.wiring import build_deployer, build_services
+from ops.wiring import build_deployer, open_services
 from rag.sources import read_tree
 from tests.support.corpus import make_fastapi_repo
 from tests.support.fake_vllm import fake_vllm, write_fake_adapter
@@ -171,41 +171,41 @@ async def swap_under_load(
 ) -> None:
     work = Path(tempfile.mkdtemp(prefix="retraining-", dir=BENCH_DIR))
     settings = settings_for(server, work / "data")
-    services = build_services(settings)
-    repo = make_fastapi_repo(work / "repo")
-    services.indexer.index(read_tree(repo, max_bytes=10**6), kb="default", source=str(repo))
-    env = {
-        "LEXIMIND_DATA_DIR": str(settings.data_dir),
-        "LEXIMIND_EMBEDDING__CACHE_DIR": str(BENCH_DIR / "models"),
-        "LEXIMIND_LLM__BASE_URL": server.base_url,
-        "LEXIMIND_LLM__MODEL": BASE,
-        "LEXIMIND_LLM__MAX_TOKENS": "16",
-        "LEXIMIND_LLM__TEMPERATURE": "0",
-        "LEXIMIND_RETRIEVAL__TOP_K": "2",
-        "LEXIMIND_ANSWER__MAX_CONTEXT_CHARS": "500",
-    }
-    proc, url = start_serve(env, deadline_s=180)
-    samples: list[Sample] = []
-    marks: dict[str, tuple[float, float]] = {}
-    deployer = build_deployer(services)
-    try:
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-            for q in QUESTIONS:  # warm-up
-                await client.post("/ask", json={"question": q})
-        load = asyncio.create_task(stream(url, rate=rate, seconds=span, out=samples))
-        await asyncio.sleep(span / 3)
-        started = time.perf_counter()
-        await deployer.promote("bench-v1", adapter)
-        marks["promotion"] = (started, time.perf_counter())
-        await asyncio.sleep(span / 3 - (time.perf_counter() - started))
-        started = time.perf_counter()
-        await deployer.rollback()
-        marks["rollback"] = (started, time.perf_counter())
-        await load
-    finally:
-        stop_serve(proc)
-        await services.aclose()
-    report(samples, marks, rate=rate, label=label)
+    async with open_services(settings, "cli") as process:
+        services = process.services
+        repo = make_fastapi_repo(work / "repo")
+        services.indexer.index(read_tree(repo, max_bytes=10**6), kb="default", source=str(repo))
+        env = {
+            "LEXIMIND_DATA_DIR": str(settings.data_dir),
+            "LEXIMIND_EMBEDDING__CACHE_DIR": str(BENCH_DIR / "models"),
+            "LEXIMIND_LLM__BASE_URL": server.base_url,
+            "LEXIMIND_LLM__MODEL": BASE,
+            "LEXIMIND_LLM__MAX_TOKENS": "16",
+            "LEXIMIND_LLM__TEMPERATURE": "0",
+            "LEXIMIND_RETRIEVAL__TOP_K": "2",
+            "LEXIMIND_ANSWER__MAX_CONTEXT_CHARS": "500",
+        }
+        proc, url = start_serve(env, deadline_s=180)
+        samples: list[Sample] = []
+        marks: dict[str, tuple[float, float]] = {}
+        deployer = build_deployer(settings, services)
+        try:
+            async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+                for q in QUESTIONS:  # warm-up
+                    await client.post("/ask", json={"question": q})
+            load = asyncio.create_task(stream(url, rate=rate, seconds=span, out=samples))
+            await asyncio.sleep(span / 3)
+            started = time.perf_counter()
+            await deployer.promote("bench-v1", adapter)
+            marks["promotion"] = (started, time.perf_counter())
+            await asyncio.sleep(span / 3 - (time.perf_counter() - started))
+            started = time.perf_counter()
+            await deployer.rollback()
+            marks["rollback"] = (started, time.perf_counter())
+            await load
+        finally:
+            stop_serve(proc)
+        report(samples, marks, rate=rate, label=label)
 
 
 def report(

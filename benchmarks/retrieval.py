@@ -56,6 +56,7 @@ from benchmarks.common import (
 )
 from benchmarks.own_repo import QUESTIONS as OWN_QUESTIONS
 from core.types import Chunk
+from ops.settings import IndexSettings
 from ops.wiring import Services, build_indexer, default_model_path
 from rag.embedding import OnnxEmbedder, SentenceTransformerEmbedder
 from rag.ports import Embedder
@@ -256,7 +257,7 @@ def leximind(run: Run, tree: SourceTree, cases: list[Case], figures: Figures) ->
     if not _ready(folder):
         cached = CachedEmbedder(services.embedder, EMBEDDINGS)
         indexer = build_indexer(
-            services.settings, store=services.store, embedder=cached, catalog=services.catalog
+            IndexSettings(), store=services.store, embedder=cached, catalog=services.catalog
         )
         started = time.perf_counter()
         report = indexer.index(tree, kb=KB, source=str(tree.root))

@@ -27,6 +27,7 @@ from bots.identity import UserHasher
 from core.errors import InvalidQuestion, LeximindError, ServiceUnavailable, UnknownKnowledgeBase
 from core.types import Question, Turn
 from ops.background import TaskTracker
+from ops.errors import NotConfigured
 from ops.metrics import Metrics
 from ops.schemas import (
     BODY_TOO_LARGE,
@@ -40,17 +41,7 @@ from ops.schemas import (
     source_out,
 )
 from ops.settings import Settings
-from ops.web_wiring import build_web
-from ops.wiring import (
-    BotKit,
-    Services,
-    build_bot_kit,
-    build_github_webhook,
-    build_services,
-    build_slack_bot,
-    build_user_hasher,
-    load_settings,
-)
+from ops.wiring import Services, load_settings, open_services
 from web.routes import web_router
 from web.security import AllowedOriginsCors
 
@@ -62,7 +53,6 @@ _log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1_000_000
 API_PLATFORM = "api"
-DRAIN_SECONDS = 60.0  # how long shutdown waits for answers still being written
 HEALTH_CHECK_SECONDS = 3.0  # within Docker's default 30 s, and well within a prober's patience
 
 
@@ -202,45 +192,32 @@ class RequestMetrics:
 def create_app(
     settings: Settings | None = None,
     *,
-    services_factory: Callable[[Settings], Services] = build_services,
+    adjust_services: Callable[[Services], Services] | None = None,
 ) -> FastAPI:
-    """The ASGI app; services are built at start-up, not at import."""
+    """The ASGI app; services are built at start-up (ops.wiring.open_services), not at
+    import, and closed at shutdown. `adjust_services` may replace parts of them (tests)."""
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = services_factory(settings or load_settings())
-        app.state.services = services
-        app.state.hash_user = None  # built on the first /ask that names a user
-        await services.warm_up()
-        app.state.tasks = TaskTracker()
-        kit: BotKit | None = None
-        app.state.github = None
-        metrics.watch_spool(services.spooled_writer)
-        metrics.watch_rollout(services.active_model)
-        app.state.slack = None
-        github_on = services.settings.github.webhook_secret is not None
-        web_on = services.settings.web.enabled
-        if github_on or services.settings.slack.http_enabled or web_on:
-            kit = build_bot_kit(services, metrics=metrics)
-        if kit is not None and web_on:
-            app.state.web = build_web(services, kit, metrics=metrics)
-        if kit is not None and github_on:
-            app.state.github = build_github_webhook(services, kit)
-        if kit is not None and services.settings.slack.http_enabled:
-            app.state.slack = build_slack_bot(services, kit, app.state.tasks)
-            await app.state.slack.start()
         try:
-            yield
-        finally:
-            await app.state.tasks.drain(DRAIN_SECONDS)
-            if app.state.github is not None:
-                app.state.github.close()
-            if app.state.slack is not None:
-                await app.state.slack.aclose()
-            if kit is not None:
-                kit.close()
-            await services.aclose()
+            opening = open_services(
+                settings or load_settings(), "api", metrics=metrics, adjust=adjust_services
+            )
+            async with opening as process:
+                app.state.services = process.services
+                app.state.hash_user = process.hash_user
+                app.state.tasks = process.tasks
+                app.state.github = process.github
+                app.state.slack = process.slack
+                app.state.web = process.web
+                metrics.watch_spool(process.writer)
+                metrics.watch_rollout(process.rollout)
+                await process.services.warm_up()
+                yield
+        except NotConfigured as exc:
+            _log.critical("cannot start: %s", exc)
+            raise
 
     app = FastAPI(
         title="Leximind",
@@ -265,9 +242,7 @@ def create_app(
     def user_hash(request: Request, user: str | None) -> str | None:
         if user is None:
             return None
-        hasher: UserHasher | None = request.app.state.hash_user
-        if hasher is None:
-            hasher = request.app.state.hash_user = build_user_hasher(services(request).settings)
+        hasher: UserHasher = request.app.state.hash_user
         return hasher(API_PLATFORM, user)
 
     _serve_docs(app)

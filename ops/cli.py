@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import json
 import signal
 from typing import TYPE_CHECKING, Annotated
@@ -16,7 +15,7 @@ from rich.table import Table
 
 from core.errors import LeximindError
 from core.types import Question, Source
-from ops.cli_support import TextArguments, console, kb_name
+from ops.cli_support import TextArguments, console, kb_name, with_services, with_services_sync
 from ops.cli_support import fail as _fail
 from ops.cli_support import load_cli_settings as _settings
 from ops.data_cli import data_app
@@ -30,11 +29,13 @@ from ops.store_cli import store_app
 # Heavier modules are imported by the commands that use them: `leximind --help` stays fast,
 # and `leximind index` does not load the HTTP client, the schemas or the Markdown renderer.
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Iterator
 
+    from bots.github.reactions import PollReport
     from ops.metrics import Metrics
     from ops.settings import Settings
-    from ops.wiring import Services
+    from ops.wiring import Process, Services
+    from rag.indexer import IndexReport
 
 app = typer.Typer(
     help="Leximind answers questions about an open-source project, with citations.",
@@ -52,21 +53,6 @@ app.add_typer(memory_app, name="memory")
 app.add_typer(model_app, name="model")
 app.add_typer(scheduler_app, name="scheduler")
 app.command("retrain")(retrain_command)
-
-
-def _services(settings: Settings | None = None) -> Services:
-    # Imported here so that `leximind --help` does not pay for loading the store and model.
-    # The imports create some 100,000 objects that live as long as this short process: the
-    # cyclic collector is paused while they are made, then told to skip them for good,
-    # which saves about 0.3 s of scanning them, at exit included.
-    gc.disable()
-    try:
-        from ops.wiring import build_services
-
-        return build_services(settings or _settings())
-    finally:
-        gc.freeze()
-        gc.enable()
 
 
 class _Bars:
@@ -100,16 +86,17 @@ def index(
     """Index (or re-index incrementally) a repository's docs and code."""
     from rag.sources import read_tree, resolve
 
-    svc = _services()
-    name = kb or svc.settings.default_kb
-    try:
+    settings = _settings()
+    name = kb or settings.default_kb
+
+    def run(svc: Services) -> IndexReport:
         root = resolve(source, clones_dir=svc.clones_dir)
-        tree = read_tree(root, max_bytes=svc.settings.index.max_file_bytes)
+        tree = read_tree(root, max_bytes=settings.index.max_file_bytes)
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
         with Progress(*columns, console=console, transient=False) as progress:
-            report = svc.indexer.index(tree, kb=name, source=source, progress=_Bars(progress))
-    except LeximindError as exc:
-        raise _fail(str(exc)) from exc
+            return svc.indexer.index(tree, kb=name, source=source, progress=_Bars(progress))
+
+    report = with_services_sync("cli", lambda p: run(p.services), settings=settings)
     skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(report.skipped.items()))
     console.print(
         f"[bold]{name}[/bold]: {report.files_indexed} files ({report.files_changed} changed, "
@@ -145,15 +132,10 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Answer a question with cited sources."""
-    import asyncio
-
     from rich.markdown import Markdown
 
-    svc = _services()
-    try:
-        answer = asyncio.run(svc.answers.answer(Question(text=question, kb=kb, platform="cli")))
-    except LeximindError as exc:
-        raise _fail(str(exc)) from exc
+    asked = Question(text=question, kb=kb, platform="cli")
+    answer = with_services("cli", lambda p: p.services.answers.answer(asked))
     if as_json:
         console.print_json(json.dumps(ask_response(answer).model_dump()))
         return
@@ -171,13 +153,7 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Show the best passages for a question."""
-    import asyncio
-
-    svc = _services()
-    try:
-        found = asyncio.run(svc.answers.search(question, kb=kb, k=k))
-    except LeximindError as exc:
-        raise _fail(str(exc)) from exc
+    found = with_services("cli", lambda p: p.services.answers.search(question, kb=kb, k=k))
     if as_json:
         console.print_json(json.dumps({"sources": [source_out(s).model_dump() for s in found]}))
     else:
@@ -193,6 +169,8 @@ def serve(
     """Run the HTTP API (FastAPI + uvicorn)."""
     import uvicorn
 
+    _settings()  # invalid settings: one line here, not a traceback from every worker
+
     uvicorn.run(
         "ops.api:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
     )
@@ -202,70 +180,66 @@ def serve(
 def discord_bot() -> None:
     """Run the Discord bot: answers @mentions and /leximind, records reactions as feedback."""
     settings = _settings()
-    token = settings.discord.token
-    if token is None:
+    if settings.discord.token is None:  # said before anything is loaded
         raise _fail("LEXIMIND_DISCORD__TOKEN is not set; see docs/bots.md for the setup")
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: the client closes on its way out
-        asyncio.run(_run_discord(_services(settings), token.get_secret_value()))
+        asyncio.run(_run_discord(settings))
 
 
-async def _run_discord(svc: Services, token: str) -> None:
+async def _run_discord(settings: Settings) -> None:
     import discord
 
     from ops.metrics import Metrics
-    from ops.wiring import build_bot_kit, build_discord_client
+    from ops.wiring import open_services
 
     metrics = Metrics()
-    metrics.watch_spool(svc.spooled_writer)
-    kit = build_bot_kit(svc, metrics=metrics)
-    client = build_discord_client(svc, kit)
-    metrics.gateway_connected.set_function(
-        lambda: 1.0 if client.is_ready() and not client.is_closed() else 0.0
-    )
-    stop_metrics = _serve_metrics(svc.settings, metrics)
     try:
-        async with client:
-            await client.start(token)
+        async with open_services(settings, "discord", metrics=metrics) as process:
+            client = process.discord
+            assert client is not None and settings.discord.token is not None
+            metrics.watch_spool(process.writer)
+            metrics.gateway_connected.set_function(
+                lambda: 1.0 if client.is_ready() and not client.is_closed() else 0.0
+            )
+            with _metrics_served(settings, metrics):
+                await client.start(settings.discord.token.get_secret_value())
     except discord.LoginFailure as exc:
         raise _fail(
             "Discord refused LEXIMIND_DISCORD__TOKEN; reset it in the Developer Portal"
         ) from exc
-    finally:
-        stop_metrics()
-        kit.close()
-        await svc.aclose()
+    except LeximindError as exc:
+        raise _fail(str(exc)) from exc
 
 
-def _serve_metrics(settings: Settings, metrics: Metrics) -> Callable[[], None]:
-    """Serves the process's metrics on LEXIMIND_METRICS__PORT; a no-op stop when it is unset."""
+@contextlib.contextmanager
+def _metrics_served(settings: Settings, metrics: Metrics) -> Iterator[None]:
+    """Serves the process's metrics on LEXIMIND_METRICS__PORT while in the block; nothing
+    when it is unset."""
     from ops.metrics import serve_metrics
 
     where = settings.metrics
     if where.port is None:
-        return lambda: None
+        yield
+        return
     try:
-        return serve_metrics(metrics.registry, host=where.host, port=where.port)
+        stop = serve_metrics(metrics.registry, host=where.host, port=where.port)
     except OSError as exc:
         raise _fail(f"cannot serve metrics on {where.host}:{where.port}: {exc}") from exc
+    try:
+        yield
+    finally:
+        stop()
 
 
 @github.command("poll-reactions")
 def poll_reactions() -> None:
     """Record the reactions on the bot's recent GitHub answers as feedback, once."""
-    from ops.wiring import build_bot_kit, build_reaction_poller
 
-    svc = _services()
-    if not svc.settings.github.signs_in:
-        raise _fail("set LEXIMIND_GITHUB__TOKEN, or __APP_ID and __PRIVATE_KEY")
-    kit = build_bot_kit(svc)
-    poller = build_reaction_poller(svc, kit)
-    try:
-        report = asyncio.run(poller.poll())
-    except LeximindError as exc:
-        raise _fail(str(exc)) from exc
-    finally:
-        poller.close()
-        kit.close()
+    async def poll(process: Process) -> PollReport:
+        assert process.reactions is not None
+        return await process.reactions.poll()
+
+    report = with_services("reactions", poll)
     console.print(
         f"{report.comments} answers checked ({report.unchanged} unchanged): "
         f"{report.recorded} reactions recorded, {report.retracted} retracted"
@@ -287,32 +261,19 @@ def slack(
     settings = _settings()
     if not settings.slack.socket_enabled:
         raise _fail("Socket Mode needs LEXIMIND_SLACK__BOT_TOKEN and LEXIMIND_SLACK__APP_TOKEN")
-    asyncio.run(_slack_socket_mode(_services(settings)))
+    with_services("slack", lambda process: _slack_socket_mode(settings, process), settings=settings)
 
 
-SHUTDOWN_DRAIN_SECONDS = 60.0
-
-
-async def _slack_socket_mode(svc: Services) -> None:
-    from ops.background import TaskTracker
-    from ops.wiring import build_bot_kit, build_slack_bot
-
-    app_token = svc.settings.slack.app_token
-    assert app_token is not None  # checked by the caller
-    kit = build_bot_kit(svc)
-    tasks = TaskTracker()
+async def _slack_socket_mode(settings: Settings, process: Process) -> None:
+    """Serves Socket Mode until SIGINT or SIGTERM; closing `process` then lets the answers
+    already accepted go out before the clients close."""
+    app_token = settings.slack.app_token
+    assert app_token is not None and process.slack is not None  # checked by the caller
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    bot = build_slack_bot(svc, kit, tasks)
-    try:
-        await bot.serve_socket_mode(app_token.get_secret_value(), stop=stop)
-    finally:
-        await tasks.drain(SHUTDOWN_DRAIN_SECONDS)  # answers already accepted still go out
-        await bot.aclose()
-        kit.close()
-        await svc.aclose()
+    await process.slack.serve_socket_mode(app_token.get_secret_value(), stop=stop)
 
 
 if __name__ == "__main__":

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from typer.core import TyperGroup
 
+from core.errors import LeximindError
 from core.text import excerpt, validate_kb_name, validate_text
 
 if TYPE_CHECKING:
     from ops.settings import Settings
+    from ops.wiring import Process, Role
+
+T = TypeVar("T")
 
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
@@ -36,6 +44,61 @@ def load_cli_settings() -> Settings:
         raise fail(f"invalid settings: {settings_errors(exc)}") from exc
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
     return settings
+
+
+@contextmanager
+def _opened(role: Role, settings: Settings | None) -> Iterator[tuple[Process, asyncio.Runner]]:
+    """`open_services(settings, role)` entered and left on an event loop of this command's
+    own, which runs only while async work runs: synchronous work in between blocks no loop.
+
+    The imports and services create some 100,000 objects that live as long as this short
+    process: the cyclic collector is paused while they are made, then told to skip them for
+    good, which saves about 0.3 s of scanning them, at exit included.
+    """
+    with asyncio.Runner() as runner:
+        gc.disable()
+        try:
+            from ops.wiring import open_services
+
+            opening = open_services(settings or load_cli_settings(), role)
+            process = runner.run(opening.__aenter__())
+        finally:
+            gc.freeze()
+            gc.enable()
+        try:
+            yield process, runner
+        except BaseException as exc:
+            if not runner.run(opening.__aexit__(type(exc), exc, exc.__traceback__)):
+                raise
+        else:
+            runner.run(opening.__aexit__(None, None, None))
+
+
+def with_services(
+    role: Role,
+    work: Callable[[Process], Coroutine[Any, Any, T]],
+    *,
+    settings: Settings | None = None,
+) -> T:
+    """Awaits `work` inside `open_services(settings, role)`, which is closed after it; a
+    LeximindError (NotConfigured included) exits with one line."""
+    try:
+        with _opened(role, settings) as (process, runner):
+            return runner.run(work(process))
+    except LeximindError as exc:
+        raise fail(str(exc)) from exc
+
+
+def with_services_sync(
+    role: Role, work: Callable[[Process], T], *, settings: Settings | None = None
+) -> T:
+    """`with_services` for synchronous work (indexing, a report over the object store): it
+    runs in this thread, outside any event loop, so Ctrl-C stops it at once."""
+    try:
+        with _opened(role, settings) as (process, _):
+            return work(process)
+    except LeximindError as exc:
+        raise fail(str(exc)) from exc
 
 
 class TextArguments(TyperGroup):

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from core.errors import LeximindError
-from ops.cli_support import console, errors
+from ops.cli_support import console, with_services_sync
 
 if TYPE_CHECKING:
+    from ops.wiring import Process
     from training.build import DatasetVersion
 
 data_app = typer.Typer(help="Training data: build dataset versions.", no_args_is_help=True)
@@ -39,7 +39,7 @@ def build(
     as_json: Annotated[bool, typer.Option("--json", help="print the manifest as JSON")] = False,
 ) -> None:
     """Build an Alpaca dataset version (train/test split without leakage) and publish it."""
-    from ops.wiring import build_object_store, dataset_spec, load_settings
+    from ops.wiring import dataset_spec, load_settings
     from training.build import build_dataset
 
     settings = load_settings()
@@ -47,12 +47,13 @@ def build(
     spec = dataset_spec(
         settings, codeqa=codeqa, conala=conala, out=out, feedback=feedback, seed=seed
     )
-    store = build_object_store(settings) if upload or spec.include_feedback else None
-    try:
-        version = build_dataset(spec, store=store, upload=upload)
-    except LeximindError as exc:
-        errors.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
-        raise typer.Exit(code=1) from exc
+    store_needed = upload or spec.include_feedback
+
+    def build(process: Process) -> DatasetVersion:
+        store = process.objects if store_needed else None
+        return build_dataset(spec, store=store, upload=upload)
+
+    version = with_services_sync("storage", build, settings=settings)
     if as_json:
         console.print_json(json.dumps(version.manifest))
     else:

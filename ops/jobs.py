@@ -1,10 +1,11 @@
 """The scheduler's jobs: top-level functions, because the job store keeps them by reference.
 
-Each job reads the settings of the process it runs in, builds what it needs through
-ops.wiring, and records its outcome in DATA_DIR/scheduler/runs (the last runs of every job,
-for `leximind scheduler status`). A job never raises into the scheduler: its failure is
-logged and recorded. Retraining also takes an inter-process lock, so two scheduler processes
-(or a scheduler and `leximind retrain --now`) never train at the same time.
+Each job reads the settings of the process it runs in, opens what it needs with
+ops.wiring.open_services (closed when the job ends), and records its outcome in
+DATA_DIR/scheduler/runs (the last runs of every job, for `leximind scheduler status`). A job
+never raises into the scheduler: its failure is logged and recorded. Retraining also takes an
+inter-process lock, so two scheduler processes (or a scheduler and `leximind retrain --now`)
+never train at the same time.
 """
 
 from __future__ import annotations
@@ -20,10 +21,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapters.storage.local import exclusive, write_atomically
 from ops.settings import Settings
+
+if TYPE_CHECKING:
+    from bots.github.reactions import PollReport
+    from ops.wiring import Services
 
 _log = logging.getLogger(__name__)
 
@@ -164,14 +169,14 @@ def retrain_once(settings: Settings, backends: str = DEFAULT_BACKENDS) -> JobRes
     """One run of the retraining pipeline in this process (the caller holds the lock)."""
     from apscheduler.util import ref_to_obj
 
-    from ops.wiring import build_retrain_pipeline, build_services
+    from ops.wiring import Process, build_retrain_pipeline, run_in_services
+    from training.pipeline import RetrainOutcome
 
-    services = build_services(settings)
-    try:
-        pipeline = build_retrain_pipeline(services, ref_to_obj(backends)(settings))
-        outcome = asyncio.run(pipeline.run())
-    finally:
-        asyncio.run(services.aclose())
+    async def run(process: Process) -> RetrainOutcome:
+        built = ref_to_obj(backends)(settings, object_store=process.objects)
+        return await build_retrain_pipeline(settings, process.services, built).run()
+
+    outcome = run_in_services(settings, "cli", run)
     return JobResult(
         f"{outcome.status}: {outcome.version or '-'}: {outcome.reason}",
         ok=outcome.status != "failed",
@@ -185,12 +190,14 @@ def drain_spool() -> None:
 
 
 def _drain(settings: Settings) -> JobResult:
-    from ops.wiring import build_spooled_writer
+    from ops.wiring import Process, run_in_services
 
-    writer = build_spooled_writer(settings)
-    replayed = asyncio.run(writer.drain())
-    left = writer.status()["spool_depth"]
-    return JobResult(f"{replayed} replayed, {left} left", ok=not writer.store_down)
+    async def drain(process: Process) -> JobResult:
+        replayed = await process.writer.drain()
+        left = process.writer.status()["spool_depth"]
+        return JobResult(f"{replayed} replayed, {left} left", ok=not process.writer.store_down)
+
+    return run_in_services(settings, "storage", drain)
 
 
 def reindex() -> None:
@@ -199,11 +206,18 @@ def reindex() -> None:
 
 
 def _reindex(settings: Settings) -> JobResult:
+    from ops.wiring import Process, run_in_services
+
+    async def run(process: Process) -> JobResult:
+        return await asyncio.to_thread(_reindex_all, settings, process.services)
+
+    return run_in_services(settings, "cli", run)
+
+
+def _reindex_all(settings: Settings, services: Services) -> JobResult:
     from core.errors import LeximindError
-    from ops.wiring import build_services
     from rag.sources import read_tree, resolve
 
-    services = build_services(settings)
     done, failed = [], []
     for name in services.catalog.names():
         kb = services.catalog.get(name)
@@ -221,7 +235,6 @@ def _reindex(settings: Settings) -> JobResult:
             f"{name}: {report.files_changed} changed, {report.files_deleted} deleted, "
             f"{report.chunks_embedded} embedded"
         )
-    asyncio.run(services.aclose())
     return JobResult("; ".join(failed + done) or "no knowledge base indexed yet", ok=not failed)
 
 
@@ -231,19 +244,16 @@ def poll_github_reactions() -> None:
 
 
 def _poll_github_reactions(settings: Settings) -> JobResult:
-    from ops.wiring import build_bot_kit, build_reaction_poller, build_services
+    from ops.wiring import Process, run_in_services
 
     if not settings.github.signs_in:
         return JobResult("GitHub is not configured (LEXIMIND_GITHUB__TOKEN or __APP_ID)", ok=False)
-    services = build_services(settings)
-    kit = build_bot_kit(services)
-    poller = build_reaction_poller(services, kit)
-    try:
-        report = asyncio.run(poller.poll())
-    finally:
-        poller.close()
-        kit.close()
-        asyncio.run(services.aclose())
+
+    async def poll(process: Process) -> PollReport:
+        assert process.reactions is not None
+        return await process.reactions.poll()
+
+    report = run_in_services(settings, "reactions", poll)
     detail = (
         f"{report.comments} answers checked ({report.unchanged} unchanged): "
         f"{report.recorded} reactions recorded, {report.retracted} retracted"

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from core.errors import LeximindError
-from ops.cli_support import console
+from ops.cli_support import console, with_services_sync
 from ops.cli_support import fail as _fail
 from ops.cli_support import load_cli_settings as _settings
 from training.review.board import LabelStudioBoard
 from training.review.loop import ExportReport, ImportReport, export_for_review, import_corrections
+
+if TYPE_CHECKING:
+    from ops.wiring import Process
 
 label_app = typer.Typer(
     help="Review doubtful answers in Label Studio and bring the corrections back.",
@@ -28,18 +31,18 @@ def export_command(
     ] = None,
 ) -> None:
     """Send answers with negative feedback, and abstentions, to Label Studio as tasks."""
-    from ops.wiring import build_label_studio, build_object_store
+    from ops.wiring import build_label_studio
 
     settings = _settings()
-    try:
-        with build_label_studio(settings) as client:
+
+    def export(process: Process) -> tuple[ExportReport, int]:
+        with build_label_studio(settings.label_studio) as client:
             board = LabelStudioBoard.open(client, settings.label_studio.project)
-            report = export_for_review(
-                build_object_store(settings), board, since=since.date() if since else None
-            )
-    except LeximindError as exc:
-        raise _fail(str(exc)) from exc
-    _print_export(report, project=board.project_id)
+            day = since.date() if since else None
+            return export_for_review(process.objects, board, since=day), board.project_id
+
+    report, project = with_services_sync("storage", export, settings=settings)
+    _print_export(report, project=project)
 
 
 def _print_export(report: ExportReport, *, project: int) -> None:
@@ -60,15 +63,16 @@ def _print_export(report: ExportReport, *, project: int) -> None:
 @label_app.command("import")
 def import_command() -> None:
     """Store the latest corrected answer of each reviewed task as a correction."""
-    from ops.wiring import build_label_studio, build_object_store
+    from ops.wiring import build_label_studio
 
     settings = _settings()
-    try:
-        with build_label_studio(settings) as client:
+
+    def read(process: Process) -> ImportReport:
+        with build_label_studio(settings.label_studio) as client:
             board = LabelStudioBoard.open(client, settings.label_studio.project)
-            report = import_corrections(build_object_store(settings), board)
-    except LeximindError as exc:
-        raise _fail(str(exc)) from exc
+            return import_corrections(process.objects, board)
+
+    report = with_services_sync("storage", read, settings=settings)
     _print_import(report)
     if settings.memory.enabled:
         from ops.memory_cli import sync_memory

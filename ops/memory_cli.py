@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.table import Table
 
 from core.errors import LeximindError
-from ops.cli_support import console, kb_name
+from ops.cli_support import console, kb_name, with_services, with_services_sync
 from ops.cli_support import fail as _fail
 from ops.cli_support import load_cli_settings as _settings
 
 if TYPE_CHECKING:
+    from core.endorsements import CurationReport
     from ops.settings import Settings
+    from ops.wiring import Process
     from rag.memory import IndexedAnswerMemory
+
+T = TypeVar("T")
 
 memory_app = typer.Typer(
     help="The answer memory: endorsed answers that lead answers to similar questions.",
@@ -25,12 +30,14 @@ memory_app = typer.Typer(
 )
 
 
-def _memory(settings: Settings) -> IndexedAnswerMemory:
-    from ops.wiring import build_services
+def _with_memory(settings: Settings, work: Callable[[IndexedAnswerMemory], T]) -> T:
+    """`work` on the answer memory of the services `open_services` opens (and then closes)."""
 
-    memory = build_services(settings).memory
-    assert memory is not None
-    return memory
+    def on_memory(process: Process) -> T:
+        assert process.services.memory is not None
+        return work(process.services.memory)
+
+    return with_services_sync("cli", on_memory, settings=settings)
 
 
 KbOption = Annotated[str | None, typer.Option(help="knowledge base", callback=kb_name)]
@@ -41,7 +48,7 @@ def list_command(kb: KbOption = None) -> None:
     """Every entry: id, source, when, who endorsed it, and its question."""
     settings = _settings()
     try:
-        entries = _memory(settings).entries(kb)
+        entries = _with_memory(settings, lambda memory: memory.entries(kb))
     except LeximindError as exc:
         raise _fail(str(exc)) from exc
     table = Table("kb", "id", "source", "endorsed", "by", "question")
@@ -59,7 +66,7 @@ def show_command(entry_id: str, kb: KbOption = None) -> None:
     """One entry as JSON."""
     settings = _settings()
     try:
-        entry = _memory(settings).get(kb or settings.default_kb, entry_id)
+        entry = _with_memory(settings, lambda m: m.get(kb or settings.default_kb, entry_id))
     except (LeximindError, ValueError) as exc:
         raise _fail(str(exc)) from exc
     if entry is None:
@@ -76,7 +83,7 @@ def delete_command(entry_id: str, kb: KbOption = None) -> None:
     """
     settings = _settings()
     try:
-        existed = _memory(settings).forget(kb or settings.default_kb, entry_id)
+        existed = _with_memory(settings, lambda m: m.forget(kb or settings.default_kb, entry_id))
     except (LeximindError, ValueError) as exc:
         raise _fail(str(exc)) from exc
     if not existed:
@@ -97,12 +104,14 @@ def sync_command() -> None:
 
 def sync_memory(settings: Settings) -> str:
     """Entries from corrections and reactions brought up to date, and the index rebuilt."""
-    from ops.memory_wiring import build_curator
+    from ops.wiring.memory import build_curator
 
-    memory = _memory(settings)
-    report = build_curator(settings, memory).sync()
-    kbs = sorted({e.kb for e in memory.entries()})
-    indexed = sum(memory.reindex(kb)[0] for kb in kbs)
+    def sync(memory: IndexedAnswerMemory) -> tuple[CurationReport, int]:
+        report = build_curator(settings, memory).sync()
+        kbs = sorted({e.kb for e in memory.entries()})
+        return report, sum(memory.reindex(kb)[0] for kb in kbs)
+
+    report, indexed = _with_memory(settings, sync)
     return (
         f"remembered {report.remembered}, withdrawn {report.withdrawn}, "
         f"unchanged {report.unchanged}, interactions not found {report.missing}; "
@@ -126,7 +135,11 @@ def import_answers_command(
     if not settings.github.signs_in:
         raise _fail("GitHub is not configured: set LEXIMIND_GITHUB__TOKEN (or the App)")
     try:
-        counts = asyncio.run(_import_answers(settings, repos, since, kb or settings.default_kb))
+        counts = with_services(
+            "cli",
+            lambda p: _import_answers(settings, p, repos, since, kb or settings.default_kb),
+            settings=settings,
+        )
     except LeximindError as exc:
         raise _fail(str(exc)) from exc
     console.print(
@@ -136,12 +149,13 @@ def import_answers_command(
 
 
 async def _import_answers(
-    settings: Settings, repos: list[str], since: datetime | None, kb: str
+    settings: Settings, process: Process, repos: list[str], since: datetime | None, kb: str
 ) -> dict[str, int]:
     from core.memory import github_entry
     from ops.wiring import build_github_api
 
-    memory = _memory(settings)
+    memory = process.services.memory
+    assert memory is not None
     api = build_github_api(settings.github)
     counts = {"imported": 0, "unchanged": 0, "unanswered": 0}
     try:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -14,13 +13,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from core.errors import LeximindError
-from ops.cli_support import console, errors
+from ops.cli_support import console, errors, with_services, with_services_sync
 from ops.cli_support import fail as _fail
 from ops.cli_support import load_cli_settings as _settings
 from ops.rollout_cli import canary_status_command
 
 if TYPE_CHECKING:
     from ops.settings import Settings
+    from ops.wiring import Process
     from training.deploy import Canary, Deployer, Switch
     from training.ports import ModelRegistry
 
@@ -49,11 +49,10 @@ def list_command(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Registered versions with their status and metrics, and the model serving now."""
-    from ops.wiring import build_active_model
     from training.deploy_ledger import DeployLedger
 
     settings = _settings()
-    rollout = build_active_model(settings).state()
+    rollout = with_services_sync("storage", lambda p: p.rollout.state(), settings=settings)
     serving = rollout.champion or settings.llm.model or "(no model)"
     try:
         history = DeployLedger(settings.data_dir / "deploy").read().history
@@ -180,21 +179,13 @@ def prepare_small_command(
 
 
 def _deploy(settings: Settings, action: Callable[[Deployer], Awaitable[T]]) -> T:
-    from ops.wiring import build_deployer, build_services
+    from ops.wiring import build_deployer
 
-    services = build_services(settings)
+    async def run(process: Process) -> T:
+        deployer = build_deployer(settings, process.services, registry=_registry(settings))
+        return await action(deployer)
 
-    async def run() -> T:
-        try:
-            deployer = build_deployer(services, registry=_registry(settings))
-            return await action(deployer)
-        finally:
-            await services.aclose()
-
-    try:
-        return asyncio.run(run())
-    except LeximindError as exc:
-        raise _fail(str(exc)) from exc
+    return with_services("cli", run, settings=settings)
 
 
 def _print_canary(canary: Canary) -> None:

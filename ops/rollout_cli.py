@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from core.errors import LeximindError
-from ops.cli_support import console
-from ops.cli_support import fail as _fail
+from ops.cli_support import console, with_services_sync
 from ops.cli_support import load_cli_settings as _settings
+
+if TYPE_CHECKING:
+    from core.rollout import RolloutState
+    from ops.wiring import Process
+    from training.rollout_report import RolloutReport
 
 
 def canary_status_command(
@@ -23,17 +26,17 @@ def canary_status_command(
 ) -> None:
     """Per model over the last hours: questions routed to it, answers, abstentions, fallbacks,
     p50/p95 generation time and the positive-feedback rate (from the object store)."""
-    from ops.wiring import build_active_model, build_object_store
     from training.rollout_report import rollout_report
 
     settings = _settings()
     until = datetime.now(UTC)
     since = until - timedelta(hours=hours)
-    try:
-        rollout = build_active_model(settings).state()
-        report = rollout_report(build_object_store(settings), since=since, until=until)
-    except LeximindError as exc:
-        raise _fail(str(exc)) from exc
+
+    def read(process: Process) -> tuple[RolloutState, RolloutReport]:
+        state = process.rollout.state()
+        return state, rollout_report(process.objects, since=since, until=until)
+
+    rollout, report = with_services_sync("storage", read, settings=settings)
     champion = rollout.champion or settings.llm.model or "(no model)"
     rows = sorted(report.models.values(), key=lambda r: (-r.routed, r.model))
     if as_json:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
@@ -10,11 +11,13 @@ import typer
 from rich.table import Table
 
 from core.errors import LeximindError
-from ops.cli_support import console, kb_name
+from ops.cli_support import console, kb_name, with_services_sync
 from ops.cli_support import fail as _fail
 
 if TYPE_CHECKING:
+    from core.ports import ObjectStore
     from ops.settings import Settings
+    from ops.wiring import Process
     from rag.migration import CopyReport
 
 store_app = typer.Typer(help="The vector store: copy the embedded index.", no_args_is_help=True)
@@ -45,33 +48,18 @@ def migrate(
     records of those knowledge bases (DATA_DIR/catalog.json) are copied to the shared
     catalog in the object store too, unless it holds a newer record.
     """
-    from ops.wiring import build_vector_store, load_settings
-    from rag.migration import copy_index
+    from ops.wiring import load_settings
 
     settings = load_settings()
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
-    source = build_vector_store(settings, backend="lancedb")
-    try:
-        target = build_vector_store(settings, backend=to.value)
-    except ValueError as exc:
-        raise _fail(str(exc)) from exc
-    try:
-        reports = copy_index(
-            source,
-            target,
-            kbs=[kb] if kb else [],
-            batch=batch,
-            prune=prune,
-            on_batch=lambda name, n: console.print(f"{name}: {n} chunks copied", highlight=False),
-        )
-    except LeximindError as exc:
-        raise _fail(f"{exc} (what was copied stays; run the command again to resume)") from exc
-    finally:
-        close = getattr(target, "close", None)
-        if close is not None:
-            close()
-    _print(reports, to.value)
-    _copy_catalog(settings, [r.kb for r in reports])
+
+    def copy(process: Process) -> list[CopyReport]:
+        reports = _copy_index(settings, to, kbs=[kb] if kb else [], batch=batch, prune=prune)
+        _print(reports, to.value)
+        _copy_catalog(settings, process.objects, [r.kb for r in reports])
+        return reports
+
+    reports = with_services_sync("storage", copy, settings=settings)
     bad = [r for r in reports if not r.verified]
     if not reports:
         console.print("The embedded index is empty: nothing to copy.")
@@ -84,16 +72,45 @@ def migrate(
         )
 
 
-def _copy_catalog(settings: Settings, kbs: list[str]) -> None:
+def _copy_index(
+    settings: Settings, to: Target, *, kbs: list[str], batch: int, prune: bool
+) -> list[CopyReport]:
+    """Copies LanceDB into the target store; both are closed at the end."""
+    from ops.wiring import build_vector_store
+    from rag.migration import copy_index
+
+    data_dir = settings.data_dir
+    with contextlib.ExitStack() as stores:
+        source = build_vector_store(settings.vector, data_dir=data_dir, backend="lancedb")
+        stores.callback(source.close)
+        target = build_vector_store(settings.vector, data_dir=data_dir, backend=to.value)
+        stores.callback(target.close)
+        try:
+            return copy_index(
+                source,
+                target,
+                kbs=kbs,
+                batch=batch,
+                prune=prune,
+                on_batch=lambda name, n: console.print(
+                    f"{name}: {n} chunks copied", highlight=False
+                ),
+            )
+        except LeximindError as exc:
+            raise _fail(f"{exc} (what was copied stays; run the command again to resume)") from exc
+
+
+def _copy_catalog(settings: Settings, objects: ObjectStore, kbs: list[str]) -> None:
     """Copies this host's catalog records of `kbs` to the shared catalog, if one is used."""
     from ops.wiring import build_catalog, file_catalog
     from rag.migration import copy_catalog
 
     if settings.storage.backend != "s3" or not kbs:
         return
-    local = file_catalog(settings)
+    local = file_catalog(settings.data_dir)
+    shared = build_catalog(settings.storage, data_dir=settings.data_dir, objects=objects)
     try:
-        copied = copy_catalog(local, build_catalog(settings), kbs=kbs)
+        copied = copy_catalog(local, shared, kbs=kbs)
     except LeximindError as exc:
         raise _fail(f"the catalog could not be copied: {exc} (run the command again)") from exc
     missing = [kb for kb in kbs if local.get(kb) is None]

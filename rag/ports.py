@@ -69,6 +69,11 @@ class VectorStore(Protocol):
         """Best BM25 matches, best first, with the BM25 score."""
         ...
 
+    def close(self) -> None:
+        """Lets go of connections and memory; the process that built the store calls it once
+        it is done with it (ops.wiring.open_services)."""
+        ...
+
     def count(self, kb: str | None = None) -> int:
         """Number of chunks, in one knowledge base or in all."""
         ...

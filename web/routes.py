@@ -63,7 +63,7 @@ class FeedbackRequest(BaseModel):
 
 @dataclass
 class WebApp:
-    """What the routes need, built by the composition root (ops/web_wiring.py)."""
+    """What the routes need, built by the composition root (ops/wiring/web.py)."""
 
     surface: WebSurface
     signer: Signer

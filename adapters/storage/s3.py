@@ -74,18 +74,19 @@ class S3ObjectStore:
         check_bucket_name(bucket, strict=True)
         self._bucket = bucket
         self._endpoint = endpoint
+        self._pool = http_pool(
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            retries=retries,
+            secure=secure,
+        )
         self._client = Minio(
             endpoint,
             access_key=access_key,
             secret_key=secret_key,
             secure=secure,
             region=region,
-            http_client=http_pool(
-                connect_timeout=connect_timeout,
-                read_timeout=read_timeout,
-                retries=retries,
-                secure=secure,
-            ),
+            http_client=self._pool,
         )
         self._bucket_ready = False
         self._bucket_lock = threading.Lock()
@@ -96,6 +97,10 @@ class S3ObjectStore:
 
     def __repr__(self) -> str:
         return f"S3ObjectStore(endpoint={self._endpoint!r}, bucket={self._bucket!r})"
+
+    def close(self) -> None:
+        """Closes the pooled connections (a later call would open new ones)."""
+        self._pool.clear()
 
     def put(self, key: str, data: bytes, *, content_type: str = "application/json") -> None:
         validate_key(key)

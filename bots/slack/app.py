@@ -21,9 +21,6 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_bolt.middleware.authorization.async_single_team_authorization import (
-    AsyncSingleTeamAuthorization,
-)
 from slack_sdk.errors import SlackApiError, SlackClientError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -32,6 +29,7 @@ from bots.answering import BotAnswerer, BotQuestion
 from bots.ports import AnswerIndex, DeliveryLedger
 from bots.reactions import FeedbackRecorder
 from bots.routing import KnowledgeBaseRoutes
+from bots.slack.authorization import WorkspaceAuthorization
 from bots.slack.threads import (
     NOT_IN_CHANNEL,
     PLACEHOLDER,
@@ -87,9 +85,11 @@ class SlackBot:
         answerer: BotAnswerer,
         feedback: FeedbackRecorder,
         tasks: Spawner,
+        authorization: WorkspaceAuthorization,
         command: str = "/leximind",
     ) -> None:
         self._app = app
+        self._authorization = authorization
         self._routes = routes
         self._deliveries = deliveries
         self._index = answer_index
@@ -110,32 +110,14 @@ class SlackBot:
 
     async def start(self) -> None:
         """Opens one connection pool for the Web API calls of every event (call once, in the
-        event loop that will serve); without it each call would open its own."""
+        event loop that will serve; without it each call would open its own) and reads the
+        bot's identity (auth.test) before the first event."""
         client = self._app.client
         if client.session is None:
             client.session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=client.timeout)
             )
-        await self._prime_authorization()
-
-    async def _prime_authorization(self) -> None:
-        """Calls auth.test once now for Bolt's single-workspace authorization.
-
-        Bolt calls it on the first request and caches the result, so a burst of first
-        requests after a start would each call it, and each acknowledgement would wait for
-        it. When Slack cannot be reached now, Bolt still calls it on the first request.
-        """
-        for middleware in getattr(self._app, "_async_middleware_list", ()):
-            if not isinstance(middleware, AsyncSingleTeamAuthorization):
-                continue
-            if middleware.auth_test_result is None:
-                try:
-                    middleware.auth_test_result = await self._app.client.auth_test()
-                except _SLACK_ERRORS as exc:
-                    _log.warning(
-                        "auth.test failed at start-up (%s); retried on the first event",
-                        _reason(exc),
-                    )
+        await self._authorization.prime()
 
     async def handle(self, request: Request) -> Response:
         """One HTTP-mode request: verified, acknowledged, dispatched to the listeners."""

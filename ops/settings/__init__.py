@@ -12,9 +12,9 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.text import validate_kb_name
-from ops.memory_settings import MemorySettings
 from ops.settings.bots import BotSettings, DiscordSettings, GitHubSettings, SlackSettings
 from ops.settings.common import _default_data_dir
+from ops.settings.memory import MemorySettings
 from ops.settings.serving import (
     AnswerSettings,
     EmbeddingSettings,

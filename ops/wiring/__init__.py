@@ -1,14 +1,18 @@
 """The composition root: the one place that reads settings and builds clients and services.
 
-One module per concern: storage (object store, spool, catalog, vector store), state (Redis,
-rollout), serving (embedder, retriever, answers), bots (the adapters) and training (datasets,
-LlamaFactory, MLflow, deploy). This package re-exports their builders.
+Every process enters `open_services(settings, role)` (lifecycle), which builds each client
+once and closes them in reverse order. One module per concern holds the builders, each
+taking its own settings section: storage (object store, spool, catalog, vector store),
+state (Redis, rollout), serving (embedder, retriever, answers), memory, bots (the
+adapters), web and training (datasets, LlamaFactory, MLflow, deploy). A missing setting
+raises ops.errors.NotConfigured. This package re-exports them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ops.errors import NotConfigured
 from ops.settings import Settings
 from ops.wiring.bots import (
     BotKit,
@@ -21,11 +25,14 @@ from ops.wiring.bots import (
     build_slack_bot,
     build_user_hasher,
 )
+from ops.wiring.lifecycle import Process, Role, open_services, run_in_services
 from ops.wiring.serving import (
     Services,
+    answer_policy,
     build_chat_model,
+    build_embedder,
     build_indexer,
-    build_services,
+    build_retriever,
     default_model_path,
 )
 from ops.wiring.state import build_active_model, redis_timeouts
@@ -58,9 +65,13 @@ from ops.wiring.training import (
 
 __all__ = [
     "BotKit",
+    "NotConfigured",
+    "Process",
+    "Role",
     "Services",
     "TrainingBackends",
     "adapters_dir",
+    "answer_policy",
     "artifact_location",
     "build_active_model",
     "build_bot_kit",
@@ -69,6 +80,7 @@ __all__ = [
     "build_chat_model",
     "build_deployer",
     "build_discord_client",
+    "build_embedder",
     "build_evaluator",
     "build_github_api",
     "build_github_webhook",
@@ -78,7 +90,7 @@ __all__ = [
     "build_object_store",
     "build_reaction_poller",
     "build_retrain_pipeline",
-    "build_services",
+    "build_retriever",
     "build_slack_bot",
     "build_spooled_writer",
     "build_tracking",
@@ -94,7 +106,9 @@ __all__ = [
     "gate_policy",
     "load_settings",
     "model_endpoint",
+    "open_services",
     "redis_timeouts",
+    "run_in_services",
     "tracking_uri",
 ]
 

@@ -13,8 +13,16 @@ from bots.ports import BotState
 from bots.reactions import EmojiLabels, FeedbackRecorder
 from bots.routing import KnowledgeBaseRoutes
 from bots.state import SqliteBotState
+from ops.errors import NotConfigured
 from ops.metrics import Metrics
-from ops.settings import GitHubSettings, Settings
+from ops.settings import (
+    BotSettings,
+    DiscordSettings,
+    GitHubSettings,
+    Settings,
+    SlackSettings,
+    StateSettings,
+)
 from ops.wiring.serving import Services
 from ops.wiring.state import redis_timeouts
 
@@ -23,27 +31,29 @@ if TYPE_CHECKING:
     from bots.github.api import GitHubApi
     from bots.github.bot import GitHubWebhook
     from bots.github.reactions import ReactionPoller
+    from bots.redis_state import RedisBotState
     from bots.slack import SlackBot
     from bots.slack.app import Spawner
 
 
 @dataclass(slots=True)
 class BotKit:
-    """What every chat adapter uses: routing, state, the answer flow and reaction feedback."""
+    """What every chat adapter uses: routing, state, the answer flow and reaction feedback.
+
+    `open_services` builds it and closes its state."""
 
     routes: KnowledgeBaseRoutes
     state: BotState
     answerer: BotAnswerer
     feedback: FeedbackRecorder
-
-    def close(self) -> None:
-        self.state.close()
+    hash_user: UserHasher
 
 
-def build_bot_state(settings: Settings, folder: Path) -> BotState:
+def build_bot_state(
+    bots: BotSettings, state: StateSettings, *, folder: Path
+) -> SqliteBotState | RedisBotState:
     """Redis when LEXIMIND_STATE__REDIS_URL is set (state shared by replicas), else SQLite in
-    `folder`."""
-    bots, state = settings.bots, settings.state
+    `folder`. The caller closes it (`aclose` for Redis, `close` for SQLite)."""
     limits: dict[str, Any] = {
         "rate_limit": bots.rate_limit,
         "rate_window": bots.rate_window,
@@ -55,33 +65,35 @@ def build_bot_state(settings: Settings, folder: Path) -> BotState:
 
     from bots.redis_state import RedisBotState
 
-    client = Redis.from_url(state.redis_url.get_secret_value(), **redis_timeouts(settings))
+    client = Redis.from_url(state.redis_url.get_secret_value(), **redis_timeouts(state))
     return RedisBotState(client, key_prefix=state.key_prefix, **limits)
 
 
-def build_user_hasher(settings: Settings) -> UserHasher:
+def build_user_hasher(bots: BotSettings, *, data_dir: Path) -> UserHasher:
     """The keyed user hash of the bots and the API: the configured key, else one kept in
     DATA_DIR/bots (created on first use)."""
-    bots = settings.bots
     key = (
         bytes.fromhex(bots.user_hash_key.get_secret_value())
         if bots.user_hash_key
-        else load_or_create_key(settings.data_dir / "bots" / "user-hash.key")
+        else load_or_create_key(data_dir / "bots" / "user-hash.key")
     )
     return UserHasher(key)
 
 
-def build_bot_kit(services: Services, *, metrics: Metrics | None = None) -> BotKit:
-    """The shared bot layer over already built services; state in DATA_DIR/bots or Redis.
+def build_bot_kit(
+    settings: Settings,
+    services: Services,
+    *,
+    state: BotState,
+    hash_user: UserHasher,
+    metrics: Metrics | None = None,
+) -> BotKit:
+    """The shared bot layer over already built services and bot state.
 
     With `metrics`, every bot answer and every reaction label (by the answer's model) is
     counted there.
     """
-    settings = services.settings
     bots = settings.bots
-    folder = settings.data_dir / "bots"
-    hash_user = build_user_hasher(settings)
-    state = build_bot_state(settings, folder)
     return BotKit(
         routes=KnowledgeBaseRoutes(bots.routes, default=settings.default_kb),
         state=state,
@@ -100,14 +112,16 @@ def build_bot_kit(services: Services, *, metrics: Metrics | None = None) -> BotK
             models=state,
             on_recorded=metrics.count_feedback if metrics else None,
         ),
+        hash_user=hash_user,
     )
 
 
-def build_slack_bot(services: Services, kit: BotKit, tasks: Spawner) -> SlackBot:
+def build_slack_bot(slack: SlackSettings, kit: BotKit, tasks: Spawner) -> SlackBot:
     """The Slack listeners on a Bolt AsyncApp whose Web API client uses the Slack settings.
 
-    Answers run as `tasks`; raises ValueError when no bot token is configured. Events are
+    Answers run as `tasks`; raises NotConfigured when no bot token is configured. Events are
     verified with the signing secret when one is set (HTTP mode); Socket Mode needs none.
+    The caller calls `start` in its event loop and `aclose` at the end.
     """
     from slack_bolt.async_app import AsyncApp
     from slack_sdk.http_retry.builtin_async_handlers import (
@@ -116,17 +130,17 @@ def build_slack_bot(services: Services, kit: BotKit, tasks: Spawner) -> SlackBot
     from slack_sdk.web.async_client import AsyncWebClient
 
     from bots.slack import SlackBot
+    from bots.slack.authorization import WorkspaceAuthorization
 
-    slack = services.settings.slack
     if slack.bot_token is None:
-        raise ValueError("Slack is not configured: set LEXIMIND_SLACK__BOT_TOKEN")
-    client = AsyncWebClient(
-        token=slack.bot_token.get_secret_value(), base_url=slack.api_url, timeout=int(slack.timeout)
-    )
+        raise NotConfigured("Slack is not configured: set LEXIMIND_SLACK__BOT_TOKEN")
+    client = AsyncWebClient(base_url=slack.api_url, timeout=int(slack.timeout))
     client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=2))
     secret = slack.signing_secret.get_secret_value() if slack.signing_secret else None
+    authorization = WorkspaceAuthorization(client)
     app = AsyncApp(
         client=client,
+        authorize=authorization,
         signing_secret=secret,
         request_verification_enabled=secret is not None,
         # Listeners only acknowledge and start background work, so running them before the
@@ -134,6 +148,9 @@ def build_slack_bot(services: Services, kit: BotKit, tasks: Spawner) -> SlackBot
         process_before_response=True,
         logger=logging.getLogger("slack_bolt"),
     )
+    # Given after the app is built: Bolt warns that a client token is ignored when an
+    # `authorize` hook is set; the hook (auth.test) and our own Web API calls use it.
+    client.token = slack.bot_token.get_secret_value()
     return SlackBot(
         app=app,
         routes=kit.routes,
@@ -142,50 +159,61 @@ def build_slack_bot(services: Services, kit: BotKit, tasks: Spawner) -> SlackBot
         answerer=kit.answerer,
         feedback=kit.feedback,
         tasks=tasks,
+        authorization=authorization,
     )
 
 
-def build_discord_client(services: Services, kit: BotKit) -> LeximindDiscord:
-    """The Discord gateway client over the shared bot layer; it is started by the caller."""
+def build_discord_client(discord: DiscordSettings, kit: BotKit) -> LeximindDiscord:
+    """The Discord gateway client over the shared bot layer; it is started by the caller.
+
+    Raises NotConfigured without a bot token (the caller logs in with it)."""
     from bots.discord.client import LeximindDiscord
 
-    settings = services.settings.discord
+    if discord.token is None:
+        raise NotConfigured("LEXIMIND_DISCORD__TOKEN is not set; see docs/bots.md for the setup")
+
     return LeximindDiscord(
         answerer=kit.answerer,
         routes=kit.routes,
         ledger=kit.state,
         answers=kit.state,
         feedback=kit.feedback,
-        command_guild=settings.guild_id,
-        sync_commands=settings.sync_commands,
+        command_guild=discord.guild_id,
+        sync_commands=discord.sync_commands,
     )
 
 
-def build_github_api(settings: GitHubSettings) -> GitHubApi:
+def build_github_api(github: GitHubSettings) -> GitHubApi:
     """The GitHub API client, signed in with the token or as the App.
 
-    Raises ValueError when the settings name neither (check `settings.signs_in` first).
+    Raises NotConfigured when the settings name neither.
     """
     from bots.github.api import GitHubAccess, GitHubApi
 
+    if not github.signs_in:
+        raise NotConfigured(
+            "GitHub is not configured: set LEXIMIND_GITHUB__TOKEN, or __APP_ID and __PRIVATE_KEY"
+        )
     access = GitHubAccess(
-        base_url=settings.api_url,
-        token=settings.token.get_secret_value() if settings.token else None,
-        app_id=settings.app_id,
-        private_key=settings.private_key.get_secret_value() if settings.private_key else None,
-        timeout=settings.timeout,
-        retries=settings.retries,
-        seconds_between_requests=settings.seconds_between_requests,
-        seconds_between_writes=settings.seconds_between_writes,
+        base_url=github.api_url,
+        token=github.token.get_secret_value() if github.token else None,
+        app_id=github.app_id,
+        private_key=github.private_key.get_secret_value() if github.private_key else None,
+        timeout=github.timeout,
+        retries=github.retries,
+        seconds_between_requests=github.seconds_between_requests,
+        seconds_between_writes=github.seconds_between_writes,
     )
-    return GitHubApi(access, concurrency=settings.concurrency)
+    return GitHubApi(access, concurrency=github.concurrency)
 
 
-def build_github_webhook(services: Services, kit: BotKit) -> GitHubWebhook:
-    """The webhook receiver; the settings validator made sure secret and login are set."""
+def build_github_webhook(
+    github: GitHubSettings, kit: BotKit, *, max_question_chars: int
+) -> GitHubWebhook:
+    """The webhook receiver (the caller closes it); the settings validator made sure secret
+    and login are set."""
     from bots.github.bot import GitHubBot, GitHubWebhook
 
-    github = services.settings.github
     assert github.webhook_secret is not None and github.bot_login is not None
     bot = GitHubBot(
         api=build_github_api(github),
@@ -194,23 +222,20 @@ def build_github_webhook(services: Services, kit: BotKit) -> GitHubWebhook:
         answers=kit.state,
         bot_login=github.bot_login,
         question_label=github.question_label,
-        max_question_chars=services.settings.answer.max_question_chars,
+        max_question_chars=max_question_chars,
     )
     return GitHubWebhook(secret=github.webhook_secret.get_secret_value(), bot=bot, ledger=kit.state)
 
 
-def build_reaction_poller(services: Services, kit: BotKit) -> ReactionPoller:
-    """The GitHub reaction poller; what it saw is kept in DATA_DIR/bots."""
+def build_reaction_poller(github: GitHubSettings, kit: BotKit, *, data_dir: Path) -> ReactionPoller:
+    """The GitHub reaction poller (the caller closes it); what it saw is kept in DATA_DIR/bots."""
     from bots.github.reactions import ReactionPoller, ReactionSnapshots
 
-    github = services.settings.github
     return ReactionPoller(
         api=build_github_api(github),
         state=kit.state,
         recorder=kit.feedback,
-        snapshots=ReactionSnapshots(
-            services.settings.data_dir / "bots" / "github-reactions.sqlite3"
-        ),
+        snapshots=ReactionSnapshots(data_dir / "bots" / "github-reactions.sqlite3"),
         hash_user=kit.answerer.user_hash,
         window=github.reaction_window_days * 86400,
     )

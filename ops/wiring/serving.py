@@ -16,14 +16,19 @@ from core.answering import AnswerPolicy, AnswerService
 from core.errors import ServiceUnavailable
 from core.grounding import GroundingPolicy
 from core.ports import ActiveModel, ChatModel, FeedbackLog, ObjectStore, Rollout
-from ops.memory_wiring import build_answer_memory, endorsing
-from ops.settings import Settings
-from ops.wiring.state import build_active_model
-from ops.wiring.storage import build_catalog, build_spooled_writer, build_vector_store
+from ops.settings import (
+    EmbeddingSettings,
+    IndexSettings,
+    LLMSettings,
+    RetrievalSettings,
+    Settings,
+)
+from ops.wiring.memory import build_answer_memory, endorsing
 
 if TYPE_CHECKING:
     # Imported where they are built: commands that need no index (`data build`) skip
     # loading LanceDB and onnxruntime, about a second and 150 MB.
+    from adapters.llm.openai_compatible import OpenAICompatibleChatModel
     from rag.catalog import Catalog
     from rag.embedding import OnnxEmbedder
     from rag.indexer import Indexer
@@ -46,9 +51,9 @@ def default_model_path() -> Path:
 
 @dataclass(slots=True)
 class Services:
-    """Everything a Leximind process uses, built once."""
+    """Everything that answers and indexes, built once per process by `open_services`,
+    which also closes it."""
 
-    settings: Settings
     store: VectorStore
     embedder: OnnxEmbedder
     catalog: Catalog
@@ -60,11 +65,8 @@ class Services:
     object_store: ObjectStore
     spooled_writer: SpooledWriter
     active_model: Rollout
+    clones_dir: Path
     memory: IndexedAnswerMemory | None = None
-
-    @property
-    def clones_dir(self) -> Path:
-        return self.settings.data_dir / "repos"
 
     async def warm_up(self) -> None:
         """Loads the embedding model and opens every knowledge base with one search, so the
@@ -90,27 +92,14 @@ class Services:
             _log.warning("warm-up stopped: the knowledge bases cannot be searched: %s", exc)
         _log.info("warmed up in %.2f s", time.perf_counter() - started)
 
-    async def aclose(self) -> None:
-        if self.chat_model is not None:
-            from adapters.llm.openai_compatible import OpenAICompatibleChatModel
-
-            if isinstance(self.chat_model, OpenAICompatibleChatModel):
-                await self.chat_model.aclose()
-        self.retriever.close()
-        self.spooled_writer.close()
-        close = getattr(self.store, "close", None)  # the Weaviate store holds a connection
-        if close is not None:
-            close()
-
 
 def build_chat_model(
-    settings: Settings, *, active_model: ActiveModel | None = None
-) -> ChatModel | None:
+    llm: LLMSettings, *, active_model: ActiveModel | None = None
+) -> OpenAICompatibleChatModel | None:
     """The OpenAI-compatible client when a model server is configured, else None.
 
     With `active_model`, each request goes to the promoted adapter once there is one.
     """
-    llm = settings.llm
     if not llm.base_url or not llm.model:
         return None
     # httpx is imported only when a model server is configured (not by `leximind index`).
@@ -128,48 +117,36 @@ def build_chat_model(
     )
 
 
-def build_indexer(
-    settings: Settings, *, store: VectorStore, embedder: Embedder, catalog: Catalog
-) -> Indexer:
-    """The indexer of these settings over a store, an embedder and a catalog."""
-    from rag.indexer import Indexer
-
-    return Indexer(
-        store=store,
-        embedder=embedder,
-        catalog=catalog,
-        batch_size=settings.index.embed_batch,
-        languages=settings.index.languages,
-    )
-
-
-def build_services(settings: Settings) -> Services:
-    """Builds the store, embedder, retriever, indexer and answering service from settings."""
+def build_embedder(embedding: EmbeddingSettings, *, data_dir: Path) -> OnnxEmbedder:
+    """MiniLM as int8 ONNX; the model loads on first use (or in `Services.warm_up`)."""
     from threadpoolctl import threadpool_limits
 
     from rag.embedding import OnnxEmbedder
-    from rag.embedding.coalescing import CoalescingEmbedder
-    from rag.retrieval import FusionWeights, HybridRetriever
 
     # numpy's BLAS threads spin after each call; the matrix-vector products of dense
     # search are too small to share, and the spinning takes a core from everything else
     # (on 2 cores a burst of 400 searches: 10 s with the default threads, 4.5 s with one).
     threadpool_limits(1, user_api="blas")
-    data = settings.data_dir
-    emb = settings.embedding
-    embedder = OnnxEmbedder(
-        model_dir=emb.model_path or default_model_path(),
-        cache_dir=emb.cache_dir or data / "models",
-        quantize=emb.quantize,
-        batch_size=emb.batch_size,
-        threads=emb.threads,
+    return OnnxEmbedder(
+        model_dir=embedding.model_path or default_model_path(),
+        cache_dir=embedding.cache_dir or data_dir / "models",
+        quantize=embedding.quantize,
+        batch_size=embedding.batch_size,
+        threads=embedding.threads,
     )
-    store = build_vector_store(settings, dimension=embedder.dimension)
-    catalog = build_catalog(settings)
-    r = settings.retrieval
-    retriever = HybridRetriever(
+
+
+def build_retriever(
+    retrieval: RetrievalSettings, *, store: VectorStore, embedder: Embedder, catalog: Catalog
+) -> HybridRetriever:
+    """Hybrid search over the store; questions arriving together share a model run."""
+    from rag.embedding.coalescing import CoalescingEmbedder
+    from rag.retrieval import FusionWeights, HybridRetriever
+
+    r = retrieval
+    return HybridRetriever(
         store=store,
-        embedder=CoalescingEmbedder(embedder),  # questions arriving together share a model run
+        embedder=CoalescingEmbedder(embedder),
         catalog=catalog,
         candidates=r.candidates,
         per_page=r.per_page,
@@ -178,48 +155,82 @@ def build_services(settings: Settings) -> Services:
         follow_links=r.follow_links,
         weights=FusionWeights(dense=r.dense_weight, keyword=r.keyword_weight, rrf_k=r.rrf_k),
     )
-    active_model = build_active_model(settings)
-    chat_model = build_chat_model(settings, active_model=active_model)
-    writer = build_spooled_writer(settings)
-    memory = build_answer_memory(settings, store=store, embedder=embedder, objects=writer.store)
+
+
+def build_indexer(
+    index: IndexSettings, *, store: VectorStore, embedder: Embedder, catalog: Catalog
+) -> Indexer:
+    """The indexer of these settings over a store, an embedder and a catalog."""
+    from rag.indexer import Indexer
+
+    return Indexer(
+        store=store,
+        embedder=embedder,
+        catalog=catalog,
+        batch_size=index.embed_batch,
+        languages=index.languages,
+    )
+
+
+def answer_policy(settings: Settings) -> AnswerPolicy:
+    """How questions are answered: the retrieval, answer and memory sections together."""
+    r, a = settings.retrieval, settings.answer
+    return AnswerPolicy(
+        default_kb=settings.default_kb,
+        top_k=r.top_k,
+        min_relevance=r.min_relevance,
+        max_question_chars=a.max_question_chars,
+        max_context_chars=a.max_context_chars,
+        history_turns=a.history_turns,
+        grounding=GroundingPolicy(min_support=a.min_support) if a.grounding else None,
+        min_evidence=a.min_evidence,
+        memory_threshold=settings.memory.threshold,
+    )
+
+
+def build_services(
+    settings: Settings,
+    *,
+    objects: ObjectStore,
+    writer: SpooledWriter,
+    rollout: Rollout,
+    catalog: Catalog,
+    store: VectorStore,
+    embedder: OnnxEmbedder,
+    retriever: HybridRetriever,
+    chat_model: ChatModel | None,
+) -> Services:
+    """The answering service, memory and indexer over clients `open_services` built (and
+    closes); what is built here holds no connection of its own."""
+    memory = build_answer_memory(settings.memory, store=store, embedder=embedder, objects=objects)
     a = settings.answer
     answers = AnswerService(
         retriever=retriever,
         chat_model=chat_model,
         interaction_log=ObjectInteractionLog(writer),
-        policy=AnswerPolicy(
-            default_kb=settings.default_kb,
-            top_k=r.top_k,
-            min_relevance=r.min_relevance,
-            max_question_chars=a.max_question_chars,
-            max_context_chars=a.max_context_chars,
-            history_turns=a.history_turns,
-            grounding=GroundingPolicy(min_support=a.min_support) if a.grounding else None,
-            min_evidence=a.min_evidence,
-            memory_threshold=settings.memory.threshold,
-        ),
-        rollout=active_model,
+        policy=answer_policy(settings),
+        rollout=rollout,
         embed=(lambda texts: embedder.embed(texts).tolist()) if a.semantic_support else None,
         memory=memory if settings.memory.enabled else None,
     )
-    indexer = build_indexer(settings, store=store, embedder=embedder, catalog=catalog)
     _log.info(
         "services ready: data dir %s, model %s",
-        data,
+        settings.data_dir,
         chat_model.name if chat_model else "extractive",
     )
+    feedback: FeedbackLog = ObjectFeedbackLog(writer)
     return Services(
-        settings=settings,
         store=store,
         embedder=embedder,
         catalog=catalog,
         retriever=retriever,
-        indexer=indexer,
+        indexer=build_indexer(settings.index, store=store, embedder=embedder, catalog=catalog),
         chat_model=chat_model,
         answers=answers,
-        feedback=endorsing(settings, ObjectFeedbackLog(writer), memory),
-        object_store=writer.store,
+        feedback=endorsing(settings, feedback, memory),
+        object_store=objects,
         spooled_writer=writer,
-        active_model=active_model,
+        active_model=rollout,
+        clones_dir=settings.data_dir / "repos",
         memory=memory,
     )

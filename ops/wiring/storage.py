@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
@@ -10,92 +11,96 @@ from adapters.storage.local import LocalObjectStore
 from adapters.storage.spool import Spool
 from adapters.storage.writer import SpooledWriter
 from core.ports import ObjectStore
-from ops.settings import Settings, VectorSettings
+from ops.errors import NotConfigured
+from ops.settings import StorageSettings, VectorSettings
 
 if TYPE_CHECKING:
     # Imported where they are built: commands that need no index (`data build`) skip
     # loading LanceDB and onnxruntime, about a second and 150 MB.
     from weaviate import WeaviateClient
 
+    from adapters.storage.s3 import S3ObjectStore
     from rag.catalog import Catalog, FileCatalog
     from rag.ports import VectorStore
     from rag.stores.weaviate import WeaviateStore
 
 
-def build_object_store(settings: Settings) -> ObjectStore:
-    """The S3 store when the backend is s3, else the local folder (DATA_DIR/objects)."""
-    st = settings.storage
-    if st.backend == "local":
-        return LocalObjectStore(st.local_dir or settings.data_dir / "objects")
-    if not (st.endpoint and st.access_key and st.secret_key):
-        raise ValueError("the s3 storage backend needs an endpoint, an access key and a secret key")
+def build_object_store(
+    storage: StorageSettings, *, data_dir: Path
+) -> LocalObjectStore | S3ObjectStore:
+    """The S3 store when the backend is s3, else the local folder (DATA_DIR/objects).
+
+    Raises NotConfigured when the s3 backend lacks its endpoint or keys.
+    """
+    if storage.backend == "local":
+        return LocalObjectStore(storage.local_dir or data_dir / "objects")
+    if not (storage.endpoint and storage.access_key and storage.secret_key):
+        raise NotConfigured(
+            "the s3 storage backend needs LEXIMIND_STORAGE__ENDPOINT, __ACCESS_KEY and __SECRET_KEY"
+        )
     from adapters.storage.s3 import S3ObjectStore  # minio, only for the s3 backend
 
     return S3ObjectStore(
-        endpoint=st.endpoint,
-        access_key=st.access_key,
-        secret_key=st.secret_key.get_secret_value(),
-        bucket=st.bucket,
-        secure=st.secure,
-        region=st.region or None,
-        connect_timeout=st.connect_timeout,
-        read_timeout=st.read_timeout,
-        retries=st.retries,
+        endpoint=storage.endpoint,
+        access_key=storage.access_key,
+        secret_key=storage.secret_key.get_secret_value(),
+        bucket=storage.bucket,
+        secure=storage.secure,
+        region=storage.region or None,
+        connect_timeout=storage.connect_timeout,
+        read_timeout=storage.read_timeout,
+        retries=storage.retries,
     )
 
 
-def build_spooled_writer(settings: Settings) -> SpooledWriter:
-    """The object store behind a durable spool (DATA_DIR/spool unless set)."""
-    st = settings.storage
+def build_spooled_writer(
+    storage: StorageSettings, *, data_dir: Path, objects: ObjectStore
+) -> SpooledWriter:
+    """`objects` behind a durable spool (DATA_DIR/spool unless set)."""
     return SpooledWriter(
-        build_object_store(settings),
-        Spool(st.spool_dir or settings.data_dir / "spool"),
-        replay_batch=st.replay_batch,
-        retry_after=st.retry_after,
+        objects,
+        Spool(storage.spool_dir or data_dir / "spool"),
+        replay_batch=storage.replay_batch,
+        retry_after=storage.retry_after,
     )
 
 
-def build_catalog(settings: Settings) -> Catalog:
-    """The knowledge-base catalog: shared in the object store with the s3 backend (every
-    replica, on any host, sees what any indexer wrote), else DATA_DIR/catalog.json."""
-    if settings.storage.backend == "s3":
+def build_catalog(storage: StorageSettings, *, data_dir: Path, objects: ObjectStore) -> Catalog:
+    """The knowledge-base catalog: shared in `objects` with the s3 backend (every replica,
+    on any host, sees what any indexer wrote), else DATA_DIR/catalog.json."""
+    if storage.backend == "s3":
         from rag.shared_catalog import ObjectStoreCatalog
 
-        return ObjectStoreCatalog(
-            build_object_store(settings),
-            ttl=settings.storage.catalog_ttl,
-            local=file_catalog(settings),
-        )
-    return file_catalog(settings)
+        return ObjectStoreCatalog(objects, ttl=storage.catalog_ttl, local=file_catalog(data_dir))
+    return file_catalog(data_dir)
 
 
-def file_catalog(settings: Settings) -> FileCatalog:
+def file_catalog(data_dir: Path) -> FileCatalog:
     """This host's catalog, DATA_DIR/catalog.json (`store migrate` copies it to the shared one)."""
     from rag.catalog import FileCatalog
 
-    return FileCatalog(settings.data_dir / "catalog.json")
+    return FileCatalog(data_dir / "catalog.json")
 
 
 def build_vector_store(
-    settings: Settings,
+    vector: VectorSettings,
     *,
+    data_dir: Path,
     dimension: int | None = None,
     backend: Literal["lancedb", "weaviate"] | None = None,
 ) -> VectorStore:
     """LanceDB in DATA_DIR/lancedb, or Weaviate when LEXIMIND_VECTOR__BACKEND=weaviate.
 
     `backend` overrides the setting (`leximind store migrate` opens both); `dimension` is
-    needed only to create a new LanceDB table. Raises ValueError when Weaviate is chosen
+    needed only to create a new LanceDB table. Raises NotConfigured when Weaviate is chosen
     but has no URL.
     """
-    if (backend or settings.vector.backend) == "weaviate":
-        return build_weaviate_store(settings.vector)
+    if (backend or vector.backend) == "weaviate":
+        return build_weaviate_store(vector)
     from rag.stores.lancedb import LanceDBStore
 
     return LanceDBStore(
-        settings.data_dir / "lancedb",
-        dimension=dimension,
-        memory_rows=settings.vector.lancedb_memory_rows,
+        data_dir / "lancedb", dimension=dimension, memory_rows=vector.lancedb_memory_rows
     )
 
 
@@ -104,7 +109,7 @@ def build_weaviate_store(vector: VectorSettings) -> WeaviateStore:
     from rag.stores.weaviate import WeaviateStore
 
     if not vector.weaviate_url:
-        raise ValueError("Weaviate is not configured: set LEXIMIND_VECTOR__WEAVIATE_URL")
+        raise NotConfigured("Weaviate is not configured: set LEXIMIND_VECTOR__WEAVIATE_URL")
     return WeaviateStore(
         functools.partial(connect_weaviate, vector),
         collection=vector.weaviate_collection,

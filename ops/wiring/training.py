@@ -8,13 +8,19 @@ from typing import TYPE_CHECKING
 
 from adapters.storage.logs import ObjectInteractionLog
 from core.ports import ObjectStore
-from ops.settings import Settings
+from ops.errors import NotConfigured
+from ops.settings import (
+    DeploySettings,
+    LabelStudioSettings,
+    LLMSettings,
+    Settings,
+    TrackingSettings,
+    TrainingSettings,
+)
 from ops.wiring.serving import Services
-from ops.wiring.storage import build_object_store
 from training.build import DatasetSpec, build_dataset
 from training.deploy import Deployer
 from training.deploy_ledger import DeployLedger
-from training.errors import DeploymentError, TrainingError
 from training.gate import GatePolicy
 from training.llamafactory import LlamaFactoryTrainer
 from training.llamafactory_config import LoraRecipe
@@ -29,13 +35,12 @@ if TYPE_CHECKING:
     from training.review.label_studio import LabelStudioClient
 
 
-def build_label_studio(settings: Settings) -> LabelStudioClient:
-    """The Label Studio client; raises LabelStudioError when no server is configured."""
-    from training.review.label_studio import LabelStudioClient, LabelStudioError
+def build_label_studio(ls: LabelStudioSettings) -> LabelStudioClient:
+    """The Label Studio client; raises NotConfigured when no server is configured."""
+    from training.review.label_studio import LabelStudioClient
 
-    ls = settings.label_studio
     if not ls.url or not ls.token:
-        raise LabelStudioError(
+        raise NotConfigured(
             "Label Studio is not configured: set LEXIMIND_LABEL_STUDIO__URL and "
             "LEXIMIND_LABEL_STUDIO__TOKEN"
         )
@@ -65,11 +70,10 @@ def dataset_spec(
     )
 
 
-def build_trainer(settings: Settings) -> LlamaFactoryTrainer:
-    """LlamaFactory with the LEXIMIND_TRAINING__* recipe; TrainingError when no CLI is set."""
-    t = settings.training
+def build_trainer(t: TrainingSettings) -> LlamaFactoryTrainer:
+    """LlamaFactory with the LEXIMIND_TRAINING__* recipe; NotConfigured when no CLI is set."""
     if t.cli is None:
-        raise TrainingError(
+        raise NotConfigured(
             "LEXIMIND_TRAINING__CLI is not set: build the trainer venv with "
             "`bash ops/training/make_venv.sh DEST` and point it at DEST/bin/llamafactory-cli"
         )
@@ -98,38 +102,36 @@ def build_trainer(settings: Settings) -> LlamaFactoryTrainer:
     return LlamaFactoryTrainer(cli=t.cli, recipe=recipe, timeout=t.timeout)
 
 
-def tracking_uri(settings: Settings) -> str:
+def tracking_uri(tracking: TrackingSettings, *, data_dir: Path) -> str:
     """The MLflow URI: the setting, else an SQLite file in DATA_DIR/mlflow (folder created)."""
-    if settings.tracking.uri:
-        return settings.tracking.uri
-    folder = (settings.data_dir / "mlflow").resolve()
+    if tracking.uri:
+        return tracking.uri
+    folder = (data_dir / "mlflow").resolve()
     folder.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{folder / 'mlflow.db'}"
 
 
-def artifact_location(settings: Settings) -> str | None:
+def artifact_location(tracking: TrackingSettings, *, data_dir: Path) -> str | None:
     """Where a new experiment keeps artifacts: the setting; with a server its own default
     (None); else DATA_DIR/mlflow/artifacts, so nothing lands in the working directory."""
-    tr = settings.tracking
-    if tr.artifact_location:
-        return tr.artifact_location
-    if tracking_uri(settings).startswith(("http://", "https://")):
+    if tracking.artifact_location:
+        return tracking.artifact_location
+    if tracking_uri(tracking, data_dir=data_dir).startswith(("http://", "https://")):
         return None
-    return (settings.data_dir / "mlflow" / "artifacts").resolve().as_uri()
+    return (data_dir / "mlflow" / "artifacts").resolve().as_uri()
 
 
 def build_tracking(
-    settings: Settings, *, object_store: ObjectStore | None = None
+    tr: TrackingSettings, *, data_dir: Path, object_store: ObjectStore | None = None
 ) -> tuple[MlflowTracker, MlflowRegistry]:
     """The MLflow tracker (adapters also go to `object_store`) and registry; imports mlflow."""
-    tr = settings.tracking
-    uri = tracking_uri(settings)
+    uri = tracking_uri(tr, data_dir=data_dir)
     client = mlflow_client(uri, timeout=tr.timeout, retries=tr.retries)
     tracker = MlflowTracker(
         client,
         uri=uri,
         experiment=tr.experiment,
-        artifact_location=artifact_location(settings),
+        artifact_location=artifact_location(tr, data_dir=data_dir),
         object_store=object_store,
     )
     return tracker, MlflowRegistry(client, uri=uri, model_name=tr.registered_model)
@@ -144,28 +146,31 @@ class TrainingBackends:
     registry: ModelRegistry
 
 
-def build_training_backends(settings: Settings) -> TrainingBackends:
-    """LlamaFactory, and MLflow with adapters also copied to the object store.
+def build_training_backends(settings: Settings, *, object_store: ObjectStore) -> TrainingBackends:
+    """LlamaFactory, and MLflow with adapters also copied to the process's object store.
 
-    Raises TrainingError when LEXIMIND_TRAINING__CLI is not set.
+    Raises NotConfigured when LEXIMIND_TRAINING__CLI is not set.
     """
-    trainer = build_trainer(settings)
-    tracker, registry = build_tracking(settings, object_store=build_object_store(settings))
+    trainer = build_trainer(settings.training)
+    tracker, registry = build_tracking(
+        settings.tracking, data_dir=settings.data_dir, object_store=object_store
+    )
     return TrainingBackends(trainer=trainer, tracker=tracker, registry=registry)
 
 
 def build_model_registry(settings: Settings) -> ModelRegistry:
     """The MLflow model registry alone (`leximind model`); needs no trainer."""
-    return build_tracking(settings)[1]
+    return build_tracking(settings.tracking, data_dir=settings.data_dir)[1]
 
 
-def model_endpoint(settings: Settings, *, evaluation: bool = False) -> ModelEndpoint:
+def model_endpoint(
+    llm: LLMSettings, d: DeploySettings, *, evaluation: bool = False
+) -> ModelEndpoint:
     """The served models' API, for evaluation (greedy, longer answers) or as users get it."""
     from training.evaluation import ModelEndpoint
 
-    llm, d = settings.llm, settings.deploy
     if not llm.base_url or not llm.model:
-        raise DeploymentError(
+        raise NotConfigured(
             "adapters are served by vLLM: set LEXIMIND_LLM__BASE_URL and LEXIMIND_LLM__MODEL "
             "(the base model's served name)"
         )
@@ -178,18 +183,19 @@ def model_endpoint(settings: Settings, *, evaluation: bool = False) -> ModelEndp
     )
 
 
-def adapters_dir(settings: Settings) -> Path:
+def adapters_dir(deploy: DeploySettings, *, data_dir: Path) -> Path:
     """Where trained adapters go, one folder per version."""
-    return settings.deploy.adapters_dir or settings.data_dir / "adapters"
+    return deploy.adapters_dir or data_dir / "adapters"
 
 
-def build_deployer(services: Services, *, registry: ModelRegistry | None = None) -> Deployer:
-    """Hot redeploy into the vLLM of LEXIMIND_LLM__BASE_URL; raises DeploymentError without one."""
+def build_deployer(
+    settings: Settings, services: Services, *, registry: ModelRegistry | None = None
+) -> Deployer:
+    """Hot redeploy into the vLLM of LEXIMIND_LLM__BASE_URL; raises NotConfigured without one."""
     from training.smoke import AnswerSmokeTest
 
-    settings = services.settings
-    endpoint = model_endpoint(settings)
     d, llm = settings.deploy, settings.llm
+    endpoint = model_endpoint(llm, d)
     root = d.vllm_url or endpoint.base_url.rstrip("/").removesuffix("/v1")
     smoke = AnswerSmokeTest(
         endpoint=endpoint,
@@ -207,18 +213,18 @@ def build_deployer(services: Services, *, registry: ModelRegistry | None = None)
         smoke=smoke,
         ledger=DeployLedger(settings.data_dir / "deploy"),
         base_model=llm.model or "",
-        adapters_dir=adapters_dir(settings),
+        adapters_dir=adapters_dir(d, data_dir=settings.data_dir),
         registry=registry,
     )
 
 
-def build_evaluator(services: Services) -> Evaluator:
+def build_evaluator(settings: Settings, services: Services) -> Evaluator:
     """Candidate-against-champion evaluation through the model server."""
     from training.evaluation import Evaluator
 
-    d = services.settings.deploy
+    d = settings.deploy
     return Evaluator(
-        endpoint=model_endpoint(services.settings, evaluation=True),
+        endpoint=model_endpoint(settings.llm, d, evaluation=True),
         embedder=services.embedder,
         concurrency=d.eval_concurrency,
         max_samples=d.eval_max_samples,
@@ -226,9 +232,8 @@ def build_evaluator(services: Services) -> Evaluator:
     )
 
 
-def gate_policy(settings: Settings) -> GatePolicy:
+def gate_policy(d: DeploySettings) -> GatePolicy:
     """The promotion gate from the deploy settings."""
-    d = settings.deploy
     return GatePolicy(
         primary=d.primary_metric,
         margin=d.margin,
@@ -237,9 +242,10 @@ def gate_policy(settings: Settings) -> GatePolicy:
     )
 
 
-def build_retrain_pipeline(services: Services, backends: TrainingBackends) -> RetrainPipeline:
+def build_retrain_pipeline(
+    settings: Settings, services: Services, backends: TrainingBackends
+) -> RetrainPipeline:
     """The retraining loop over the dataset settings, the backends and the model server."""
-    settings = services.settings
     spec = dataset_spec(settings)
     store = services.object_store
     return RetrainPipeline(
@@ -247,9 +253,9 @@ def build_retrain_pipeline(services: Services, backends: TrainingBackends) -> Re
         trainer=backends.trainer,
         tracker=backends.tracker,
         registry=backends.registry,
-        evaluator=build_evaluator(services),
-        deployer=build_deployer(services, registry=backends.registry),
-        policy=gate_policy(settings),
-        adapters_dir=adapters_dir(settings),
+        evaluator=build_evaluator(settings, services),
+        deployer=build_deployer(settings, services, registry=backends.registry),
+        policy=gate_policy(settings.deploy),
+        adapters_dir=adapters_dir(settings.deploy, data_dir=settings.data_dir),
         reports_dir=settings.data_dir / "evaluations",
     )

@@ -159,6 +159,12 @@ class LanceDBStore:
                 self._table = db.create_table(TABLE, schema=_schema(self._dimension))
         return self._table
 
+    def close(self) -> None:
+        """Drops the table, the connection and the in-memory copies (LanceDB has no
+        connection to close: it reads files); a later call opens them again."""
+        self._table, self._db, self._fts_ready = None, None, False
+        self._snapshots.clear()
+
     def upsert(self, chunks: Sequence[Chunk], vectors: Vectors) -> None:
         if len(chunks) != len(vectors):
             raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")

@@ -78,6 +78,11 @@ class Snapshots:
         self._latest: dict[str, tuple[int, DenseSnapshot | None]] = {}
         self._loading = threading.Lock()
 
+    def clear(self) -> None:
+        """Drops every snapshot; the next search loads again."""
+        with self._loading:
+            self._latest.clear()
+
     def held(self, kb: str, version: int) -> DenseSnapshot | None:
         """The snapshot of `kb` at `version` if one is loaded already; never loads."""
         held = self._latest.get(kb)

@@ -28,8 +28,7 @@ from core.answering import AnswerPolicy, AnswerService
 from core.errors import StoreUnavailable
 from core.ports import FeedbackLog
 from core.types import ChatMessage, ChunkKind, Completion, Feedback, Source
-from ops.settings import Settings
-from ops.wiring import Services, build_services
+from ops.wiring import Services
 from tests.fakes import ListRetriever, chunk
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -288,12 +287,11 @@ class FlakyFeedbackLog:
 
 def with_fake_core(
     model: EchoModel, retriever: Retriever, feedback: FlakyFeedbackLog | None = None
-) -> Callable[[Settings], Services]:
+) -> Callable[[Services], Services]:
     """Real services on the data dir (object store, spool, logs), answering from `retriever`
     with `model`; `feedback`, when given, stands in front of the real feedback log."""
 
-    def build(settings: Settings) -> Services:
-        services = build_services(settings)
+    def build(services: Services) -> Services:
         answers = AnswerService(
             retriever=retriever,
             chat_model=model,

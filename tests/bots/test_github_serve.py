@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from pytest_httpserver import HTTPServer
 from typer.testing import CliRunner
 
+from adapters.storage.logs import ObjectInteractionLog
 from bots.github.bot import comment_key
 from bots.state import SqliteBotState
 from core.answering import AnswerPolicy, AnswerService
@@ -19,7 +20,7 @@ from core.types import ChatMessage, Completion
 from ops.api import create_app
 from ops.cli import app as cli
 from ops.settings import EmbeddingSettings, GitHubSettings, Settings
-from ops.wiring import Services, build_services
+from ops.wiring import Services
 from tests.bots.github_kit import REPO, SECRET, SOURCES, api_server, github
 from tests.fakes import ListRetriever
 from tests.support.fake_github import (
@@ -31,7 +32,7 @@ from tests.support.fake_github import (
     signed_headers,
 )
 from tests.support.polling import wait_until
-from tests.support.storage import local_feedback_log, local_interaction_log
+from tests.support.storage import local_feedback_log
 
 __all__ = ["api_server", "github"]
 
@@ -75,15 +76,14 @@ def settings_for(
     )
 
 
-def with_fake_core(pause: float) -> Callable[[Settings], Services]:
+def with_fake_core(pause: float) -> Callable[[Services], Services]:
     """Real services, but answers come from fixed passages and a slow scripted model."""
 
-    def build(settings: Settings) -> Services:
-        services = build_services(settings)
+    def build(services: Services) -> Services:
         services.answers = AnswerService(
             retriever=ListRetriever(SOURCES),
             chat_model=SlowChatModel(pause),
-            interaction_log=local_interaction_log(settings.data_dir),
+            interaction_log=ObjectInteractionLog(services.spooled_writer),
             # The adapter renders the model's text as written: no grounding check.
             policy=AnswerPolicy(grounding=None),
         )
@@ -108,7 +108,7 @@ def test_webhook_verifies_acknowledges_and_answers_in_the_background(
     """401 for a bad or missing signature, 400 for bad JSON, 202 at once for a question
     whose answer is posted afterwards, and a 200 for its redelivery."""
     settings = settings_for(tmp_path, api_server, model_cache, webhook_secret=SECRET)
-    with TestClient(create_app(settings, services_factory=with_fake_core(0.2))) as client:
+    with TestClient(create_app(settings, adjust_services=with_fake_core(0.2))) as client:
         assert post(client, question(1), delivery="d1", secret="not-the-secret") == 401
         unsigned = client.post(
             "/github/webhook", content=b"{}", headers={"X-GitHub-Event": "issues"}
@@ -128,7 +128,7 @@ def test_answers_still_running_at_shutdown_are_finished(
 ) -> None:
     """Stopping the server waits for the answers it acknowledged: none is lost."""
     settings = settings_for(tmp_path, api_server, model_cache, webhook_secret=SECRET)
-    with TestClient(create_app(settings, services_factory=with_fake_core(1.0))) as client:
+    with TestClient(create_app(settings, adjust_services=with_fake_core(1.0))) as client:
         codes = [post(client, question(n), delivery=f"d{n}") for n in range(2, 6)]
     assert codes == [202] * 4
     assert all(len(github.posted(REPO, n)) == 1 for n in range(2, 6))
@@ -139,7 +139,7 @@ def test_without_a_webhook_secret_the_route_is_off(
 ) -> None:
     """With no LEXIMIND_GITHUB__WEBHOOK_SECRET the webhook answers 404 and nothing else."""
     settings = settings_for(tmp_path, api_server, model_cache)
-    with TestClient(create_app(settings, services_factory=with_fake_core(0))) as client:
+    with TestClient(create_app(settings, adjust_services=with_fake_core(0))) as client:
         assert post(client, question(6), delivery="d6") == 404
     assert github.requests == []
 

@@ -115,7 +115,7 @@ def serve(tmp_path: Path, httpserver: HTTPServer, slack_api: FakeSlack) -> Calla
         settings = make_settings(tmp_path, httpserver.url_for("/api/"), rate_limit=rate_limit)
         model = model or EchoModel()
         retriever = Retriever(SOURCES)
-        app = create_app(settings, services_factory=with_fake_core(model, retriever, feedback))
+        app = create_app(settings, adjust_services=with_fake_core(model, retriever, feedback))
         with TestClient(app) as client:
             yield Harness(
                 client, slack_api, model, retriever, settings, httpserver.url_for("/respond/1")
@@ -399,7 +399,7 @@ def test_when_chat_update_fails_the_answer_is_posted_in_the_thread(
 def test_without_slack_settings_the_endpoint_is_not_found(tmp_path: Path) -> None:
     """A server with no Slack configuration answers 404 on /slack/events."""
     settings = Settings(_env_file=None, data_dir=tmp_path)
-    app = create_app(settings, services_factory=with_fake_core(EchoModel(), Retriever(SOURCES)))
+    app = create_app(settings, adjust_services=with_fake_core(EchoModel(), Retriever(SOURCES)))
     with TestClient(app) as client:
         r = client.post("/slack/events", content="{}")
     assert r.status_code == 404 and "Slack is not configured" in r.json()["detail"]

@@ -18,9 +18,8 @@ from pytest_httpserver import HTTPServer
 
 from bots.rendering import FAILED
 from bots.slack.threads import USAGE
-from ops.background import TaskTracker
 from ops.settings import Settings, SlackSettings
-from ops.wiring import build_bot_kit, build_slack_bot
+from ops.wiring import open_services
 from tests.bots.slack_fake import (
     APP_TOKEN,
     BOT_TOKEN,
@@ -135,21 +134,17 @@ async def test_socket_mode_answers_mentions_and_commands_with_the_same_listeners
         ),
     )
     model = EchoModel()
-    services = with_fake_core(model, Retriever(SOURCES))(settings)
-    kit = build_bot_kit(services)
-    tasks = TaskTracker()
-    bot = build_slack_bot(services, kit, tasks)
-    stop = asyncio.Event()
-    serving = asyncio.create_task(bot.serve_socket_mode(APP_TOKEN, stop=stop))
-    try:
-        [update] = await eventually(lambda: slack_api.called("chat.update"))
-        acks = await eventually(lambda: len(server.acks) >= 3 and server.acks)
-    finally:
-        stop.set()
-        await serving
-        await tasks.drain(30)
-        await bot.aclose()
-        kit.close()
+    adjust = with_fake_core(model, Retriever(SOURCES))
+    async with open_services(settings, "slack", adjust=adjust) as process:
+        assert process.slack is not None
+        stop = asyncio.Event()
+        serving = asyncio.create_task(process.slack.serve_socket_mode(APP_TOKEN, stop=stop))
+        try:
+            [update] = await eventually(lambda: slack_api.called("chat.update"))
+            acks = await eventually(lambda: len(server.acks) >= 3 and server.acks)
+        finally:
+            stop.set()
+            await serving
     assert update["text"].startswith("Run `make test` [1].")
     assert len(slack_api.called("chat.postMessage")) == 1, "the redelivery is not answered"
     by_envelope = {ack["envelope_id"]: ack.get("payload") for ack in acks}

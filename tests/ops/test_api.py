@@ -15,10 +15,10 @@ from fastapi.testclient import TestClient
 
 from ops.api import create_app
 from ops.settings import EmbeddingSettings, Settings, StorageSettings
-from ops.wiring import build_services
 from rag.sources import read_tree
 from tests.support.corpus import make_fastapi_repo
 from tests.support.seaweedfs import SeaweedServer
+from tests.support.services import index_tree
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +30,7 @@ def indexed(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Sett
         data_dir=tmp_path_factory.mktemp("data"),
         embedding=EmbeddingSettings(cache_dir=model_cache),
     )
-    services = build_services(settings)
-    tree = read_tree(repo, max_bytes=1_000_000)
-    services.indexer.index(tree, kb="default", source=str(repo))
+    index_tree(settings, read_tree(repo, max_bytes=1_000_000), kb="default", source=str(repo))
     return settings
 
 
@@ -172,9 +170,7 @@ def test_server_sees_a_separate_index_run(tmp_path: Path, model_cache: Path) -> 
         _env_file=None, data_dir=data, embedding=EmbeddingSettings(cache_dir=model_cache)
     )
     first = make_fastapi_repo(tmp_path / "first", files=["docs/en/docs/tutorial/cors.md"])
-    build_services(settings).indexer.index(
-        read_tree(first, max_bytes=10**6), kb="default", source=str(first)
-    )
+    index_tree(settings, read_tree(first, max_bytes=10**6), kb="default", source=str(first))
     second = make_fastapi_repo(tmp_path / "second", files=["docs/en/docs/deployment/docker.md"])
     with TestClient(create_app(settings)) as c:
         assert c.post("/search", json={"question": "CORS"}).status_code == 200

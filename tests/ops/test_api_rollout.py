@@ -14,10 +14,10 @@ from adapters.llm.active_model import FileActiveModel
 from bots.identity import UserHasher
 from ops.api import create_app
 from ops.settings import EmbeddingSettings, LLMSettings, Settings
-from ops.wiring import build_services
 from rag.sources import read_tree
 from tests.support.corpus import make_fastapi_repo
 from tests.support.fake_vllm import FakeVllm, fake_vllm
+from tests.support.services import index_tree
 
 KEY = "ab" * 32
 
@@ -40,9 +40,7 @@ def settings(tmp_path: Path, model_cache: Path, server: FakeVllm) -> Settings:
         bots={"user_hash_key": KEY},  # type: ignore[arg-type]
     )
     repo = make_fastapi_repo(tmp_path / "repo")
-    build_services(made).indexer.index(
-        read_tree(repo, max_bytes=1_000_000), kb="default", source="r"
-    )
+    index_tree(made, read_tree(repo, max_bytes=1_000_000), kb="default", source="r")
     return made
 
 

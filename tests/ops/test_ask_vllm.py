@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 
 from ops.api import create_app
 from ops.settings import AnswerSettings, EmbeddingSettings, LLMSettings, RetrievalSettings, Settings
-from ops.wiring import build_services
 from rag.sources import read_tree
 from tests.support.corpus import make_fastapi_repo
+from tests.support.services import index_tree
 from tests.support.vllm_server import VllmServer
 
 pytestmark = pytest.mark.vllm
@@ -42,9 +42,7 @@ def test_ask_uses_the_model_then_falls_back_when_it_stops(
         # text is sent as written, without the grounding check.
         answer=AnswerSettings(max_context_chars=500, grounding=False),
     )
-    build_services(settings).indexer.index(
-        read_tree(repo, max_bytes=10**6), kb="default", source=str(repo)
-    )
+    index_tree(settings, read_tree(repo, max_bytes=10**6), kb="default", source=str(repo))
     with TestClient(create_app(settings)) as client:
         assert client.get("/healthz").json()["model"] == "ok (tiny-llama-own)"
         r = client.post("/ask", json={"question": "How do I configure CORS middleware?"})

@@ -13,7 +13,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from ops.cli import _serve_metrics, app
+from ops.cli import _metrics_served, app
 from ops.metrics import Metrics
 from ops.settings import MetricsSettings, Settings
 from tests.support.corpus import git, make_fastapi_repo
@@ -111,18 +111,18 @@ def test_discord_without_a_token_says_what_to_set(env: Path) -> None:
 def test_the_discord_metrics_server_follows_the_settings() -> None:
     """No port: nothing served; a port: /metrics served until stopped; a taken port: exit 1."""
     metrics = Metrics()
-    _serve_metrics(Settings(_env_file=None), metrics)()  # a no-op stop
+    with _metrics_served(Settings(_env_file=None), metrics):
+        pass  # nothing to serve, nothing to stop
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     settings = Settings(_env_file=None, metrics=MetricsSettings(port=port))
-    stop = _serve_metrics(settings, metrics)
-    try:
+    with _metrics_served(settings, metrics):
         assert "leximind_gateway_connected" in httpx.get(f"http://127.0.0.1:{port}/metrics").text
-        with pytest.raises(typer.Exit):
-            _serve_metrics(settings, Metrics())
-    finally:
-        stop()
+        with pytest.raises(typer.Exit), _metrics_served(settings, Metrics()):
+            pytest.fail("the port is taken")
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/metrics")
 
 
 def test_slack_command_needs_socket_mode_and_its_tokens(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from ops.settings import DiscordSettings, EmbeddingSettings, Settings
-from ops.wiring import build_bot_kit, build_discord_client, build_services
+from ops.wiring import open_services
 from tests.support.discord_bot import APP_ID, GUILD, fake_discord
 
 
@@ -23,18 +23,14 @@ async def test_the_client_from_settings_logs_in_and_registers_its_command(
         embedding=EmbeddingSettings(cache_dir=model_cache),
         discord=DiscordSettings(token="abc.def.ghi", guild_id=GUILD),
     )
-    services = build_services(settings)
-    kit = build_bot_kit(services)
-    client = build_discord_client(services, kit)
-    try:
+    async with open_services(settings, "discord") as process:
+        client = process.discord
+        assert client is not None
         await client.login("abc.def.ghi")
         assert api.calls("PUT", rf"/applications/{APP_ID}/guilds/{GUILD}/commands")
         assert client.intents == client.intents.default()
         assert not client.intents.message_content and not client.intents.members
         assert client.allowed_mentions is not None
         assert client.allowed_mentions.to_dict() == {"parse": []}
-    finally:
-        await client.close()
-        kit.close()
-        await services.aclose()
+    assert client.is_closed()
     assert (tmp_path / "data" / "bots" / "state.sqlite3").exists()

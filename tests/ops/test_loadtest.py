@@ -11,7 +11,6 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from ops.settings import EmbeddingSettings, Settings
-from ops.wiring import build_services
 from rag.sources import read_tree
 from tests.bots.slack_fake import BOT_TOKEN, BOT_USER, SIGNING_SECRET, FakeSlack
 from tests.support.corpus import make_fastapi_repo
@@ -19,6 +18,7 @@ from tests.support.fake_github import BOT_LOGIN, FakeGitHub
 from tests.support.leximind_server import LeximindServer, start_leximind
 from tests.support.locust_run import run_locust
 from tests.support.polling import wait_until
+from tests.support.services import index_tree
 
 WEBHOOK_SECRET = "loadtest-webhook-secret"
 REPO = "leximind/loadtest"
@@ -76,9 +76,7 @@ def served(
     settings = Settings(
         _env_file=None, data_dir=data, embedding=EmbeddingSettings(cache_dir=model_cache)
     )
-    build_services(settings).indexer.index(
-        read_tree(repo, max_bytes=10**6), kb="default", source=str(repo)
-    )
+    index_tree(settings, read_tree(repo, max_bytes=10**6), kb="default", source=str(repo))
     env = {
         "LEXIMIND_DATA_DIR": str(data),
         "LEXIMIND_EMBEDDING__CACHE_DIR": str(model_cache),

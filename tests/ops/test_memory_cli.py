@@ -19,6 +19,7 @@ from tests.adapters.test_s3_storage import new_bucket
 from tests.bots.github_kit import api_server, github  # noqa: F401 - fixtures
 from tests.support.fake_github import FakeGitHub, issue, user
 from tests.support.seaweedfs import SeaweedServer
+from tests.support.services import services_open
 
 runner = CliRunner()
 REPO = "octo/widgets"
@@ -87,23 +88,24 @@ def test_import_answers_then_list_show_delete(env: None, github: FakeGitHub) -> 
     assert "imported 0, unchanged 1," in again.output
 
     entry_id = github_entry_id(REPO, 1)
-    services = wiring.build_services(wiring.load_settings())
-    record = json.loads(services.object_store.get(memory_key("widgets", entry_id)))
-    assert record["answer"] == ANSWER and record["endorsed_by"] == ["maint"]
-    assert record["link"].startswith(f"https://github.com/{REPO}/issues/1#issuecomment-")
-    assert services.memory is not None
-    [hit] = asyncio.run(services.memory.recall("how can I run the tests?", kb="widgets"))
-    assert hit.entry.id == entry_id and hit.score >= services.settings.memory.threshold
+    with services_open(wiring.load_settings()) as process:
+        services = process.services
+        record = json.loads(services.object_store.get(memory_key("widgets", entry_id)))
+        assert record["answer"] == ANSWER and record["endorsed_by"] == ["maint"]
+        assert record["link"].startswith(f"https://github.com/{REPO}/issues/1#issuecomment-")
+        assert services.memory is not None
+        [hit] = asyncio.run(services.memory.recall("how can I run the tests?", kb="widgets"))
+        assert hit.entry.id == entry_id and hit.score >= wiring.load_settings().memory.threshold
 
-    listed = runner.invoke(app, ["memory", "list", "--kb", "widgets"])
-    assert "github-octo" in listed.output and "1 entries" in listed.output
-    shown = runner.invoke(app, ["memory", "show", entry_id, "--kb", "widgets"])
-    assert json.loads(shown.stdout[shown.stdout.index("{") :])["source"] == "github"
+        listed = runner.invoke(app, ["memory", "list", "--kb", "widgets"])
+        assert "github-octo" in listed.output and "1 entries" in listed.output
+        shown = runner.invoke(app, ["memory", "show", entry_id, "--kb", "widgets"])
+        assert json.loads(shown.stdout[shown.stdout.index("{") :])["source"] == "github"
 
-    assert runner.invoke(app, ["memory", "delete", entry_id, "--kb", "widgets"]).exit_code == 0
-    assert asyncio.run(services.memory.recall("how can I run the tests?", kb="widgets")) == []
-    gone = runner.invoke(app, ["memory", "delete", entry_id, "--kb", "widgets"])
-    assert gone.exit_code == 1 and "no memory entry" in gone.output
+        assert runner.invoke(app, ["memory", "delete", entry_id, "--kb", "widgets"]).exit_code == 0
+        assert asyncio.run(services.memory.recall("how can I run the tests?", kb="widgets")) == []
+        gone = runner.invoke(app, ["memory", "delete", entry_id, "--kb", "widgets"])
+        assert gone.exit_code == 1 and "no memory entry" in gone.output
 
 
 def test_import_needs_repositories(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

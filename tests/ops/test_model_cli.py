@@ -42,7 +42,7 @@ def env(tmp_path: Path, server: FakeVllm, model_cache: Path) -> dict[str, str]:
 
 def use_backends(monkeypatch: pytest.MonkeyPatch, backends: TrainingBackends) -> None:
     """The composition root hands out these backends instead of LlamaFactory and MLflow."""
-    monkeypatch.setattr("ops.wiring.build_training_backends", lambda settings: backends)
+    monkeypatch.setattr("ops.wiring.build_training_backends", lambda settings, **_: backends)
     monkeypatch.setattr("ops.wiring.build_model_registry", lambda settings: backends.registry)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
@@ -53,19 +54,24 @@ async def test_a_replica_searches_a_knowledge_base_indexed_on_another_host(
             ),
         )
 
-    replica = wiring.build_services(host("api-host"))
-    assert replica.retriever.knowledge_bases() == []
-    with pytest.raises(UnknownKnowledgeBase):
-        await replica.retriever.search("path parameters", kb="fastapi", k=3)
+    async with AsyncExitStack() as stack:  # both hosts close at the end
+        replica = (
+            await stack.enter_async_context(wiring.open_services(host("api-host"), "cli"))
+        ).services
+        assert replica.retriever.knowledge_bases() == []
+        with pytest.raises(UnknownKnowledgeBase):
+            await replica.retriever.search("path parameters", kb="fastapi", k=3)
 
-    indexer = wiring.build_services(host("gpu-host"))
-    repo = make_fastapi_repo(tmp_path / "repo", files=PAGES)
-    indexer.indexer.index(read_tree(repo, max_bytes=10**6), kb="fastapi", source=str(repo))
+        indexer = (
+            await stack.enter_async_context(wiring.open_services(host("gpu-host"), "cli"))
+        ).services
+        repo = make_fastapi_repo(tmp_path / "repo", files=PAGES)
+        indexer.indexer.index(read_tree(repo, max_bytes=10**6), kb="fastapi", source=str(repo))
 
-    sources = await replica.retriever.search("How do I declare path parameters?", kb="fastapi", k=3)
-    assert replica.retriever.knowledge_bases() == ["fastapi"]
-    assert sources and all(s.url and s.url.startswith("https://github.com/") for s in sources)
-    # The replica keeps a copy of what it read, to serve should it restart during an outage.
-    assert FileCatalog(tmp_path / "api-host" / "catalog.json").names() == ["fastapi"]
-    await replica.aclose()
-    await indexer.aclose()
+        sources = await replica.retriever.search(
+            "How do I declare path parameters?", kb="fastapi", k=3
+        )
+        assert replica.retriever.knowledge_bases() == ["fastapi"]
+        assert sources and all(s.url and s.url.startswith("https://github.com/") for s in sources)
+        # The replica keeps a copy of what it read, to serve should it restart during an outage.
+        assert FileCatalog(tmp_path / "api-host" / "catalog.json").names() == ["fastapi"]

@@ -26,12 +26,12 @@ from ops.scheduler import (
     scheduler_status,
 )
 from ops.settings import EmbeddingSettings, SchedulerSettings, Settings
-from ops.wiring import build_services
 from tests.conftest import REPO_ROOT
 from tests.support.datasets import conala_slice
 from tests.support.polling import wait_until
 from tests.support.retraining import INTERVALS_ENV, RELEASE_ENV
 from tests.support.scheduler_process import BACKENDS
+from tests.support.services import index_tree, services_open
 from tests.support.vllm_server import free_port
 
 
@@ -205,7 +205,8 @@ def stop(processes: list[subprocess.Popen[bytes]]) -> None:
 def test_two_schedulers_never_train_at_once(tmp_path: Path, model_cache: Path) -> None:
     """Two scheduler processes share a data dir and fire retraining every 2 s: while one trains
     the other's runs are skipped, and no two trainings overlap; each run is recorded."""
-    build_services(settings_at(tmp_path / "data"))  # the store and folders, as `index` leaves them
+    with services_open(settings_at(tmp_path / "data")):
+        pass  # the store and folders, as `index` leaves them
     env = scheduler_env(tmp_path, model_cache, LEXIMIND_SCHEDULER__RETRAIN_INTERVAL="2")
     logs = [tmp_path / "scheduler-a.log", tmp_path / "scheduler-b.log"]
     processes = [start_scheduler(env, log) for log in logs]
@@ -238,7 +239,8 @@ def test_a_queued_retraining_runs_when_the_scheduler_starts(
     """A retraining queued in the job store (what `leximind retrain` does) is run by the next
     scheduler, recorded, and shown by `leximind scheduler status` with the jobs."""
     data = tmp_path / "data"
-    build_services(settings_at(data))
+    with services_open(settings_at(data)):
+        pass  # the store and folders, as `index` leaves them
     port = free_port()
     env = scheduler_env(
         tmp_path,
@@ -311,13 +313,12 @@ def test_the_reindex_job_brings_every_knowledge_base_up_to_date(
         data_dir=tmp_path / "data",
         embedding=EmbeddingSettings(cache_dir=model_cache),
     )
-    services = build_services(settings)
     for name in ("docs", "gone"):
         folder = tmp_path / name
         folder.mkdir()
         (folder / "README.md").write_text(f"# {name}\n\nRun the tests with pytest.\n")
         (folder / "INSTALL.md").write_text("# Install\n\nUse pip install.\n")
-        services.indexer.index(read_tree(folder, max_bytes=10**6), kb=name, source=str(folder))
+        index_tree(settings, read_tree(folder, max_bytes=10**6), kb=name, source=str(folder))
     (tmp_path / "docs" / "INSTALL.md").write_text("# Install\n\nUse uv pip install.\n")
     (tmp_path / "gone" / "README.md").unlink()
     (tmp_path / "gone" / "INSTALL.md").unlink()
@@ -332,12 +333,11 @@ def test_the_reindex_job_brings_every_knowledge_base_up_to_date(
 
 def test_the_drain_job_replays_the_spool(tmp_path: Path) -> None:
     """Records spooled while the store was down reach it when the job runs."""
+    from adapters.storage.spool import Spool
     from adapters.storage.writer import WriteKind
-    from ops.wiring import build_spooled_writer
 
     settings = settings_at(tmp_path)
-    writer = build_spooled_writer(settings)
-    writer.spool.append(WriteKind.REPLACE.value, "corrections/i1.json", b"{}")
+    Spool(tmp_path / "spool").append(WriteKind.REPLACE.value, "corrections/i1.json", b"{}")
 
     result = jobs.run_job(jobs.DRAIN, jobs._drain, settings=settings)
 

@@ -13,13 +13,13 @@ from adapters.llm.redis_rollout import RedisActiveModel
 from bots.redis_state import RedisBotState
 from bots.state import SqliteBotState
 from core.rollout import RolloutState
-from ops.settings import Settings, StateSettings
+from ops.settings import BotSettings, Settings, StateSettings
 from ops.wiring import build_active_model, build_bot_state
 from tests.support.redis_server import RedisServer
 
 
 def test_without_a_redis_url_the_state_is_sqlite_in_the_folder(tmp_path: Path) -> None:
-    state = build_bot_state(Settings(_env_file=None, data_dir=tmp_path), tmp_path / "bots")
+    state = build_bot_state(BotSettings(), StateSettings(), folder=tmp_path / "bots")
     assert isinstance(state, SqliteBotState)
     assert (tmp_path / "bots" / "state.sqlite3").is_file()
     state.close()
@@ -32,8 +32,8 @@ async def test_a_redis_url_builds_redis_state_shared_by_replicas(
     monkeypatch.setenv("LEXIMIND_STATE__REDIS_URL", redis_server.url)
     monkeypatch.setenv("LEXIMIND_STATE__KEY_PREFIX", "wiring-test:")
     settings = Settings(_env_file=None, data_dir=tmp_path)
-    a = build_bot_state(settings, tmp_path / "a")
-    b = build_bot_state(settings, tmp_path / "b")
+    a = build_bot_state(settings.bots, settings.state, folder=tmp_path / "a")
+    b = build_bot_state(settings.bots, settings.state, folder=tmp_path / "b")
     assert isinstance(a, RedisBotState) and isinstance(b, RedisBotState)
     assert [await a.claim("github:d-wiring"), await b.claim("github:d-wiring")] == [True, False]
     await a.aclose()
@@ -63,13 +63,14 @@ def test_the_rollout_state_follows_the_same_choice(
 ) -> None:
     """The active model and canary live in DATA_DIR/deploy without Redis; with a Redis URL a
     canary staged by one replica is seen by another built from the same settings."""
-    local = build_active_model(Settings(_env_file=None, data_dir=tmp_path))
+    local = build_active_model(StateSettings(), data_dir=tmp_path)
     assert isinstance(local, FileActiveModel)
     monkeypatch.setenv("LEXIMIND_STATE__REDIS_URL", redis_server.url)
     monkeypatch.setenv("LEXIMIND_STATE__KEY_PREFIX", "wiring-rollout:")
     monkeypatch.setenv("LEXIMIND_STATE__ROLLOUT_REFRESH", "0")
     settings = Settings(_env_file=None, data_dir=tmp_path)
-    a, b = build_active_model(settings), build_active_model(settings)
+    a = build_active_model(settings.state, data_dir=tmp_path)
+    b = build_active_model(settings.state, data_dir=tmp_path)
     assert isinstance(a, RedisActiveModel) and isinstance(b, RedisActiveModel)
     a.switch("v1")
     a.stage("v2", 0.1)

@@ -15,10 +15,10 @@ from ops.settings import EmbeddingSettings, LLMSettings, Settings, StorageSettin
 from ops.wiring import (
     build_catalog,
     build_object_store,
-    build_services,
     build_spooled_writer,
     build_vector_store,
     build_weaviate_store,
+    open_services,
 )
 from rag.catalog import FileCatalog
 from rag.shared_catalog import ObjectStoreCatalog
@@ -30,8 +30,9 @@ from tests.support.vllm_server import free_port
 
 def test_local_backend_is_a_folder_in_the_data_dir(tmp_path: Path) -> None:
     """By default objects live in DATA_DIR/objects and the spool in DATA_DIR/spool."""
-    settings = Settings(_env_file=None, data_dir=tmp_path)
-    writer = build_spooled_writer(settings)
+    storage = StorageSettings()
+    objects = build_object_store(storage, data_dir=tmp_path)
+    writer = build_spooled_writer(storage, data_dir=tmp_path, objects=objects)
 
     writer.store.put("corrections/i1.json", b"{}")
 
@@ -50,18 +51,18 @@ def test_s3_backend_builds_the_s3_store_without_contacting_it(tmp_path: Path) ->
         bucket="leximind-prod",
         spool_dir=tmp_path / "elsewhere",
     )
-    settings = Settings(_env_file=None, data_dir=tmp_path, storage=storage)
-
-    store = build_object_store(settings)
+    store = build_object_store(storage, data_dir=tmp_path)
 
     assert isinstance(store, S3ObjectStore) and store.bucket == "leximind-prod"
     assert "s3-real-secret-123" not in repr(store)
-    assert build_spooled_writer(settings).spool.root == tmp_path / "elsewhere"
+    writer = build_spooled_writer(storage, data_dir=tmp_path, objects=store)
+    assert writer.spool.root == tmp_path / "elsewhere" and writer.store is store
+    store.close()
 
 
 def test_vector_backend_defaults_to_lancedb_in_the_data_dir(tmp_path: Path) -> None:
     """Without vector settings the store is LanceDB under DATA_DIR/lancedb."""
-    store = build_vector_store(Settings(_env_file=None, data_dir=tmp_path), dimension=8)
+    store = build_vector_store(VectorSettings(), data_dir=tmp_path, dimension=8)
     assert isinstance(store, LanceDBStore)
     store.upsert(CORPUS, vectors_for(CORPUS))
     assert (tmp_path / "lancedb").is_dir()
@@ -76,7 +77,7 @@ def test_weaviate_backend_is_built_without_contacting_it(tmp_path: Path) -> None
         weaviate_collection="Docs",
         weaviate_init_timeout=2,
     )
-    store = build_vector_store(Settings(_env_file=None, data_dir=tmp_path, vector=vector))
+    store = build_vector_store(vector, data_dir=tmp_path)
 
     assert isinstance(store, WeaviateStore) and store.collection_name == "Docs"
     assert "wv-real-key-123" not in repr(store)
@@ -121,27 +122,27 @@ def test_weaviate_errors_become_store_unavailable(httpserver: HTTPServer) -> Non
 async def test_chat_client_is_built_and_closed_when_configured(
     tmp_path: Path, model_cache: Path
 ) -> None:
-    """With a base URL the services hold the OpenAI-compatible client; aclose closes it."""
+    """With a base URL the services hold the OpenAI-compatible client; leaving closes it."""
     settings = Settings(
         _env_file=None,
         data_dir=tmp_path,
         embedding=EmbeddingSettings(cache_dir=model_cache),
         llm=LLMSettings(base_url="http://127.0.0.1:9/v1", model="m"),
     )
-    services = build_services(settings)
-    assert isinstance(services.chat_model, OpenAICompatibleChatModel)
-    await services.aclose()
-    assert services.chat_model._client.is_closed
+    async with open_services(settings, "cli") as process:
+        chat_model = process.services.chat_model
+        assert isinstance(chat_model, OpenAICompatibleChatModel)
+        assert not chat_model._client.is_closed
+    assert chat_model._client.is_closed
 
 
 async def test_no_chat_client_without_a_model_server(tmp_path: Path, model_cache: Path) -> None:
-    """Without a base URL answers are extractive: no client is built, and aclose is a no-op."""
+    """Without a base URL answers are extractive: no client is built."""
     settings = Settings(
         _env_file=None, data_dir=tmp_path, embedding=EmbeddingSettings(cache_dir=model_cache)
     )
-    services = build_services(settings)
-    assert services.chat_model is None
-    await services.aclose()
+    async with open_services(settings, "cli") as process:
+        assert process.services.chat_model is None
 
 
 def test_the_catalog_is_shared_with_the_s3_backend(tmp_path: Path) -> None:
@@ -153,8 +154,9 @@ def test_the_catalog_is_shared_with_the_s3_backend(tmp_path: Path) -> None:
         secret_key="s3-real-secret-123",  # type: ignore[arg-type]
         catalog_ttl=7,
     )
-    shared = build_catalog(Settings(_env_file=None, data_dir=tmp_path, storage=storage))
-    local = build_catalog(Settings(_env_file=None, data_dir=tmp_path))
+    objects = build_object_store(storage, data_dir=tmp_path)
+    shared = build_catalog(storage, data_dir=tmp_path, objects=objects)
+    local = build_catalog(StorageSettings(), data_dir=tmp_path, objects=objects)
 
     assert isinstance(shared, ObjectStoreCatalog) and "S3ObjectStore" in repr(shared)
     assert isinstance(local, FileCatalog) and local.path == tmp_path / "catalog.json"

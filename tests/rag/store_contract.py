@@ -180,6 +180,16 @@ class VectorStoreContract:
         assert again.count() == 4
         assert again.keyword_search("beta", "cargo", k=1)[0][0].path == "README.md"
 
+    def test_close_lets_go_and_a_later_call_opens_again(self, filled: VectorStore) -> None:
+        """close() is safe twice; a store used after it reopens and still holds its data."""
+        filled.close()
+        filled.close()
+        assert filled.count() == 4
+        assert filled.vector_search("alpha", vectors_for(CORPUS[:1])[0], k=1)[0][0].id == (
+            CORPUS[0].id
+        )
+        filled.close()
+
 
 def _fields(chunk: Chunk) -> dict[str, object]:
     return {name: getattr(chunk, name) for name in chunk.__slots__}

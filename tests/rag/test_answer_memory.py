@@ -4,6 +4,7 @@ survive re-indexing, and are replaced, withdrawn and deleted."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,13 +14,14 @@ from core.memory import MemorySource, answer_entry_id
 from core.object_keys import memory_key
 from core.types import ChunkKind, Feedback, FeedbackLabel, Question
 from ops import wiring
-from ops.memory_wiring import build_curator
 from ops.settings import EmbeddingSettings, Settings, StorageSettings
+from ops.wiring.memory import build_curator
 from rag.sources import read_tree
 from tests.adapters.test_s3_storage import new_bucket
 from tests.support.corpus import make_fastapi_repo
 from tests.support.review import interaction, store_feedback, store_interaction
 from tests.support.seaweedfs import SeaweedServer
+from tests.support.services import services_open
 
 PAGES = ["docs/en/docs/tutorial/cors.md", "docs/en/docs/tutorial/testing.md"]
 QUESTION = "How can I make my API reachable from a browser app on another domain?"
@@ -27,7 +29,9 @@ CORRECTED = "Add CORSMiddleware and list the front-end's origin in allow_origins
 
 
 @pytest.fixture
-def services(tmp_path: Path, model_cache: Path, seaweedfs: SeaweedServer) -> wiring.Services:
+def services(
+    tmp_path: Path, model_cache: Path, seaweedfs: SeaweedServer
+) -> Iterator[wiring.Services]:
     settings = Settings(
         _env_file=None,
         data_dir=tmp_path / "data",
@@ -42,15 +46,16 @@ def services(tmp_path: Path, model_cache: Path, seaweedfs: SeaweedServer) -> wir
             catalog_ttl=0,
         ),
     )
-    built = wiring.build_services(settings)
-    repo = make_fastapi_repo(tmp_path / "repo", files=PAGES)
-    built.indexer.index(read_tree(repo, max_bytes=10**6), kb="docs", source=str(repo))
-    return built
+    with services_open(settings) as process:
+        built = process.services
+        repo = make_fastapi_repo(tmp_path / "repo", files=PAGES)
+        built.indexer.index(read_tree(repo, max_bytes=10**6), kb="docs", source=str(repo))
+        yield built
 
 
 def curator(services: wiring.Services) -> MemoryCurator:
     assert services.memory is not None
-    return build_curator(services.settings, services.memory)
+    return build_curator(Settings(_env_file=None), services.memory)  # the fixture's defaults
 
 
 def correct(services: wiring.Services, interaction_id: str, answer: str, at: str) -> None:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ops.settings import EmbeddingSettings, Settings
-from ops.wiring import Services, build_services
+from ops.wiring import Services
 from rag.indexer import IndexReport
 from rag.sources import read_tree
 from tests.support.corpus import git, make_fastapi_repo
+from tests.support.services import services_open
 
 FILES = [
     "docs/en/docs/tutorial/cors.md",
@@ -20,14 +22,15 @@ FILES = [
 
 
 @pytest.fixture
-def setup(tmp_path: Path, model_cache: Path) -> tuple[Services, Path]:
+def setup(tmp_path: Path, model_cache: Path) -> Iterator[tuple[Services, Path]]:
     repo = make_fastapi_repo(tmp_path / "repo", files=FILES)
     settings = Settings(
         _env_file=None,
         data_dir=tmp_path / "data",
         embedding=EmbeddingSettings(cache_dir=model_cache),
     )
-    return build_services(settings), repo
+    with services_open(settings) as process:
+        yield process.services, repo
 
 
 def run(services: Services, repo: Path, kb: str = "default") -> IndexReport:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.ports import ObjectStore
 from ops.settings import Settings
 from ops.wiring import TrainingBackends
 from training.errors import TrainingFailed
@@ -184,9 +185,10 @@ class BlockingTrainer:
             out.write(f"{what} {os.getpid()} {time.time():.6f}\n")
 
 
-def blocking_backends(settings: Settings) -> TrainingBackends:
+def blocking_backends(settings: Settings, *, object_store: ObjectStore) -> TrainingBackends:
     """Backends for a scheduler subprocess: the BlockingTrainer on the files named by
-    TEST_RETRAIN_INTERVALS and TEST_RETRAIN_RELEASE, in-memory tracker and registry."""
+    TEST_RETRAIN_INTERVALS and TEST_RETRAIN_RELEASE, in-memory tracker and registry (the
+    process's object store, which the real backends copy adapters to, is not needed)."""
     trainer = BlockingTrainer(Path(os.environ[INTERVALS_ENV]), Path(os.environ[RELEASE_ENV]))
     return TrainingBackends(trainer=trainer, tracker=MemoryTracker(), registry=MemoryRegistry())
 

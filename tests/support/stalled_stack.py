@@ -18,13 +18,13 @@ from redis import Redis
 
 from adapters.llm.redis_rollout import RedisActiveModel
 from ops.settings import EmbeddingSettings, Settings, StorageSettings
-from ops.wiring import build_services
 from rag.sources import read_tree
 from tests.support.corpus import make_fastapi_repo
 from tests.support.fake_vllm import FakeVllm, fake_vllm
 from tests.support.leximind_server import LeximindServer, start_leximind
 from tests.support.redis_server import RedisServer
 from tests.support.seaweedfs import SeaweedServer
+from tests.support.services import index_tree
 from tests.support.stalling_proxy import StallingProxy
 
 CHAMPION = "champion-v1"  # the model the rollout state in Redis names
@@ -75,9 +75,7 @@ def serve_behind_stalling_proxies(
         storage=storage,
     )
     repo = make_fastapi_repo(work / "repo")
-    build_services(settings).indexer.index(
-        read_tree(repo, max_bytes=1_000_000), kb="default", source=str(repo)
-    )
+    index_tree(settings, read_tree(repo, max_bytes=1_000_000), kb="default", source=str(repo))
     prefix = f"stall-{uuid.uuid4().hex[:12]}:"
     rollout = RedisActiveModel(Redis.from_url(redis.url, socket_timeout=5), key_prefix=prefix)
     rollout.switch(CHAMPION)

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ops.errors import NotConfigured
 from ops.settings import Settings
 from ops.wiring import build_trainer
-from training.errors import TrainingError
 from training.llamafactory_config import (
     LoraRecipe,
     run_params,
@@ -109,7 +109,7 @@ def test_recipe_from_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     monkeypatch.setenv("LEXIMIND_TRAINING__LEARNING_RATE", "1e-4")
     monkeypatch.setenv("LEXIMIND_TRAINING__LORA_TARGET", "q_proj, v_proj")
     monkeypatch.setenv("LEXIMIND_TRAINING__EXTRA", '{"flash_attn": "fa2"}')
-    trainer = build_trainer(Settings(_env_file=None))
+    trainer = build_trainer(Settings(_env_file=None).training)
     config = training_config(trainer.recipe, JOB)
     assert config["learning_rate"] == 1e-4
     assert config["lora_target"] == "q_proj,v_proj"
@@ -118,8 +118,8 @@ def test_recipe_from_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
 
 def test_no_cli_configured_is_a_clear_error() -> None:
     """Without LEXIMIND_TRAINING__CLI the trainer cannot be built, and the error says why."""
-    with pytest.raises(TrainingError, match="LEXIMIND_TRAINING__CLI"):
-        build_trainer(Settings(_env_file=None))
+    with pytest.raises(NotConfigured, match="LEXIMIND_TRAINING__CLI"):
+        build_trainer(Settings(_env_file=None).training)
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ import pytest
 
 from adapters.llm.active_model import FileActiveModel
 from core.answering import AnswerPolicy
-from ops.settings import Settings, TrackingSettings
+from ops.settings import TrackingSettings
 from ops.wiring import build_tracking
 from rag.embedding import OnnxEmbedder
 from tests.fakes import ListRetriever, MemoryInteractionLog
@@ -75,8 +75,7 @@ class Loop:
         self.registry: Any = MemoryRegistry()
         if mlflow is not None:
             tracking = TrackingSettings(uri=mlflow.uri, artifact_location=mlflow.artifact_location)
-            settings = Settings(_env_file=None, data_dir=tmp, tracking=tracking)
-            self.tracker, self.registry = build_tracking(settings)
+            self.tracker, self.registry = build_tracking(tracking, data_dir=tmp)
         self.trainer = ScriptedTrainer(steps)
         self.active = FileActiveModel(tmp / "deploy" / "active_model.json")
         self.server = server

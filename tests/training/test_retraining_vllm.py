@@ -33,8 +33,8 @@ from ops.wiring import (
     build_deployer,
     build_evaluator,
     build_retrain_pipeline,
-    build_services,
     build_tracking,
+    open_services,
 )
 from rag.sources import read_tree
 from tests.support.corpus import make_fastapi_repo
@@ -143,24 +143,24 @@ async def test_evaluation_through_vllm_prefers_the_better_adapter(
     from training.build import DatasetSpec, build_dataset
 
     settings = settings_for(lora_server, tmp_path, model_cache, references)
-    services = build_services(settings)
-    dataset = build_dataset(DatasetSpec(out_dir=tmp_path / "datasets", conala_dir=references))
-    deployer = build_deployer(services)
-    await deployer.load_candidate("eval-good", adapters["good"])
-    await deployer.load_candidate("eval-bad", adapters["bad"])
-    try:
-        report = await build_evaluator(services).evaluate(
-            dataset.path, candidate="eval-good", champion="eval-bad"
-        )
-    finally:
-        await deployer.discard("eval-good")
-        await deployer.discard("eval-bad")
-        await services.aclose()
+    async with open_services(settings, "cli") as process:
+        services = process.services
+        dataset = build_dataset(DatasetSpec(out_dir=tmp_path / "datasets", conala_dir=references))
+        deployer = build_deployer(settings, services)
+        await deployer.load_candidate("eval-good", adapters["good"])
+        await deployer.load_candidate("eval-bad", adapters["bad"])
+        try:
+            report = await build_evaluator(settings, services).evaluate(
+                dataset.path, candidate="eval-good", champion="eval-bad"
+            )
+        finally:
+            await deployer.discard("eval-good")
+            await deployer.discard("eval-bad")
 
-    good, bad = report.metrics("eval-good"), report.metrics("eval-bad")
-    assert good["test/rougeL"] > 0.8 > bad["test/rougeL"]
-    assert good["test/cosine"] > bad["test/cosine"]
-    assert report.samples_per_s > 0 and report.concurrency == 4
+        good, bad = report.metrics("eval-good"), report.metrics("eval-bad")
+        assert good["test/rougeL"] > 0.8 > bad["test/rougeL"]
+        assert good["test/cosine"] > bad["test/cosine"]
+        assert report.samples_per_s > 0 and report.concurrency == 4
 
 
 def ask(client: TestClient) -> str:
@@ -186,39 +186,43 @@ async def test_retrain_promote_reject_fail_and_roll_back(
     settings.tracking = TrackingSettings(
         uri=mlflow_store.uri, artifact_location=mlflow_store.artifact_location
     )
-    services = build_services(settings)
-    repo = make_fastapi_repo(tmp_path / "repo", files=["docs/en/docs/tutorial/cors.md"])
-    services.indexer.index(read_tree(repo, max_bytes=10**6), kb="default", source=str(repo))
-    tracker, registry = build_tracking(settings, object_store=services.object_store)
-    trainer = ScriptedTrainer([adapters["good"], adapters["bad"], TrainingFailed("NaN loss")])
-    pipeline = build_retrain_pipeline(services, TrainingBackends(trainer, tracker, registry))
+    async with open_services(settings, "cli") as process:
+        services = process.services
+        repo = make_fastapi_repo(tmp_path / "repo", files=["docs/en/docs/tutorial/cors.md"])
+        services.indexer.index(read_tree(repo, max_bytes=10**6), kb="default", source=str(repo))
+        tracker, registry = build_tracking(
+            settings.tracking, data_dir=settings.data_dir, object_store=services.object_store
+        )
+        trainer = ScriptedTrainer([adapters["good"], adapters["bad"], TrainingFailed("NaN loss")])
+        pipeline = build_retrain_pipeline(
+            settings, services, TrainingBackends(trainer, tracker, registry)
+        )
 
-    with TestClient(create_app(settings)) as client:
-        assert ask(client) == BASE
-        first = await pipeline.run()
-        assert first.status == "promoted", first
-        assert ask(client) == first.version
+        with TestClient(create_app(settings)) as client:
+            assert ask(client) == BASE
+            first = await pipeline.run()
+            assert first.status == "promoted", first
+            assert ask(client) == first.version
 
-        second = await pipeline.run()
-        assert second.status == "rejected" and second.champion == first.version, second
-        assert registry.get(second.version).status is VersionStatus.REJECTED
-        third = await pipeline.run()
-        assert third.status == "failed" and "NaN loss" in third.reason
-        assert ask(client) == first.version
+            second = await pipeline.run()
+            assert second.status == "rejected" and second.champion == first.version, second
+            assert registry.get(second.version).status is VersionStatus.REJECTED
+            third = await pipeline.run()
+            assert third.status == "failed" and "NaN loss" in third.reason
+            assert ask(client) == first.version
 
-        deployer = build_deployer(services, registry=registry)
-        forced = await deployer.promote(second.version)
-        assert forced.previous == first.version and ask(client) == second.version
-        back = await deployer.rollback()
-        assert back.active == first.version and ask(client) == first.version
-    await services.aclose()
-    champion = registry.champion()
-    assert champion is not None and champion.version == first.version
-    assert champion.metrics["test/rougeL"] > champion.metrics["champion/test/rougeL"]
-    assert registry.get(second.version).status is VersionStatus.RETIRED
-    assert registry.get(third.version).status is VersionStatus.FAILED
-    report = tmp_path / "data" / "evaluations" / first.version / "report.md"
-    assert report.is_file() and f"against `{BASE}`" in report.read_text().lower()
+            deployer = build_deployer(settings, services, registry=registry)
+            forced = await deployer.promote(second.version)
+            assert forced.previous == first.version and ask(client) == second.version
+            back = await deployer.rollback()
+            assert back.active == first.version and ask(client) == first.version
+        champion = registry.champion()
+        assert champion is not None and champion.version == first.version
+        assert champion.metrics["test/rougeL"] > champion.metrics["champion/test/rougeL"]
+        assert registry.get(second.version).status is VersionStatus.RETIRED
+        assert registry.get(third.version).status is VersionStatus.FAILED
+        report = tmp_path / "data" / "evaluations" / first.version / "report.md"
+        assert report.is_file() and f"against `{BASE}`" in report.read_text().lower()
 
 
 async def test_a_llamafactory_adapter_goes_through_the_loop(
@@ -236,23 +240,29 @@ async def test_a_llamafactory_adapter_goes_through_the_loop(
     settings.tracking = TrackingSettings(
         uri=mlflow_store.uri, artifact_location=mlflow_store.artifact_location
     )
-    services = build_services(settings)
-    repo = make_fastapi_repo(tmp_path / "repo", files=["docs/en/docs/tutorial/cors.md"])
-    services.indexer.index(read_tree(repo, max_bytes=10**6), kb="default", source=str(repo))
-    trainer = LlamaFactoryTrainer(cli=train_cli, recipe=cpu_recipe(tiny_llama), timeout=900)
-    tracker, registry = build_tracking(settings, object_store=services.object_store)
-    pipeline = build_retrain_pipeline(services, TrainingBackends(trainer, tracker, registry))
+    async with open_services(settings, "cli") as process:
+        services = process.services
+        repo = make_fastapi_repo(tmp_path / "repo", files=["docs/en/docs/tutorial/cors.md"])
+        services.indexer.index(read_tree(repo, max_bytes=10**6), kb="default", source=str(repo))
+        trainer = LlamaFactoryTrainer(cli=train_cli, recipe=cpu_recipe(tiny_llama), timeout=900)
+        tracker, registry = build_tracking(
+            settings.tracking, data_dir=settings.data_dir, object_store=services.object_store
+        )
+        pipeline = build_retrain_pipeline(
+            settings, services, TrainingBackends(trainer, tracker, registry)
+        )
 
-    outcome = await pipeline.run()
+        outcome = await pipeline.run()
 
-    assert outcome.status in ("promoted", "rejected"), outcome
-    assert outcome.champion == BASE and "test/rougeL" in outcome.metrics
-    version = registry.get(outcome.version)
-    expected = VersionStatus.CHAMPION if outcome.status == "promoted" else VersionStatus.REJECTED
-    assert version.status is expected and version.reason == outcome.reason
-    assert {"loss", "test/rougeL", "champion/test/rougeL"} <= set(version.metrics)
-    with TestClient(create_app(settings)) as client:
-        await build_deployer(services, registry=registry).promote(outcome.version)
-        assert ask(client) == outcome.version
-    await services.aclose()
-    assert registry.get(outcome.version).status is VersionStatus.CHAMPION
+        assert outcome.status in ("promoted", "rejected"), outcome
+        assert outcome.champion == BASE and "test/rougeL" in outcome.metrics
+        version = registry.get(outcome.version)
+        expected = (
+            VersionStatus.CHAMPION if outcome.status == "promoted" else VersionStatus.REJECTED
+        )
+        assert version.status is expected and version.reason == outcome.reason
+        assert {"loss", "test/rougeL", "champion/test/rougeL"} <= set(version.metrics)
+        with TestClient(create_app(settings)) as client:
+            await build_deployer(settings, services, registry=registry).promote(outcome.version)
+            assert ask(client) == outcome.version
+        assert registry.get(outcome.version).status is VersionStatus.CHAMPION

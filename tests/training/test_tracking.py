@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ops.settings import Settings
-from ops.wiring import build_object_store, build_tracking
+from adapters.storage.local import LocalObjectStore
+from ops.settings import TrackingSettings
+from ops.wiring import build_tracking
 from tests.fakes import MemoryObjectStore
 from tests.support.mlflow_store import MlflowStore
 from tests.support.vllm_server import free_port
@@ -177,8 +178,8 @@ def test_default_settings_keep_runs_and_adapters_in_the_data_dir(
     under DATA_DIR/mlflow, and the adapter to the local object store."""
     (tmp_path / "mlflow").mkdir()
     shutil.copyfile(mlflow_template, tmp_path / "mlflow" / "mlflow.db")
-    settings = Settings(_env_file=None, data_dir=tmp_path)
-    t, registry = build_tracking(settings, object_store=build_object_store(settings))
+    objects = LocalObjectStore(tmp_path / "objects")
+    t, registry = build_tracking(TrackingSettings(), data_dir=tmp_path, object_store=objects)
     run_id = start(t)
     t.log_adapter(run_id, adapter_folder(tmp_path))
     registry.register(VERSION, run_id=run_id, dataset_version="ds")

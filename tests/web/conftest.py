@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from ops.settings import EmbeddingSettings, Settings
-from ops.wiring import build_services
 from rag.sources import read_tree
 from tests.support.corpus import make_fastapi_repo
+from tests.support.services import index_tree
 
 
 @pytest.fixture(scope="package")
@@ -20,6 +20,5 @@ def indexed_data(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) ->
     settings = Settings(
         _env_file=None, data_dir=data, embedding=EmbeddingSettings(cache_dir=model_cache)
     )
-    services = build_services(settings)
-    services.indexer.index(read_tree(repo, max_bytes=1_000_000), kb="default", source=str(repo))
+    index_tree(settings, read_tree(repo, max_bytes=1_000_000), kb="default", source=str(repo))
     return data

@@ -1,4 +1,4 @@
-"""Builds the answer memory and its curator from settings (called by ops.wiring)."""
+"""Builds the answer memory and its curator from settings (called by open_services)."""
 
 from __future__ import annotations
 
@@ -9,18 +9,19 @@ from core.ports import FeedbackLog, ObjectStore
 
 if TYPE_CHECKING:
     from ops.settings import Settings
+    from ops.settings.memory import MemorySettings
     from rag.memory import IndexedAnswerMemory
     from rag.ports import Embedder, VectorStore
 
 
 def build_answer_memory(
-    settings: Settings, *, store: VectorStore, embedder: Embedder, objects: ObjectStore
+    memory: MemorySettings, *, store: VectorStore, embedder: Embedder, objects: ObjectStore
 ) -> IndexedAnswerMemory:
     """Entries in the object store, indexed in the vector store beside the docs."""
     from rag.memory import IndexedAnswerMemory
 
     return IndexedAnswerMemory(
-        objects=objects, store=store, embedder=embedder, candidates=settings.memory.candidates
+        objects=objects, store=store, embedder=embedder, candidates=memory.candidates
     )
 
 

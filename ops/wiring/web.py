@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bots.identity import load_or_create_key
 from bots.reactions import EmojiLabels, FeedbackRecorder
 from ops.metrics import Metrics
-from ops.wiring import BotKit, Services, build_user_hasher
+from ops.settings import Settings
+from ops.wiring.bots import BotKit
+from ops.wiring.serving import Services
 from web.analytics import DashboardService, LogAggregate
 from web.assets import Assets
+from web.config import WebSettings
 from web.routes import WebApp
 from web.security import Signer, SlidingWindowLimiter
 from web.surface import WEB_NEGATIVE, WEB_POSITIVE, WebSurface
@@ -15,23 +20,23 @@ from web.surface import WEB_NEGATIVE, WEB_POSITIVE, WebSurface
 API_PLATFORM = "api"
 
 
-def web_secret_key(services: Services) -> bytes:
+def web_secret_key(web: WebSettings, *, data_dir: Path) -> bytes:
     """LEXIMIND_WEB__SECRET_KEY, else a key kept in DATA_DIR/web (created on first use)."""
-    web = services.settings.web
     if web.secret_key is not None:
         return bytes.fromhex(web.secret_key.get_secret_value())
-    return load_or_create_key(services.settings.data_dir / "web" / "secret.key")
+    return load_or_create_key(data_dir / "web" / "secret.key")
 
 
-def build_web(services: Services, kit: BotKit, *, metrics: Metrics | None = None) -> WebApp:
+def build_web(
+    settings: Settings, services: Services, kit: BotKit, *, metrics: Metrics | None = None
+) -> WebApp:
     """The ask page, the widget and /admin over the bots' state, hasher and feedback log.
 
     The feedback buttons have labels of their own (👍 and ✅ helped, 👎 did not), whatever
     emoji the chat bots are configured with.
     """
-    settings = services.settings
     web = settings.web
-    hash_user = build_user_hasher(settings)
+    hash_user = kit.hash_user
     recorder = FeedbackRecorder(
         answers=kit.state,
         feedback=services.feedback,
@@ -50,7 +55,7 @@ def build_web(services: Services, kit: BotKit, *, metrics: Metrics | None = None
     )
     return WebApp(
         surface=surface,
-        signer=Signer(web_secret_key(services)),
+        signer=Signer(web_secret_key(web, data_dir=settings.data_dir)),
         settings=web,
         default_kb=settings.default_kb,
         knowledge_bases=services.catalog.names,
