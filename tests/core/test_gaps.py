@@ -3,6 +3,8 @@ questions and users, placed next to their closest page, and written as inert Mar
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from core.gaps import (
@@ -47,20 +49,16 @@ def asked(
 
 def test_failure_reason_orders_correction_decline_and_dislike() -> None:
     """A correction outranks a decline, a decline is split by relevance, a dislike is net."""
-    common = {"min_relevance": 0.35, "positive": 0, "negative": 0}
-    assert failure_reason(abstained=True, best_score=0.2, corrected=True, **common) == (
-        FailureReason.CORRECTED
+    declined = partial(failure_reason, abstained=True, min_relevance=0.35, positive=0, negative=0)
+    assert declined(best_score=0.2, corrected=True) == FailureReason.CORRECTED
+    assert declined(best_score=0.2, corrected=False) == FailureReason.NOTHING_RELEVANT
+    assert declined(best_score=0.5, corrected=False) == FailureReason.TOO_WEAK
+    voted = partial(
+        failure_reason, abstained=False, best_score=0.8, min_relevance=0.35, corrected=False
     )
-    assert failure_reason(abstained=True, best_score=0.2, corrected=False, **common) == (
-        FailureReason.NOTHING_RELEVANT
-    )
-    assert failure_reason(abstained=True, best_score=0.5, corrected=False, **common) == (
-        FailureReason.TOO_WEAK
-    )
-    votes = {"min_relevance": 0.35, "abstained": False, "best_score": 0.8, "corrected": False}
-    assert failure_reason(positive=1, negative=2, **votes) == FailureReason.DISLIKED
-    assert failure_reason(positive=2, negative=2, **votes) is None
-    assert failure_reason(positive=0, negative=0, **votes) is None
+    assert voted(positive=1, negative=2) == FailureReason.DISLIKED
+    assert voted(positive=2, negative=2) is None
+    assert voted(positive=0, negative=0) is None
 
 
 def test_average_linkage_merges_only_groups_close_on_average() -> None:
