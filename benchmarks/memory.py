@@ -312,8 +312,9 @@ def clustering(figures: dict[str, Any]) -> None:
     texts, ids, vectors = data["train"]
     for name, w in {
         "dense only": SimilarityWeights(dense=1.0, terms=0.0),
+        "dense 0.8, terms 0.2": SimilarityWeights(dense=0.8, terms=0.2),
         "default": SimilarityWeights(),
-        "dense 0.6, terms 0.4": SimilarityWeights(dense=0.6, terms=0.4),
+        "dense 0.3, terms 0.7": SimilarityWeights(dense=0.3, terms=0.7),
     }.items():
         sim = similarity(texts, vectors, w)
         curve = []

@@ -23,9 +23,9 @@ from core.memory import terms
 
 Matrix = npt.NDArray[np.float64]
 
-CLUSTER_THRESHOLD = 0.5
-"""The average similarity at which two groups of questions merge; calibrated on CoNaLa
-rewrites of the same question by `python -m benchmarks.memory`."""
+CLUSTER_THRESHOLD = 0.6
+"""The average similarity at which two groups of questions merge: the best adjusted Rand index
+on CoNaLa's train-split rewrites of the same question (`python -m benchmarks.memory`)."""
 
 
 class FailureReason(StrEnum):
@@ -41,8 +41,8 @@ class FailureReason(StrEnum):
 class SimilarityWeights:
     """How question similarity adds up: dense cosine and the Dice overlap of content words."""
 
-    dense: float = 0.8
-    terms: float = 0.2
+    dense: float = 0.5
+    terms: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)
