@@ -474,15 +474,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     wanted = [p for p in args.only.split(",") if p]
-    figures: dict[str, Any] = {"date": datetime.now(UTC).isoformat(timespec="seconds")}
+    figures: dict[str, Any] = {}
     OUT.mkdir(parents=True, exist_ok=True)
     last = OUT / "last_run.json"
-    if last.exists():
-        figures = {**json.loads(last.read_text()), **figures}
     runs = {"matching": matching, "clustering": clustering, "loop": loop}
     for part in wanted:
         runs[part](figures)
-        last.write_text(json.dumps(figures, indent=1))
+        figures[part]["date"] = datetime.now(UTC).isoformat(timespec="seconds")
+        # Parts may run in separate processes: each keeps the others' latest figures.
+        kept = json.loads(last.read_text()) if last.exists() else {}
+        last.write_text(json.dumps({**kept, part: figures[part]}, indent=1))
     summary(figures, wanted)
 
 
