@@ -31,9 +31,9 @@ runner = CliRunner()
 GAPS_REPO = "octo/docs"
 PAGES = ["docs/en/docs/tutorial/cors.md", "docs/en/docs/tutorial/testing.md"]
 CORS = [
-    "How do I let a React app on another domain call my API?",
-    "My frontend on another domain cannot call my API from the browser, what do I set?",
-    "Browser requests from another domain to my API get blocked, how do I allow them?",
+    "How can I enable CORS so that my frontend can call the API?",
+    "CORS error: how do I allow my frontend's domain to call my API?",
+    "Why does my browser block calls to my API? Is this CORS?",
 ]
 UPLOAD = "How do I stream a 5 GB video upload straight to disk?"
 LIKED = "How do I write tests for my app?"
@@ -179,7 +179,7 @@ def test_open_issue_opens_once_then_updates_in_place(
     )
     assert "docs/en/docs/tutorial/cors.md" in made["body"]
 
-    more = asked("cors4", "Why does my browser block calls to my API?", who=9, day=days_ago(0))
+    more = asked("cors4", "How do I enable CORS for my React frontend?", who=9, day=days_ago(0))
     store_interaction(env.object_store, replace(more, answer=replace(more.answer, abstained=True)))
     again = gaps_json("--kb", "docs", "--open-issue")
     assert again["issues"] == [{"kb": "docs", "number": 1, "opened": False}]
