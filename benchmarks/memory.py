@@ -43,20 +43,17 @@ from benchmarks.common import (
     BENCH_DIR,
     SHARED_DATA,
     CachedEmbedder,
-    code_digest,
     services_at,
-    tree_digest,
 )
 from core.gaps import CLUSTER_THRESHOLD, SimilarityWeights, cluster, similarity
 from core.memory import (
     MatchWeights,
     MemoryEntry,
     MemorySource,
-    answer_entry_id,
     match_score,
 )
 from core.storage.keys import memory_key
-from core.types import Answer, ChunkKind, Question
+from core.types import ChunkKind
 from ops.wiring import Services
 from rag.memory import IndexedAnswerMemory
 
@@ -69,41 +66,6 @@ TARGET_RECALL = 0.80
 TARGET_FMR = 0.02
 TARGET_ARI = 0.7
 KB = "bench"
-
-_log = logging.getLogger(__name__)
-
-
-def fastapi_services() -> Services:
-    """Services over the whole FastAPI repository's index, built once per code version in
-    the folder `benchmarks.retrieval` uses for it."""
-    from benchmarks.retrieval import CACHE, INDEX_CODE, QUERY_ONLY, RUNS, build_tree
-    from ops.wiring import build_indexer
-
-    run = next(r for r in RUNS if r.name == "fastapi-repo")
-    tree = build_tree(run)
-    index_code = code_digest(*INDEX_CODE, exclude=QUERY_ONLY)
-    folder = CACHE / f"{run.name}-leximind-{tree_digest(tree)}-{index_code}"
-    ready = (folder / "READY").exists()
-    if not ready and folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    services = services_at(folder / "data")
-    if not ready:
-        cached = CachedEmbedder(services.embedder, EMBEDDINGS)
-        indexer = build_indexer(
-            services.settings, store=services.store, embedder=cached, catalog=services.catalog
-        )
-        started = time.perf_counter()
-        report = indexer.index(tree, kb=KB, source=str(tree.root))
-        cached.save()
-        _log.warning(
-            "indexed %s files into %s passages in %.0f s",
-            report.files_indexed,
-            report.chunks_total,
-            time.perf_counter() - started,
-        )
-        (folder / "READY").write_text(json.dumps({"chunks": report.chunks_total}))
-    return services
 
 
 def conala_rows() -> dict[str, list[dict[str, Any]]]:
@@ -345,86 +307,6 @@ def _labels(groups: list[list[int]], n: int) -> list[int]:
     return labels
 
 
-# The loop closed end to end ---------------------------------------------------------------
-
-
-def _ask(services: Services, row: dict[str, Any]) -> Answer:
-    """A dev question asked on GitHub, in the thread it came from."""
-    repo, _, number = row["source"].removeprefix("https://github.com/").partition("/issues/")
-    question = Question(
-        text=row["question"],
-        kb=KB,
-        platform="github",
-        platform_refs={"repo": repo, "issue": number},
-    )
-    return asyncio.run(services.answers.answer(question))
-
-
-def _correction(row: dict[str, Any]) -> str:
-    section = f", section \u201c{row['answer_section']}\u201d" if row.get("answer_section") else ""
-    where = f" ({row['url_in_thread']})" if row.get("url_in_thread") else ""
-    return f"This is documented in {row['answer_doc']}{section}{where}."
-
-
-def loop(figures: dict[str, Any]) -> None:
-    """FastAPI questions answered, wrong first sources corrected, every dev question again."""
-    from ops.memory_wiring import build_curator
-
-    started = time.perf_counter()
-    services = fastapi_services()
-    memory = services.memory
-    assert memory is not None
-    for old in memory.entries(KB):
-        memory.forget(KB, old.id)
-    curator = build_curator(services.settings, memory)
-    sets = dev_questions()
-    corrected: dict[str, str] = {}
-    first: list[dict[str, Any]] = []
-    for row in sets["fastapi"]:
-        answer = _ask(services, row)
-        top = answer.sources[0].chunk.path if answer.sources else ""
-        first.append(
-            {"question": row["question"], "first_source": top, "right": top == row["answer_doc"]}
-        )
-        if top == row["answer_doc"]:
-            continue
-        now = datetime.now(UTC).isoformat()
-        record = {"interaction_id": answer.interaction_id, "answer": _correction(row)}
-        record |= {"annotator": "maintainer", "created_at": now}
-        services.object_store.put(
-            f"corrections/{answer.interaction_id}.json", json.dumps(record).encode()
-        )
-        outcome = curator.reconsider(answer.interaction_id, near=datetime.now(UTC))
-        assert outcome == "remembered", outcome
-        corrected[row["question"]] = answer_entry_id(answer.interaction_id)
-    again = []
-    for name, rows in sets.items():
-        for row in rows:
-            hit = _ask(services, row).memory
-            own = corrected.get(row["question"])
-            again.append(
-                {
-                    "set": name,
-                    "question": row["question"],
-                    "corrected": own is not None,
-                    "led_by": hit.entry.id if hit else None,
-                    "led_by_question": hit.entry.question if hit else None,
-                    "score": hit.score if hit else None,
-                    "own": hit is not None and hit.entry.id == own,
-                }
-            )
-    figures["loop"] = {
-        "threshold": services.settings.memory.threshold,
-        "first_pass": first,
-        "corrections": len(corrected),
-        "led_by_correction": sum(a["own"] for a in again if a["corrected"]),
-        "captured_by_unrelated": sum(a["led_by"] is not None and not a["own"] for a in again),
-        "asked_again": again,
-        "seconds": round(time.perf_counter() - started, 1),
-    }
-    services.retriever.close()
-
-
 def summary(figures: dict[str, Any], parts: Sequence[str]) -> None:
     """The figures of the parts just run, as docs/benchmarks.md quotes them."""
     if "matching" in parts:
@@ -477,6 +359,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     figures: dict[str, Any] = {}
     OUT.mkdir(parents=True, exist_ok=True)
     last = OUT / "last_run.json"
+    from benchmarks.memory_loop import loop
+
     runs = {"matching": matching, "clustering": clustering, "loop": loop}
     for part in wanted:
         runs[part](figures)
