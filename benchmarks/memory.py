@@ -317,6 +317,8 @@ def summary(figures: dict[str, Any], parts: Sequence[str]) -> None:
         )
         for name, sweep in m["sweeps"].items():
             chosen = sweep["chosen"]
+            met = chosen is not None and chosen["recall_at_1"] >= TARGET_RECALL
+            print(f"  {name}: target recall@1 >= {TARGET_RECALL} at FMR <= {TARGET_FMR} met: {met}")
             print(
                 f"  {name}: recall@1 (no threshold) {sweep['recall_at_1_any_threshold']}; "
                 f"chosen {chosen}"
@@ -328,6 +330,8 @@ def summary(figures: dict[str, Any], parts: Sequence[str]) -> None:
     if "clustering" in parts:
         c = figures["clustering"]
         print(f"clustering at {c['threshold']}: {c['report']}")
+        met = c["report"]["all"]["ari"] >= TARGET_ARI
+        print(f"  target ARI >= {TARGET_ARI} over all rewrites met: {met}")
         for name, sweep in c["sweeps"].items():
             best = max(sweep["curve"], key=lambda p: p["ari"])
             print(f"  train, {name}: best {best}")
