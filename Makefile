@@ -62,6 +62,7 @@ bench: $(VENV)/.test-ready $(VLLM_VENV)/.ready
 	$(BIN)/python -m benchmarks.dataset
 	$(BIN)/python -m benchmarks.storage
 	$(BIN)/python -m benchmarks.bots
+	$(BIN)/python -m benchmarks.memory
 	LEXIMIND_TEST_VLLM_PYTHON=$(abspath $(VLLM_VENV))/bin/python $(BIN)/python -m benchmarks.retraining
 	LEXIMIND_TEST_VLLM_PYTHON=$(abspath $(VLLM_VENV))/bin/python HF_HUB_OFFLINE=1 \
 		$(BIN)/python -m benchmarks.load

@@ -63,7 +63,7 @@ class AnswerPolicy:
     history_turns: int = 4
     grounding: GroundingPolicy | None = field(default_factory=GroundingPolicy)
     min_evidence: float = 0.5
-    memory_threshold: float = 0.57
+    memory_threshold: float = 0.60
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from ops.cli_support import TextArguments, console, kb_name, with_services, with
 from ops.cli_support import fail as _fail
 from ops.cli_support import load_cli_settings as _settings
 from ops.data_cli import data_app
+from ops.gaps_cli import gaps_command
 from ops.label_cli import label_app
 from ops.memory_cli import import_answers_command, memory_app
 from ops.model_cli import model_app, retrain_command
@@ -50,6 +51,7 @@ github = typer.Typer(help="The GitHub adapter.", no_args_is_help=True)
 app.add_typer(github, name="github")
 github.command("import-answers")(import_answers_command)
 app.add_typer(memory_app, name="memory")
+app.command("gaps")(gaps_command)
 app.add_typer(model_app, name="model")
 app.add_typer(scheduler_app, name="scheduler")
 app.command("retrain")(retrain_command)

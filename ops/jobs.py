@@ -36,6 +36,7 @@ RETRAIN = "retrain"
 DRAIN = "drain-spool"
 REINDEX = "reindex"
 POLL_REACTIONS = "poll-reactions"
+GAPS = "gap-issues"
 HEARTBEAT = "heartbeat"
 DEFAULT_BACKENDS = "ops.wiring:build_training_backends"
 RUNS_KEPT = 20
@@ -261,6 +262,20 @@ def _poll_github_reactions(settings: Settings) -> JobResult:
     if report.failed:
         detail += f"; {len(report.failed)} could not be read (retried next run)"
     return JobResult(detail, ok=not report.failed)
+
+
+def gap_issues() -> None:
+    """Opens or updates the documentation-gaps issue of each knowledge base (ops.gaps_cli)."""
+    run_job(GAPS, _gap_issues)
+
+
+def _gap_issues(settings: Settings) -> JobResult:
+    from ops.gaps_cli import issue_settings_problem, report_and_keep_issues
+
+    problem = issue_settings_problem(settings)
+    if problem:
+        return JobResult(problem, ok=False)
+    return JobResult(report_and_keep_issues(settings, days=settings.memory.gaps_days))
 
 
 def heartbeat() -> None:

@@ -38,7 +38,8 @@ _log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 30
 ONE_OFF_PREFIX = "retrain-once-"
-_PERIODIC = (jobs.RETRAIN, jobs.DRAIN, jobs.REINDEX, jobs.POLL_REACTIONS, jobs.HEARTBEAT)
+_PERIODIC = (jobs.RETRAIN, jobs.DRAIN, jobs.REINDEX, jobs.POLL_REACTIONS, jobs.HEARTBEAT, jobs.GAPS)
+GAPS_CRON = "0 6 * * mon"  # the documentation-gaps issues, weekly
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +112,9 @@ def job_specs(
     if sch.reindex_interval:
         reindex = _every(sch.reindex_interval, settings, at)
         specs.append(JobSpec(jobs.REINDEX, obj_to_ref(jobs.reindex), reindex))
+    if settings.memory.gaps_weekly and settings.memory.gaps_repo:
+        weekly = CronTrigger.from_crontab(GAPS_CRON, timezone=sch.timezone)
+        specs.append(JobSpec(jobs.GAPS, obj_to_ref(jobs.gap_issues), weekly))
     poll = reaction_poll_spec(settings, reaction_poller, now=at)
     if poll is not None:
         specs.append(poll)

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field, StrictInt
 
+from core.memory import MemoryHit, lead
 from core.text import KB_NAME_MAX, KB_NAME_PATTERN, validate_kb_name, validate_text
 from core.types import Answer, Source
 
@@ -117,6 +118,18 @@ class SourceOut(BaseModel):
     snippet: str
 
 
+class MemoryOut(BaseModel):
+    """The endorsed answer to a similar question that leads the answer (core.memory)."""
+
+    lead: str
+    question: str
+    source: str
+    endorsed_at: str
+    link: str | None
+    asked_before: str | None
+    score: float
+
+
 class AskResponse(BaseModel):
     answer: str
     sources: list[SourceOut]
@@ -126,6 +139,7 @@ class AskResponse(BaseModel):
     extractive: bool
     interaction_id: str
     timings: dict[str, float]
+    memory: MemoryOut | None = None
 
 
 class SearchResponse(BaseModel):
@@ -146,6 +160,19 @@ def source_out(source: Source) -> SourceOut:
     )
 
 
+def memory_out(hit: MemoryHit) -> MemoryOut:
+    e = hit.entry
+    return MemoryOut(
+        lead=lead(hit),
+        question=e.question,
+        source=e.source.value,
+        endorsed_at=e.endorsed_at,
+        link=e.link,
+        asked_before=hit.asked_before,
+        score=hit.score,
+    )
+
+
 def ask_response(answer: Answer) -> AskResponse:
     t = answer.timings
     return AskResponse(
@@ -157,4 +184,5 @@ def ask_response(answer: Answer) -> AskResponse:
         extractive=answer.extractive,
         interaction_id=answer.interaction_id,
         timings={"retrieval": t.retrieval, "generation": t.generation, "total": t.total},
+        memory=memory_out(answer.memory) if answer.memory else None,
     )

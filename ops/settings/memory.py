@@ -22,7 +22,7 @@ class MemorySettings(BaseModel):
     min_endorsements: int = Field(
         2, ge=1, description="distinct users whose positive reactions make an answer endorsed"
     )
-    threshold: float = Field(0.57, gt=0, le=2, description="match score that leads an answer")
+    threshold: float = Field(0.60, gt=0, le=2, description="match score that leads an answer")
     candidates: int = Field(30, gt=0, le=500, description="nearest entries scored per question")
     github_repos: list[str] = Field(default_factory=list, description="owner/name, for import")
     gaps_repo: str | None = Field(None, description="owner/name where gap issues are kept")
