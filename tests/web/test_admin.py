@@ -78,9 +78,15 @@ SEEDS = [
     Seed("a1000001", 2, "slack", "Set it in the config [1].", ("a.md", "b.md"), CHAMPION),
     Seed("a1000002", 2, "web", "See [1] and [2].", ("a.md", "b.md"), CHALLENGER),
     Seed(
-        "a1000003", 1, "discord", "I don't know.", ("d.md",), CHAMPION, abstained=True,
+        "a1000003",
+        1,
+        "discord",
+        "I don't know.",
+        ("d.md",),
+        CHAMPION,
+        abstained=True,
         question='<script>alert("q")</script> where is the <img src=x onerror=alert(1)> flag?',
-    ),  # fmt: skip
+    ),
     Seed("a1000004", 1, "github", "It is configured there.", ("c.md",), CHAMPION),
     Seed("a1000005", 1, "api", "Use [1].", ("a.md",), CHAMPION, kb="other"),
     Seed("a1000006", 0, "web", "Yes [1].", ("b.md", "a.md"), CHALLENGER),
@@ -144,7 +150,8 @@ def table(html: str, table_id: str) -> list[list[str]]:
     """The body rows of the table with this id, as cell texts (tags stripped)."""
     body = html.split(f'id="{table_id}"', 1)[1].split("<tbody>", 1)[1].split("</tbody>", 1)[0]
     rows = re.findall(r"<tr>(.*?)</tr>", body, re.S)
-    return [[re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td>(.*?)</td>", r, re.S)] for r in rows]
+    cells = (re.findall(r"<td>(.*?)</td>", r, re.S) for r in rows)
+    return [[re.sub(r"<[^>]+>", "", c) for c in row] for row in cells]
 
 
 def card(html: str, card_id: str) -> str:
