@@ -3,77 +3,25 @@
 from __future__ import annotations
 
 import hmac
-import json
 import re
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from core.ports import ObjectStore
-from core.storage.keys import feedback_key, interaction_key
-from core.types import (
-    Answer,
-    Chunk,
-    ChunkKind,
-    Feedback,
-    FeedbackLabel,
-    Interaction,
-    Question,
-    Source,
-    Timings,
-)
+from core.types import FeedbackLabel
 from ops.api import create_app
 from ops.settings import EmbeddingSettings, Settings, StorageSettings
 from tests.support.seaweedfs import SeaweedServer
+from tests.web.seeds import TODAY, Seed, put_interaction, put_label
 from web.config import WebSettings
 from web.security import CONTENT_SECURITY_POLICY
 
 TOKEN = "dashboard-token-7f3a9c1e5b"
 CHAMPION, CHALLENGER = "adapter-v1", "adapter-v2"
-TODAY = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
-
-
-def source(path: str, kb: str = "default") -> Source:
-    chunk = Chunk(f"c-{path}", kb, path, path, "text", 1, 9, "markdown", ChunkKind.DOC, "ab" * 20)
-    return Source(chunk, 0.8, f"https://example.org/{path}")
-
-
-@dataclass(frozen=True)
-class Seed:
-    """One interaction to store: when (days before today), where, how it went."""
-
-    id: str
-    days_ago: int
-    platform: str
-    text: str
-    paths: tuple[str, ...]
-    routed: str
-    abstained: bool = False
-    kb: str | None = None
-    question: str = "How do I configure it?"
-
-    def interaction(self) -> Interaction:
-        at = (TODAY - timedelta(days=self.days_ago)).isoformat()
-        answer = Answer(
-            text=self.text,
-            sources=tuple(source(p, self.kb or "default") for p in self.paths),
-            confidence=0.2 if self.abstained else 0.8,
-            abstained=self.abstained,
-            model="extractive" if self.abstained else self.routed,
-            extractive=self.abstained,
-            timings=Timings(),
-            interaction_id=self.id,
-            routed_model=self.routed,
-        )
-        question = Question(self.question, kb=self.kb, platform=self.platform)
-        return Interaction(self.id, at, question, answer)
-
-
 SEEDS = [
     Seed("a1000001", 2, "slack", "Set it in the config [1].", ("a.md", "b.md"), CHAMPION),
     Seed("a1000002", 2, "web", "See [1] and [2].", ("a.md", "b.md"), CHALLENGER),
@@ -100,17 +48,6 @@ LABELS: dict[tuple[str, str], FeedbackLabel | None] = {
     ("a1000006", "3" * 32): FeedbackLabel.NEGATIVE,
     ("a1000006", "4" * 32): None,
 }
-
-
-def put_interaction(store: ObjectStore, seed: Seed) -> None:
-    record = seed.interaction().to_record()
-    store.put(interaction_key(seed.id, record["created_at"]), json.dumps(record).encode())
-
-
-def put_label(store: ObjectStore, interaction: str, user: str, label: FeedbackLabel | None) -> None:
-    emoji = {FeedbackLabel.POSITIVE: "👍", FeedbackLabel.NEGATIVE: "👎", None: "👎"}[label]
-    record = Feedback(interaction, "web", user, emoji, label, TODAY.isoformat()).to_record()
-    store.put(feedback_key(interaction, user), json.dumps(record).encode())
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from ops.wiring import build_services
 from rag.sources import read_tree
 from tests.support.browser import chromium, free_port, serve_app, static_site
 from tests.support.vllm_server import VllmServer
-from tests.web.test_admin import Seed, put_interaction, put_label
+from tests.web.seeds import Seed, put_interaction, put_label
 from web.config import WebSettings
 
 SCREENSHOTS = os.environ.get("LEXIMIND_SCREENSHOTS", "")
