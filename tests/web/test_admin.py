@@ -57,7 +57,7 @@ def admin(tmp_path: Path, model_cache: Path, seaweedfs: SeaweedServer) -> Iterat
         backend="s3",
         endpoint=seaweedfs.endpoint,
         access_key=seaweedfs.access_key,
-        secret_key=seaweedfs.secret_key,  # type: ignore[arg-type]
+        secret_key=seaweedfs.secret_key,
         secure=False,
         bucket=f"web-admin-{uuid.uuid4().hex[:12]}",
     )
