@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -24,7 +25,7 @@ def settings_for(data: Path, model_cache: Path, **web: object) -> Settings:
         _env_file=None,
         data_dir=data,
         embedding=EmbeddingSettings(cache_dir=model_cache),
-        web=WebSettings(allowed_origins=[DOCS], **web),  # type: ignore[arg-type]
+        web=WebSettings(allowed_origins=[DOCS], **web),
     )
 
 
@@ -146,7 +147,7 @@ def test_feedback_buttons_label_the_answer_once_and_can_change(
     interaction = str(events(text)[-1][1]["interaction_id"])
     headers = {"origin": OWN, "x-leximind-csrf": csrf(client)}
 
-    def press(button: str, active: bool = True, interaction_id: str = interaction) -> object:
+    def press(button: str, active: bool = True, interaction_id: str = interaction) -> Any:
         body = {
             "interaction_id": interaction_id,
             "client": CLIENT,
