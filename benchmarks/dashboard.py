@@ -24,9 +24,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from adapters.storage.local import LocalObjectStore
 from benchmarks.common import BENCH_DIR
-from core.storage.keys import ANALYTICS, feedback_key, interaction_key
-from core.storage.local import LocalObjectStore
+from core.object_keys import ANALYTICS, feedback_key, interaction_key
 from core.types import (
     Answer,
     Chunk,

@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from core.object_keys import feedback_key, interaction_key
 from core.ports import ObjectStore
-from core.storage.keys import feedback_key, interaction_key
 from core.types import (
     Answer,
     Chunk,

@@ -26,9 +26,9 @@ from ops.settings import (
     RetrievalSettings,
     Settings,
 )
-from ops.wiring import build_services
 from rag.sources import read_tree
 from tests.support.browser import chromium, free_port, serve_app, static_site
+from tests.support.services import index_tree
 from tests.support.vllm_server import VllmServer
 from tests.web.seeds import Seed, put_interaction, put_label
 from web.config import WebSettings
@@ -98,7 +98,7 @@ def site(
         bots=BotSettings(rate_limit=0),
     )
     tree = read_tree(hostile, max_bytes=1_000_000)
-    build_services(settings).indexer.index(tree, kb="hostile", source=str(hostile))
+    index_tree(settings, tree, kb="hostile", source=str(hostile))
     app = f"http://127.0.0.1:{app_port}"
     pages = tmp_path_factory.mktemp("host")
     host_page(pages, app)
@@ -368,7 +368,7 @@ def test_admin_in_the_browser(driver: Any, site: Site) -> None:
 
 def seed_history(site: Site) -> None:
     """Two weeks of questions from every surface, for a dashboard worth looking at."""
-    from core.storage.local import LocalObjectStore
+    from adapters.storage.local import LocalObjectStore
 
     store = LocalObjectStore(site.data / "objects")
     surfaces = ("slack", "discord", "github", "web", "api")
