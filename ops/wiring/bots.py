@@ -142,6 +142,7 @@ def build_slack_bot(services: Services, kit: BotKit, tasks: Spawner) -> SlackBot
         answerer=kit.answerer,
         feedback=kit.feedback,
         tasks=tasks,
+        signing_secret=secret,
     )
 
 
