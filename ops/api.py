@@ -1,7 +1,7 @@
 """The HTTP API: /ask, /search, /healthz, /metrics, /github/webhook, /slack/events and /docs,
 and the web surface (web/): the ask page at /, /ask/stream, widget.js and /admin.
 
-Every error is `{"detail": "<one sentence>"}` (ops.schemas.ErrorOut); docs/api.md lists them.
+Every error is `{"detail": "<one sentence>"}` (ops.schemas.ErrorOut); the README lists them.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bots.github.bot import GitHubWebhook
@@ -30,6 +31,7 @@ from ops.background import TaskTracker
 from ops.metrics import Metrics
 from ops.schemas import (
     BODY_TOO_LARGE,
+    HEALTH_RESPONSES,
     QUESTION_ERRORS,
     AskRequest,
     AskResponse,
@@ -64,6 +66,10 @@ MAX_BODY_BYTES = 1_000_000
 API_PLATFORM = "api"
 DRAIN_SECONDS = 60.0  # how long shutdown waits for answers still being written
 HEALTH_CHECK_SECONDS = 3.0  # within Docker's default 30 s, and well within a prober's patience
+
+
+# FastAPI's 400 for a body that json.loads refuses other than as bad JSON (not UTF-8).
+_UNPARSABLE = "There was an error parsing the body"
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -102,6 +108,13 @@ def _install_error_handlers(app: FastAPI) -> None:
         _log.error("request failed: %s", exc)
         return _error(500, "internal error")
 
+    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        message = str(exc.detail)
+        if exc.status_code == 400 and message == _UNPARSABLE:
+            message = "the request body is not valid JSON (UTF-8 text)"
+        return JSONResponse({"detail": message}, status_code=exc.status_code, headers=exc.headers)
+
     async def malformed(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         errors = exc.errors()
@@ -114,6 +127,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServiceUnavailable, unavailable)
     app.add_exception_handler(LeximindError, other)
     app.add_exception_handler(RequestValidationError, malformed)
+    app.add_exception_handler(StarletteHTTPException, http_error)
 
 
 class _Disconnected(Exception):
@@ -330,10 +344,7 @@ def create_app(
             return _error(404, "Slack is not configured on this server")
         return await slack.handle(request)
 
-    @app.get(
-        "/healthz",
-        responses={503: {"description": "the vector store is unavailable; the same report"}},
-    )
+    @app.get("/healthz", response_model=None, responses=HEALTH_RESPONSES)
     async def healthz(request: Request) -> JSONResponse:
         """Whether the stores answer and the model server (if any) is reachable.
 
@@ -399,6 +410,8 @@ def _serve_docs(app: FastAPI) -> None:
             swagger_js_url="/docs/assets/swagger-ui-bundle.js",
             swagger_css_url="/docs/assets/swagger-ui.css",
             swagger_favicon_url="/docs/assets/favicon.png",
+            # Swagger UI's default sends the schema to validator.swagger.io for a badge.
+            swagger_ui_parameters={"validatorUrl": None},
         )
 
     @app.get("/docs/assets/{name}", include_in_schema=False)

@@ -70,6 +70,14 @@ def _identity(context: AsyncBoltContext) -> BotIdentity:
     return BotIdentity(user_id=context.bot_user_id, bot_id=context.bot_id)
 
 
+def _moment(stamp: object) -> datetime | None:
+    """An event's `event_ts` ("1700000000.000100") as a time, or None when it is not one."""
+    try:
+        return datetime.fromtimestamp(float(str(stamp)), UTC) if stamp else None
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
 def _refusal(status: int, detail: str) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status)
 
@@ -205,6 +213,9 @@ class SlackBot:
         me = _identity(context)
         if event.get("bot_id") or me.wrote(event) or not event.get("user"):
             return  # never answer ourselves or another bot
+        if not (event.get("channel") and event.get("ts")):
+            _log.warning("slack mention without channel or ts: ignored")
+            return
         if not await self._first(body.get("event_id")):
             return
         team = body.get("team_id") or context.team_id
@@ -238,6 +249,9 @@ class SlackBot:
             await ack(text=USAGE, response_type="ephemeral")
             return
         await ack()
+        if not (body.get("channel_id") and body.get("user_id")):
+            _log.warning("slash command without channel_id or user_id: ignored")
+            return
         if not await self._first(body.get("trigger_id")):
             return
         name = f"slack command {body.get('trigger_id')}"
@@ -343,7 +357,7 @@ class SlackBot:
                 user_id=str(user),
                 emoji=str(event.get("reaction", "")),
                 added=added,
-                at=datetime.fromtimestamp(float(stamp), UTC) if stamp else None,
+                at=_moment(stamp),
             )
 
     async def _on_error(self, error: Exception, body: Payload) -> BoltResponse:

@@ -19,6 +19,27 @@ from urllib.parse import parse_qsl
 MAX_AGE_S = 300  # Slack's replay window: five minutes either way
 _MAX_STAMP_DIGITS = 12  # a Unix time in seconds until the year 33658
 
+_ID = (str, dict, type(None))  # Slack sends an id, an object with `id`, or (team) null
+# The JSON types of the fields Bolt reads from an envelope and from its `event`, as Slack
+# sends them; Bolt indexes into them without checking.
+_ENVELOPE: dict[str, tuple[type, ...]] = {
+    "type": (str,),
+    "event": (dict,),
+    "authorizations": (list,),
+    "team": _ID,
+    "enterprise": _ID,
+    "user": _ID,
+    "channel": _ID,
+    "view": (dict,),
+    "message": (dict,),
+    "previous_message": (dict,),
+    "container": (dict,),
+    "actions": (list,),
+    "response_urls": (list,),
+    "function_data": (dict,),
+    "assistant_thread": (dict,),
+}
+
 
 def signature_problem(
     secret: str, headers: Mapping[str, str], body: bytes, *, now: float
@@ -70,4 +91,23 @@ def _object_problem(text: str, *, what: str) -> str | None:
         return f"{what} is not valid JSON"
     if not isinstance(value, dict):
         return f"{what} is not a JSON object"
+    return _shape_problem(value, what=what)
+
+
+def _shape_problem(envelope: dict[str, Any], *, what: str) -> str | None:
+    """The first field of the envelope (or of its event, or of its first authorization)
+    whose JSON type is not the one Slack sends, named."""
+    parts = [("", envelope)]
+    for inner in ("event", "authorizations"):
+        found = envelope.get(inner)
+        if isinstance(found, list):
+            found = found[0] if found else None
+        if found is not None:
+            parts.append((f"{inner}.", found))
+    for prefix, part in parts:
+        if not isinstance(part, dict):
+            return f"{what}: {prefix.rstrip('.')} is not an object"
+        for field, types in _ENVELOPE.items():
+            if field in part and not isinstance(part[field], types):
+                return f"{what}: {prefix}{field} is not what Slack sends"
     return None

@@ -293,7 +293,7 @@ def test_reactions_on_answers_become_feedback_and_removal_retracts(
 def test_a_reaction_the_feedback_store_refuses_is_retried_by_slack(
     serve: Callable[..., Any],
 ) -> None:
-    """A failing feedback log answers 500 so Slack redelivers; the redelivery is recorded."""
+    """A failing feedback log answers 503 so Slack redelivers; the redelivery is recorded."""
     log = FlakyFeedbackLog()
     with serve(feedback=log) as h:
         h.ask("How do I run the tests?")
@@ -301,7 +301,7 @@ def test_a_reaction_the_feedback_store_refuses_is_retried_by_slack(
         [interaction] = h.interactions()
         event = reaction("+1", channel="C1", ts=answer_ts, at=time.time())
         log.down = True
-        assert h.event(dict(event), event_id="Ev-r").status_code == 500
+        assert h.event(dict(event), event_id="Ev-r").status_code == 503
         log.down = False
         retry = h.event(dict(event), event_id="Ev-r", **{"X-Slack-Retry-Num": "1"})
         assert retry.status_code == 200
