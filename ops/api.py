@@ -11,14 +11,11 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from importlib.resources import files
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -27,6 +24,7 @@ from bots.github.bot import GitHubWebhook
 from bots.identity import UserHasher
 from core.errors import InvalidQuestion, LeximindError, ServiceUnavailable, UnknownKnowledgeBase
 from core.types import Question, Turn
+from ops.api_docs import serve_docs
 from ops.background import TaskTracker
 from ops.metrics import Metrics
 from ops.schemas import (
@@ -284,7 +282,7 @@ def create_app(
             hasher = request.app.state.hash_user = build_user_hasher(services(request).settings)
         return hasher(API_PLATFORM, user)
 
-    _serve_docs(app)
+    serve_docs(app)
 
     @app.post("/ask", response_model=AskResponse, responses=QUESTION_ERRORS)
     async def ask(body: AskRequest, request: Request) -> AskResponse:
@@ -388,36 +386,3 @@ def create_app(
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
-
-
-# Swagger UI's dist files as a PyPI package ships them (fastapi-offline), served from here.
-SWAGGER_UI = Path(str(files("fastapi_offline") / "static"))
-_DOCS_ASSETS = {
-    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
-    "swagger-ui.css": "text/css; charset=utf-8",
-    "favicon.png": "image/png",
-}
-
-
-def _serve_docs(app: FastAPI) -> None:
-    """Swagger UI at /docs with its script, style sheet and icon served by this server."""
-
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json",
-            title=f"{app.title} API",
-            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
-            swagger_css_url="/docs/assets/swagger-ui.css",
-            swagger_favicon_url="/docs/assets/favicon.png",
-            # Swagger UI's default sends the schema to validator.swagger.io for a badge.
-            swagger_ui_parameters={"validatorUrl": None},
-        )
-
-    @app.get("/docs/assets/{name}", include_in_schema=False)
-    async def docs_asset(name: str) -> Response:
-        media_type = _DOCS_ASSETS.get(name)
-        if media_type is None:
-            return _error(404, "no such documentation asset")
-        headers = {"Cache-Control": "public, max-age=86400"}
-        return FileResponse(SWAGGER_UI / name, media_type=media_type, headers=headers)

@@ -171,13 +171,13 @@ class SlackBot:
         if refused is not None:
             _log.warning("slack request refused: %s", refused)
             return _refusal(401, refused)
-        content_type = request.headers.get("content-type", "").split(";")[0].strip() or None
+        content_type = request.headers.get("content-type", "").split(";")[0] or None  # as Bolt
         malformed = content_problem(body, content_type)
         if malformed is None:
             try:
                 bolt_request = to_async_bolt_request(request, body)
             except _SHAPE_ERRORS as exc:
-                malformed = f"the request's content is not shaped as Slack sends it ({exc})"
+                malformed = f"the content is not shaped as Slack sends it ({type(exc).__name__})"
         if malformed is not None:
             _log.warning("slack request malformed: %s", malformed)
             return _refusal(400, malformed)
