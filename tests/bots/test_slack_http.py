@@ -21,7 +21,6 @@ from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 
 from ops.api import create_app
-from ops.settings import EmbeddingSettings
 from tests.bots.slack_fake import (
     BOT_USER,
     SIGNING_SECRET,
@@ -84,9 +83,7 @@ def serve(work: Path, model_cache: Path, *, unreachable: bool = False) -> Iterat
         api_url = (
             f"http://127.0.0.1:{free_port()}/api/" if unreachable else fake_api.url_for("/api/")
         )
-        settings = make_settings(work, api_url).model_copy(
-            update={"embedding": EmbeddingSettings(cache_dir=model_cache)}
-        )
+        settings = make_settings(work, api_url, model_cache=model_cache)
         app = create_app(settings, services_factory=with_fake_core(EchoModel(), Retriever(SOURCES)))
         with serve_asgi(app) as url, httpx.Client(base_url=url, timeout=60) as client:
             yield Server(client, fake)
