@@ -336,7 +336,7 @@ def create_app(
 
     @app.post("/slack/events", include_in_schema=False)
     async def slack_events(request: Request) -> Response:
-        """Slack's Events API and slash commands (HTTP mode), verified by Bolt."""
+        """Slack's Events API and slash commands (HTTP mode): signature checked first."""
         slack: SlackBot | None = request.app.state.slack
         if slack is None:
             return _error(404, "Slack is not configured on this server")
