@@ -1,7 +1,7 @@
 """The HTTP API: /ask, /search, /healthz, /metrics, /github/webhook, /slack/events and /docs,
 and the web surface (web/): the ask page at /, /ask/stream, widget.js and /admin.
 
-Every error is `{"detail": "<one sentence>"}` (ops.schemas.ErrorOut); docs/api.md lists them.
+Every error is `{"detail": "<one sentence>"}` (ops.schemas.ErrorOut); the README lists them.
 """
 
 from __future__ import annotations
@@ -11,26 +11,26 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from importlib.resources import files
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bots.github.bot import GitHubWebhook
 from bots.identity import UserHasher
 from core.errors import InvalidQuestion, LeximindError, ServiceUnavailable, UnknownKnowledgeBase
 from core.types import Question, Turn
+from ops.api_docs import serve_docs
 from ops.background import TaskTracker
 from ops.errors import NotConfigured
 from ops.metrics import Metrics
 from ops.schemas import (
     BODY_TOO_LARGE,
+    HEALTH_RESPONSES,
     QUESTION_ERRORS,
     AskRequest,
     AskResponse,
@@ -54,6 +54,10 @@ _log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1_000_000
 API_PLATFORM = "api"
 HEALTH_CHECK_SECONDS = 3.0  # within Docker's default 30 s, and well within a prober's patience
+
+
+# FastAPI's 400 for a body that json.loads refuses other than as bad JSON (not UTF-8).
+_UNPARSABLE = "There was an error parsing the body"
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -92,6 +96,13 @@ def _install_error_handlers(app: FastAPI) -> None:
         _log.error("request failed: %s", exc)
         return _error(500, "internal error")
 
+    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        message = str(exc.detail)
+        if exc.status_code == 400 and message == _UNPARSABLE:
+            message = "the request body is not valid JSON (UTF-8 text)"
+        return JSONResponse({"detail": message}, status_code=exc.status_code, headers=exc.headers)
+
     async def malformed(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         errors = exc.errors()
@@ -104,6 +115,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServiceUnavailable, unavailable)
     app.add_exception_handler(LeximindError, other)
     app.add_exception_handler(RequestValidationError, malformed)
+    app.add_exception_handler(StarletteHTTPException, http_error)
 
 
 class _Disconnected(Exception):
@@ -245,7 +257,7 @@ def create_app(
         hasher: UserHasher = request.app.state.hash_user
         return hasher(API_PLATFORM, user)
 
-    _serve_docs(app)
+    serve_docs(app)
 
     @app.post("/ask", response_model=AskResponse, responses=QUESTION_ERRORS)
     async def ask(body: AskRequest, request: Request) -> AskResponse:
@@ -299,16 +311,13 @@ def create_app(
 
     @app.post("/slack/events", include_in_schema=False)
     async def slack_events(request: Request) -> Response:
-        """Slack's Events API and slash commands (HTTP mode), verified by Bolt."""
+        """Slack's Events API and slash commands (HTTP mode): signature checked first."""
         slack: SlackBot | None = request.app.state.slack
         if slack is None:
             return _error(404, "Slack is not configured on this server")
         return await slack.handle(request)
 
-    @app.get(
-        "/healthz",
-        responses={503: {"description": "the vector store is unavailable; the same report"}},
-    )
+    @app.get("/healthz", response_model=None, responses=HEALTH_RESPONSES)
     async def healthz(request: Request) -> JSONResponse:
         """Whether the stores answer and the model server (if any) is reachable.
 
@@ -352,34 +361,3 @@ def create_app(
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
-
-
-# Swagger UI's dist files as a PyPI package ships them (fastapi-offline), served from here.
-SWAGGER_UI = Path(str(files("fastapi_offline") / "static"))
-_DOCS_ASSETS = {
-    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
-    "swagger-ui.css": "text/css; charset=utf-8",
-    "favicon.png": "image/png",
-}
-
-
-def _serve_docs(app: FastAPI) -> None:
-    """Swagger UI at /docs with its script, style sheet and icon served by this server."""
-
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json",
-            title=f"{app.title} API",
-            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
-            swagger_css_url="/docs/assets/swagger-ui.css",
-            swagger_favicon_url="/docs/assets/favicon.png",
-        )
-
-    @app.get("/docs/assets/{name}", include_in_schema=False)
-    async def docs_asset(name: str) -> Response:
-        media_type = _DOCS_ASSETS.get(name)
-        if media_type is None:
-            return _error(404, "no such documentation asset")
-        headers = {"Cache-Control": "public, max-age=86400"}
-        return FileResponse(SWAGGER_UI / name, media_type=media_type, headers=headers)

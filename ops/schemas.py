@@ -1,14 +1,15 @@
 """The JSON shapes of questions, answers and sources, shared by the HTTP API and the CLI.
 
 The request models are strict about what they take, and their JSON Schema says so: the
-OpenAPI document is the contract that `tests/ops/test_openapi.py` checks the server against.
+OpenAPI document is the contract that `tests/ops/test_api_contract.py` checks the server
+against with Schemathesis. Lone surrogates, which JSON Schema cannot express, are refused too.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StrictInt
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from core.memory import MemoryHit, lead
 from core.text import KB_NAME_MAX, KB_NAME_PATTERN, validate_kb_name, validate_text
@@ -19,10 +20,7 @@ MAX_TURN_CHARS = 20_000
 MAX_HISTORY_TURNS = 50
 MAX_K = 50
 
-# JSON Schema patterns (with Unicode semantics): no lone surrogate, and for a question at
-# least one character that is not white space.
-_TEXT = r"^[^\ud800-\udfff]*$"
-_QUESTION = r"^[^\ud800-\udfff]*[^\s\ud800-\udfff][^\ud800-\udfff]*$"
+_QUESTION = r"\S"  # JSON Schema patterns are not anchored: some character not white space
 
 
 def _is_text(value: str) -> str:
@@ -35,7 +33,14 @@ def _is_question(value: str) -> str:
     return validate_text(value, what="the question")
 
 
-Text = Annotated[str, AfterValidator(_is_text), Field(json_schema_extra={"pattern": _TEXT})]
+def _json_integer(value: object) -> object:
+    """A JSON number as it is, or ValueError: no string or boolean passes as an integer."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a JSON integer, not a string or a boolean")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_is_text)]
 QuestionText = Annotated[
     str,
     Field(
@@ -47,15 +52,20 @@ QuestionText = Annotated[
     ),
     AfterValidator(_is_question),
 ]
+# The CLI's check (validate_kb_name) does the validating; the schema only states it.
 KnowledgeBase = Annotated[
     str,
     Field(
-        min_length=1,
-        max_length=KB_NAME_MAX,
         description="knowledge base; the default one when omitted",
-        json_schema_extra={"pattern": KB_NAME_PATTERN},
+        json_schema_extra={"minLength": 1, "maxLength": KB_NAME_MAX, "pattern": KB_NAME_PATTERN},
     ),
     AfterValidator(validate_kb_name),
+]
+# 3 and 3.0 are the same JSON number; "3" and true are not numbers.
+PassageCount = Annotated[
+    int,
+    Field(ge=1, le=MAX_K, description=f"how many passages, 1-{MAX_K}"),
+    BeforeValidator(_json_integer),
 ]
 
 
@@ -103,7 +113,7 @@ class AskRequest(BaseModel):
 
 class SearchRequest(BaseModel):
     question: QuestionText
-    k: StrictInt = Field(5, ge=1, le=MAX_K, description=f"how many passages, 1-{MAX_K}")
+    k: PassageCount = 5
     kb: KnowledgeBase | None = None
 
 
@@ -144,6 +154,26 @@ class AskResponse(BaseModel):
 
 class SearchResponse(BaseModel):
     sources: list[SourceOut]
+
+
+class HealthOut(BaseModel):
+    """/healthz: the overall status, then what each backend said, in words."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: Literal["ok", "degraded", "unavailable"]
+    knowledge_bases: list[str]
+    store: str
+    model: str
+    spool_depth: int
+    spool_rejected: int
+    object_store: str
+
+
+HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": HealthOut, "description": "ok, or degraded: the model or object store is down"},
+    503: {"model": HealthOut, "description": "the vector store is unavailable; the same report"},
+}
 
 
 def source_out(source: Source) -> SourceOut:

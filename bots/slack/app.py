@@ -1,7 +1,7 @@
 """Leximind's Slack listeners on a Bolt AsyncApp: mentions, `/leximind` and reactions.
 
-The same listeners serve HTTP mode (`POST /slack/events` through Bolt's Starlette adapter,
-which checks the signature and the 5-minute timestamp window first) and Socket Mode.
+The same listeners serve HTTP mode (`POST /slack/events`: the signature, its 5-minute window
+and the body's shape are checked here first, then Bolt dispatches) and Socket Mode.
 Listeners only acknowledge, drop duplicates and bots, and hand the slow part (the answer)
 to the process's background tasks, so Slack gets its acknowledgement at once.
 """
@@ -10,20 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import aiohttp
+from slack_bolt import BoltResponse
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError, SlackClientError
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from bots.answering import BotAnswerer, BotQuestion
 from bots.ports import AnswerIndex, DeliveryLedger
@@ -40,7 +42,8 @@ from bots.slack.threads import (
     root_message,
     thread_turns,
 )
-from core.errors import LeximindError
+from bots.slack.verification import content_problem, signature_problem
+from core.errors import LeximindError, ServiceUnavailable
 from core.types import Turn
 
 _log = logging.getLogger(__name__)
@@ -48,6 +51,9 @@ _log = logging.getLogger(__name__)
 PLATFORM = "slack"
 # What a Web API call raises when Slack refuses it or cannot be reached.
 _SLACK_ERRORS = (SlackClientError, aiohttp.ClientError, TimeoutError)
+# What Bolt raises while it reads a signed body of an unexpected shape (a string where Slack
+# sends an object, an empty list where it sends one item).
+_SHAPE_ERRORS = (AttributeError, TypeError, KeyError, IndexError, ValueError)
 
 Payload = dict[str, Any]
 
@@ -62,6 +68,18 @@ def _identity(context: AsyncBoltContext) -> BotIdentity:
     return BotIdentity(user_id=context.bot_user_id, bot_id=context.bot_id)
 
 
+def _moment(stamp: object) -> datetime | None:
+    """An event's `event_ts` ("1700000000.000100") as a time, or None when it is not one."""
+    try:
+        return datetime.fromtimestamp(float(str(stamp)), UTC) if stamp else None
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def _refusal(status: int, detail: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status)
+
+
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, SlackApiError):
         return str(exc.response.get("error", "error"))
@@ -72,7 +90,8 @@ class SlackBot:
     """Answers Slack mentions and `/leximind`, and turns reactions into feedback.
 
     Duplicate deliveries (Slack retries carry the same `event_id`) are claimed in the
-    delivery ledger, so each question is answered once, also across restarts.
+    delivery ledger, so each question is answered once, also across restarts. HTTP mode
+    needs `signing_secret`; without one every HTTP request is refused.
     """
 
     def __init__(
@@ -86,10 +105,12 @@ class SlackBot:
         feedback: FeedbackRecorder,
         tasks: Spawner,
         authorization: WorkspaceAuthorization,
+        signing_secret: str | None = None,
         command: str = "/leximind",
     ) -> None:
         self._app = app
         self._authorization = authorization
+        self._signing_secret = signing_secret
         self._routes = routes
         self._deliveries = deliveries
         self._index = answer_index
@@ -97,7 +118,6 @@ class SlackBot:
         self._feedback = feedback
         self._tasks = tasks
         self._reactions = asyncio.Lock()  # one reaction at a time: removal sees the addition
-        self._http = AsyncSlackRequestHandler(app)
         app.event("app_mention")(self._on_mention)
         app.command(command)(self._on_command)
         app.event("reaction_added")(self._on_reaction_added)
@@ -120,8 +140,30 @@ class SlackBot:
         await self._authorization.prime()
 
     async def handle(self, request: Request) -> Response:
-        """One HTTP-mode request: verified, acknowledged, dispatched to the listeners."""
-        return await self._http.handle(request)
+        """One HTTP-mode request: verified, acknowledged, dispatched to the listeners.
+
+        401 for a request that is not signed by Slack, before anything of it is parsed; 400
+        for a signed body that is not what Slack sends; 503 when a listener cannot reach
+        Slack's Web API or a store (Slack delivers the event again later).
+        """
+        body = await request.body()
+        if self._signing_secret is None:
+            return _refusal(401, "HTTP mode needs LEXIMIND_SLACK__SIGNING_SECRET")
+        refused = signature_problem(self._signing_secret, request.headers, body, now=time.time())
+        if refused is not None:
+            _log.warning("slack request refused: %s", refused)
+            return _refusal(401, refused)
+        content_type = request.headers.get("content-type", "").split(";")[0] or None  # as Bolt
+        malformed = content_problem(body, content_type)
+        if malformed is None:
+            try:
+                bolt_request = to_async_bolt_request(request, body)
+            except _SHAPE_ERRORS as exc:
+                malformed = f"the content is not shaped as Slack sends it ({type(exc).__name__})"
+        if malformed is not None:
+            _log.warning("slack request malformed: %s", malformed)
+            return _refusal(400, malformed)
+        return to_starlette_response(await self._app.async_dispatch(bolt_request))
 
     async def serve_socket_mode(self, app_token: str, *, stop: asyncio.Event) -> None:
         """Receives events over Socket Mode until `stop` is set; answers still being worked
@@ -153,6 +195,9 @@ class SlackBot:
         me = _identity(context)
         if event.get("bot_id") or me.wrote(event) or not event.get("user"):
             return  # never answer ourselves or another bot
+        if not (event.get("channel") and event.get("ts")):
+            _log.warning("slack mention without channel or ts: ignored")
+            return
         if not await self._first(body.get("event_id")):
             return
         team = body.get("team_id") or context.team_id
@@ -186,6 +231,9 @@ class SlackBot:
             await ack(text=USAGE, response_type="ephemeral")
             return
         await ack()
+        if not (body.get("channel_id") and body.get("user_id")):
+            _log.warning("slash command without channel_id or user_id: ignored")
+            return
         if not await self._first(body.get("trigger_id")):
             return
         name = f"slack command {body.get('trigger_id')}"
@@ -291,10 +339,17 @@ class SlackBot:
                 user_id=str(user),
                 emoji=str(event.get("reaction", "")),
                 added=added,
-                at=datetime.fromtimestamp(float(stamp), UTC) if stamp else None,
+                at=_moment(stamp),
             )
 
-    async def _on_error(self, error: Exception, body: Payload) -> None:
-        _log.error(
-            "slack %s failed: %s", body.get("type") or body.get("command"), error, exc_info=error
-        )
+    async def _on_error(self, error: Exception, body: Payload) -> BoltResponse:
+        """The response to a request whose middleware or listener raised: 503 when Slack's Web
+        API or a store failed (logged in one line), else 500 with the traceback logged."""
+        kind = body.get("type") or body.get("command")
+        if isinstance(error, (*_SLACK_ERRORS, ServiceUnavailable)):
+            why = _reason(error) if isinstance(error, SlackApiError) else str(error)
+            _log.error("slack %s failed: %s", kind, why or type(error).__name__)
+            detail = "Slack or a store is unreachable; try again later"
+            return BoltResponse(status=503, body={"detail": detail})
+        _log.error("slack %s failed: %s", kind, error, exc_info=error)
+        return BoltResponse(status=500, body={"detail": "internal error"})

@@ -160,6 +160,7 @@ def build_slack_bot(slack: SlackSettings, kit: BotKit, tasks: Spawner) -> SlackB
         feedback=kit.feedback,
         tasks=tasks,
         authorization=authorization,
+        signing_secret=secret,
     )
 
 

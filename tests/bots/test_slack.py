@@ -20,7 +20,7 @@ from pytest_httpserver import HTTPServer
 from bots.rendering import FAILED, FEEDBACK_HINT, RATE_LIMITED
 from bots.slack.threads import NOT_IN_CHANNEL, PLACEHOLDER, USAGE
 from ops.api import create_app
-from ops.settings import BotSettings, Settings, SlackSettings
+from ops.settings import BotSettings, EmbeddingSettings, Settings, SlackSettings
 from tests.bots.slack_fake import (
     BOT_TOKEN,
     BOT_USER,
@@ -83,10 +83,14 @@ class Harness:
         return [f["label"] for f in found if f["label"]]
 
 
-def make_settings(data_dir: Path, api_url: str, *, rate_limit: int = 5) -> Settings:
+def make_settings(
+    data_dir: Path, api_url: str, *, model_cache: Path, rate_limit: int = 5
+) -> Settings:
+    """Slack in HTTP mode against `api_url`; the embedding model exported once per session."""
     return Settings(
         _env_file=None,
         data_dir=data_dir,
+        embedding=EmbeddingSettings(cache_dir=model_cache),
         slack=SlackSettings(
             bot_token=SecretStr(BOT_TOKEN),
             signing_secret=SecretStr(SIGNING_SECRET),
@@ -102,7 +106,9 @@ def slack_api(httpserver: HTTPServer) -> FakeSlack:
 
 
 @pytest.fixture
-def serve(tmp_path: Path, httpserver: HTTPServer, slack_api: FakeSlack) -> Callable[..., Any]:
+def serve(
+    tmp_path: Path, httpserver: HTTPServer, slack_api: FakeSlack, model_cache: Path
+) -> Callable[..., Any]:
     """Starts the app (as a context manager); a second start reuses the same data dir."""
 
     @contextmanager
@@ -112,7 +118,8 @@ def serve(tmp_path: Path, httpserver: HTTPServer, slack_api: FakeSlack) -> Calla
         model: EchoModel | None = None,
         feedback: FlakyFeedbackLog | None = None,
     ) -> Iterator[Harness]:
-        settings = make_settings(tmp_path, httpserver.url_for("/api/"), rate_limit=rate_limit)
+        api_url = httpserver.url_for("/api/")
+        settings = make_settings(tmp_path, api_url, model_cache=model_cache, rate_limit=rate_limit)
         model = model or EchoModel()
         retriever = Retriever(SOURCES)
         app = create_app(settings, adjust_services=with_fake_core(model, retriever, feedback))
@@ -282,7 +289,7 @@ def test_reactions_on_answers_become_feedback_and_removal_retracts(
 def test_a_reaction_the_feedback_store_refuses_is_retried_by_slack(
     serve: Callable[..., Any],
 ) -> None:
-    """A failing feedback log answers 500 so Slack redelivers; the redelivery is recorded."""
+    """A failing feedback log answers 503 so Slack redelivers; the redelivery is recorded."""
     log = FlakyFeedbackLog()
     with serve(feedback=log) as h:
         h.ask("How do I run the tests?")
@@ -290,7 +297,7 @@ def test_a_reaction_the_feedback_store_refuses_is_retried_by_slack(
         [interaction] = h.interactions()
         event = reaction("+1", channel="C1", ts=answer_ts, at=time.time())
         log.down = True
-        assert h.event(dict(event), event_id="Ev-r").status_code == 500
+        assert h.event(dict(event), event_id="Ev-r").status_code == 503
         log.down = False
         retry = h.event(dict(event), event_id="Ev-r", **{"X-Slack-Retry-Num": "1"})
         assert retry.status_code == 200
@@ -396,9 +403,12 @@ def test_when_chat_update_fails_the_answer_is_posted_in_the_thread(
     assert answer["thread_ts"] == asked and answer["text"].startswith("Run `make test` [1].")
 
 
-def test_without_slack_settings_the_endpoint_is_not_found(tmp_path: Path) -> None:
+def test_without_slack_settings_the_endpoint_is_not_found(
+    tmp_path: Path, model_cache: Path
+) -> None:
     """A server with no Slack configuration answers 404 on /slack/events."""
-    settings = Settings(_env_file=None, data_dir=tmp_path)
+    embedding = EmbeddingSettings(cache_dir=model_cache)
+    settings = Settings(_env_file=None, data_dir=tmp_path, embedding=embedding)
     app = create_app(settings, adjust_services=with_fake_core(EchoModel(), Retriever(SOURCES)))
     with TestClient(app) as client:
         r = client.post("/slack/events", content="{}")
