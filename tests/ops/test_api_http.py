@@ -16,9 +16,9 @@ import pytest
 from core.text import EXCERPT_CHARS
 from ops.api import MAX_BODY_BYTES, create_app
 from ops.settings import EmbeddingSettings, Settings
-from ops.wiring import build_services
 from rag.sources import read_tree
 from tests.support.asgi_server import serve_asgi
+from tests.support.services import index_tree
 
 PAGES = {
     "README.md": "# Demo\n\nRun `make test` to run the tests.\n",
@@ -37,7 +37,7 @@ def tiny_kb_settings(work: Path, model_cache: Path) -> Settings:
         _env_file=None, data_dir=work / "data", embedding=EmbeddingSettings(cache_dir=model_cache)
     )
     tree = read_tree(source, max_bytes=1_000_000)
-    build_services(settings).indexer.index(tree, kb="default", source=str(source))
+    index_tree(settings, tree, kb="default", source=str(source))
     return settings
 
 
