@@ -57,7 +57,7 @@ demo: $(BIN)/leximind
 	LEXIMIND_DATA_DIR=$(DATA) $(BIN)/leximind ask "$(QUESTION)" --kb $(KB)
 endif
 
-test: $(VENV)/.test-ready $(VLLM_VENV)/.ready $(LABEL_STUDIO_VENV)/.ready $(TRAIN_VENV)/.ready
+test: $(VENV)/.test-ready $(VENV)/.small-model-ready $(VLLM_VENV)/.ready $(LABEL_STUDIO_VENV)/.ready $(TRAIN_VENV)/.ready
 	LEXIMIND_TEST_VLLM_PYTHON=$(abspath $(VLLM_VENV))/bin/python HF_HUB_OFFLINE=1 \
 		LEXIMIND_TEST_LABEL_STUDIO=$(abspath $(LABEL_STUDIO_VENV))/bin/label-studio \
 		LEXIMIND_TEST_TRAIN_PYTHON=$(abspath $(TRAIN_VENV))/bin/python \
