@@ -39,7 +39,7 @@ from ops.settings import (
     Settings,
 )
 from ops.small_model import prepare_small_model
-from ops.wiring import Services, build_services
+from ops.wiring import Services, open_services
 from rag.sources import read_tree
 from tests.support.small_model import SERVED_NAME, start_small_vllm
 
@@ -174,6 +174,14 @@ def vllm_python() -> Path:
     return Path(value) if value else REPO_ROOT / ".venv-vllm" / "bin" / "python"
 
 
+async def _index_and_answer(
+    settings: Settings, todo: list[Case], concurrency: int, answers: Path
+) -> None:
+    async with open_services(settings, "cli") as process:
+        await asyncio.to_thread(index_sets, process.services)
+        await answer_all(process.services, todo, concurrency, answers)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-tokens", type=int, default=64)
@@ -192,9 +200,8 @@ def main() -> None:
         with start_small_vllm(
             vllm_python(), model, work_dir=OUT / "vllm", enable_lora=False
         ) as server:
-            services = build_services(settings_for(server.base_url, OUT / "data", args))
-            index_sets(services)
-            asyncio.run(answer_all(services, todo, args.concurrency, answers))
+            settings = settings_for(server.base_url, OUT / "data", args)
+            asyncio.run(_index_and_answer(settings, todo, args.concurrency, answers))
     rows = [json.loads(x) for x in answers.read_text().splitlines()]
     report = curves(rows)
     (OUT / "report.json").write_text(json.dumps(report, indent=1) + "\n")

@@ -31,10 +31,11 @@ from ops.settings import (
     RetrievalSettings,
     Settings,
 )
-from ops.wiring import build_deployer, build_services
+from ops.wiring import build_deployer, open_services
 from rag.sources import read_tree
 from tests.support.corpus import make_fastapi_repo
 from tests.support.recording_proxy import RecordingProxy
+from tests.support.services import index_tree
 from tests.support.small_model import (
     SERVED_NAME,
     prepare_small,
@@ -102,9 +103,7 @@ def settings(
         deploy=DeploySettings(vllm_url=small_vllm.root_url, smoke_question=QUESTION, timeout=300),
     )
     repo = make_fastapi_repo(tmp / "repo", files=FILES)
-    build_services(built).indexer.index(
-        read_tree(repo, max_bytes=10**6), kb="default", source=str(repo)
-    )
+    index_tree(built, read_tree(repo, max_bytes=10**6), kb="default", source=str(repo))
     return built
 
 
@@ -251,9 +250,8 @@ async def test_a_lora_trained_here_is_hot_loaded_answers_and_is_rolled_back(
     assert config["r"] == 8 and Path(config["base_model_name_or_path"]) == small_model
     assert adapter.params["template"] == "smollm2" and adapter.params["use_cpu"] is True
 
-    services = build_services(settings)
-    try:
-        deployer = build_deployer(services)
+    async with open_services(settings, "cli") as process:
+        deployer = build_deployer(settings, process.services)
         switch = await deployer.promote(version, adapter.adapter_dir)
         assert (switch.active, switch.previous) == (version, SERVED_NAME)
         served = httpx.get(f"{small_vllm.base_url}/models", timeout=30).json()
@@ -274,5 +272,3 @@ async def test_a_lora_trained_here_is_hot_loaded_answers_and_is_rolled_back(
         [sent] = proxy.json_bodies(CHAT)
         assert sent["model"] == SERVED_NAME
         assert recorded(settings, body["interaction_id"])["answer"]["routed_model"] == SERVED_NAME
-    finally:
-        await services.aclose()
