@@ -185,7 +185,9 @@ def embedder_variants(texts: list[str], rounds: int) -> list[tuple[str, float, f
     ]
 
 
-def main(*, commits: Sequence[str], every: int, rounds: int, sample: int) -> None:
+def main(
+    *, commits: Sequence[str], every: int, rounds: int, variant_rounds: int, sample: int
+) -> None:
     print(f"load average at start: {os.getloadavg()}; {len(os.sched_getaffinity(0))} cores")
     with tempfile.TemporaryDirectory(prefix="leximind-bench-") as tmp:
         scratch = Path(tmp)
@@ -198,11 +200,11 @@ def main(*, commits: Sequence[str], every: int, rounds: int, sample: int) -> Non
         picked = texts[::step][:sample]
         print(
             f"\nembedder variants on {len(picked)} of the {len(texts):,} passages "
-            f"({len(set(texts)):,} distinct), median of {rounds} alternating rounds "
+            f"({len(set(texts)):,} distinct), median of {variant_rounds} alternating rounds "
             f"(load {os.getloadavg()[0]:.1f}):"
         )
         print("| variant | wall s | CPU s | passages/s (wall) |")
         print("|---|---|---|---|")
-        for label, wall, cpu in embedder_variants(picked, rounds):
+        for label, wall, cpu in embedder_variants(picked, variant_rounds):
             print(f"| {label} | {wall:.1f} | {cpu:.1f} | {len(picked) / wall:.1f} |")
     print(f"load average at end: {os.getloadavg()}")
