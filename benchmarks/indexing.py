@@ -139,6 +139,7 @@ def main() -> None:
             commits=args.commits.split(","),
             every=args.slice,
             rounds=args.rounds,
+            variant_rounds=args.variant_rounds,
             sample=args.sample,
         )
         return
