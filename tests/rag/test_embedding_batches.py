@@ -82,7 +82,7 @@ def test_session_tuning_changes_no_vector(
     bucketed: OnnxEmbedder, model_cache: Path, options: dict[str, object]
 ) -> None:
     """Graph optimisation levels and inter-op threads give the default session's vectors."""
-    tuned = OnnxEmbedder(model_dir=MODEL_DIR, cache_dir=model_cache, **options)  # type: ignore[arg-type]
+    tuned = OnnxEmbedder(model_dir=MODEL_DIR, cache_dir=model_cache, batch_size=4, **options)  # type: ignore[arg-type]
     assert_same_rows(tuned.embed(TEXTS), bucketed.embed(TEXTS))
 
 
@@ -141,9 +141,10 @@ def test_indexer_embeds_each_distinct_passage_once_shortest_first(
     stored = services.store.vectors("kb", list(ids))
     by_path = {path: stored[chunk_id] for chunk_id, path in ids.items()}
     assert np.array_equal(by_path["alpha/notes.md"], by_path["beta/notes.md"])
-    paths = sorted(by_path)
-    own = [
-        embedding_text(chunk_file(kb="kb", path=p, text=(repo / p).read_text())[0]) for p in paths
+    chunks = [
+        c
+        for path in sorted(set(ids.values()))
+        for c in chunk_file(kb="kb", path=path, text=(repo / path).read_text())
     ]
-    alone = np.vstack([services.embedder.embed([text]) for text in own])
-    assert_same_rows(np.vstack([by_path[p] for p in paths]), alone)
+    alone = np.vstack([services.embedder.embed([embedding_text(c)]) for c in chunks])
+    assert_same_rows(np.vstack([stored[c.id] for c in chunks]), alone)
