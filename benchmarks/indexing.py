@@ -1,6 +1,10 @@
 """Indexing speed: full index of the corpora, an unchanged re-run, and a one-file re-index.
 
     python -m benchmarks.indexing
+    python -m benchmarks.indexing --repo [--slice N] [--commits C1,C2] [--rounds R]
+
+`--repo` instead indexes the whole FastAPI repository with older commits' code and this
+checkout side by side in one run, then times embedder variants (benchmarks.indexing_compare).
 
 The one-file re-index is timed in-process and as the `leximind index` command (a new
 process: interpreter start-up and imports included), median of 5 runs each. Also measures
@@ -10,6 +14,7 @@ the embedder alone on the same passages against sentence-transformers on torch
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import statistics
@@ -119,6 +124,29 @@ def baseline_index(tree: SourceTree, where: Path) -> None:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.indexing")
+    parser.add_argument("--repo", action="store_true", help="whole-repository comparison")
+    parser.add_argument("--commits", default="40d5ca4", help="older code, comma-separated")
+    parser.add_argument("--slice", type=int, default=1, help="index one file in N")
+    parser.add_argument("--rounds", type=int, default=1, help="alternating rounds")
+    parser.add_argument("--variant-rounds", type=int, default=3, help="embedder variants")
+    parser.add_argument("--sample", type=int, default=400, help="passages per variant")
+    args = parser.parse_args()
+    if args.repo:
+        from benchmarks import indexing_compare
+
+        indexing_compare.main(
+            commits=args.commits.split(","),
+            every=args.slice,
+            rounds=args.rounds,
+            variant_rounds=args.variant_rounds,
+            sample=args.sample,
+        )
+        return
+    corpus_benchmark()
+
+
+def corpus_benchmark() -> None:
     with tempfile.TemporaryDirectory(prefix="leximind-bench-") as scratch:
         copy = Path(scratch) / "corpora"
         shutil.copytree(CORPORA, copy)

@@ -181,14 +181,9 @@ class Indexer:
         reused = self._store.vectors(kb, reusable)
         to_embed = [c for c in unique if c.id not in reused]
         report.chunks_reused = len(reused)
-        progress.chunks(len(to_embed))
-        vectors: dict[str, Vectors] = dict(reused)
-        for start in range(0, len(to_embed), self._batch_size):
-            batch = to_embed[start : start + self._batch_size]
-            embedded = self._embedder.embed([embedding_text(c) for c in batch])
-            vectors.update(zip((c.id for c in batch), embedded, strict=True))
-            report.chunks_embedded += len(batch)
-            progress.chunks_done(len(batch))
+        fresh = self._embed({c.id: embedding_text(c) for c in to_embed}, progress)
+        report.chunks_embedded = len(to_embed)
+        vectors: dict[str, Vectors] = {**reused, **fresh}
         path_set = set(paths)
         stale = [i for i, p in stored_ids.items() if p in path_set and i not in wanted]
         self._store.delete_ids(kb, stale)
@@ -196,6 +191,23 @@ class Indexer:
         for start in range(0, len(unique), self._batch_size):
             batch = unique[start : start + self._batch_size]
             self._store.upsert(batch, np.stack([vectors[c.id] for c in batch]))
+
+    def _embed(self, texts: dict[str, str], progress: IndexProgress) -> dict[str, Vectors]:
+        """A vector per chunk id; each distinct text is embedded once.
+
+        Identical passages (a licence header in every file, one example included by two
+        pages) share a vector. The texts go to the model shortest first, so each call holds
+        passages of about one length and its batches pad little; the order of the calls
+        changes no vector beyond float noise.
+        """
+        distinct = sorted(set(texts.values()), key=lambda t: (len(t), t))
+        progress.chunks(len(distinct))
+        by_text: dict[str, Vectors] = {}
+        for start in range(0, len(distinct), self._batch_size):
+            batch = distinct[start : start + self._batch_size]
+            by_text.update(zip(batch, self._embedder.embed(batch), strict=True))
+            progress.chunks_done(len(batch))
+        return {chunk_id: by_text[text] for chunk_id, text in texts.items()}
 
 
 def embedding_text(chunk: Chunk) -> str:

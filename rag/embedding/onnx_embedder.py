@@ -26,7 +26,10 @@ class OnnxEmbedder:
 
     The first use exports the model into `cache_dir` (about 10 s, needs torch); every later
     process loads that export and never imports torch. Texts are sorted by token count before
-    batching so that a batch pads little. Safe to call from several threads.
+    batching (`bucket`) so that a batch pads little. Safe to call from several threads.
+
+    `threads` and `inter_threads` are onnxruntime's intra- and inter-op pool sizes;
+    `optimization` its graph optimisation level ("disable", "basic", "extended", "all").
     """
 
     def __init__(
@@ -38,9 +41,16 @@ class OnnxEmbedder:
         batch_size: int = 32,
         max_length: int = 256,
         threads: int | None = None,
+        inter_threads: int = 1,
+        optimization: str = "all",
+        bucket: bool = True,
     ) -> None:
         if batch_size < 1 or max_length < 2:
             raise ValueError("batch_size must be >= 1 and max_length >= 2")
+        if optimization not in _LEVELS:
+            raise ValueError(
+                f"optimization must be one of {', '.join(_LEVELS)}, not {optimization}"
+            )
         self._folder = ModelFolder.read(model_dir)
         self._cache_dir = cache_dir
         self._quantize = quantize
@@ -48,6 +58,9 @@ class OnnxEmbedder:
         # sentence-transformers truncates at the model's max_seq_length; never go beyond it.
         self._max_length = min(max_length, self._folder.max_seq_length or max_length)
         self._threads = threads or len(os.sched_getaffinity(0))
+        self._inter_threads = max(1, inter_threads)
+        self._optimization = optimization
+        self._bucket = bucket
         self._tokenizer = TextTokenizer(model_dir / "tokenizer.json", max_length=self._max_length)
         self._session: ort.InferenceSession | None = None
         self._loading = threading.Lock()
@@ -76,7 +89,8 @@ class OnnxEmbedder:
         names = [i.name for i in session.get_inputs()]
         encodings = self._tokenizer.encode(texts)
         # Similar lengths in a batch mean little padding: ~2x faster on mixed-length chunks.
-        order = np.argsort([len(e.ids) for e in encodings], kind="stable")
+        lengths = [len(e.ids) for e in encodings] if self._bucket else [0] * len(encodings)
+        order = np.argsort(lengths, kind="stable")
         for start in range(0, len(order), self._batch_size):
             rows = order[start : start + self._batch_size]
             batch = self._tokenizer.pad([encodings[i] for i in rows])
@@ -88,19 +102,36 @@ class OnnxEmbedder:
         with self._loading:
             if self._session is None:
                 path = exported_model(self._folder, self._cache_dir, quantize=self._quantize)
-                self._session = _session(path, threads=self._threads)
+                self._session = _session(
+                    path,
+                    threads=self._threads,
+                    inter_threads=self._inter_threads,
+                    level=_LEVELS[self._optimization],
+                )
                 _log.info("loaded %s with %d threads", path.name, self._threads)
             return self._session
 
 
-def _session(path: Path, *, threads: int) -> ort.InferenceSession:
+_LEVELS = {
+    "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+    "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+    "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+    "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+}
+
+
+def _session(
+    path: Path, *, threads: int, inter_threads: int, level: ort.GraphOptimizationLevel
+) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
+    options.inter_op_num_threads = inter_threads
+    if inter_threads > 1:
+        options.execution_mode = ort.ExecutionMode.ORT_PARALLEL
     # Idle pool threads sleep instead of spinning: between two small runs (one question at
     # a time in a server) a spinning thread burns a core that retrieval needs.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.graph_optimization_level = level
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except (RuntimeError, ValueError) as exc:  # onnxruntime's errors derive from RuntimeError
