@@ -3,8 +3,9 @@
     PYTHONPATH=<code root> python benchmarks/indexing_worker.py REPO DATA_DIR MODEL_CACHE
 
 Run by `benchmarks.indexing` against this checkout and against an older commit's code (a
-git worktree of it), so it uses only what both have: `ops.settings`, `ops.wiring` and
-`rag.sources.read_tree`. Variants of this checkout are chosen by LEXIMIND_* variables.
+git worktree of it), so it uses only what both have: `ops.settings`, `ops.wiring` (or this
+checkout's `open_services`) and `rag.sources.read_tree`. Variants of this checkout are
+chosen by LEXIMIND_* variables.
 """
 
 from __future__ import annotations
@@ -20,8 +21,24 @@ from typing import Any
 sys.path.pop(0)
 
 from ops.settings import EmbeddingSettings, Settings
-from ops.wiring import build_services
 from rag.sources import read_tree
+
+
+def _services(settings: Settings) -> Any:
+    """This checkout's services through `open_services` (closed at exit); an older
+    commit's code, which has no `open_services`, through its `build_services`."""
+    try:
+        from tests.support.services import services_open
+    except ImportError:
+        from ops.wiring import build_services  # type: ignore[attr-defined]
+
+        return build_services(settings)
+    import atexit
+    import contextlib
+
+    opened = contextlib.ExitStack()
+    atexit.register(opened.close)
+    return opened.enter_context(services_open(settings)).services
 
 
 class TimedEmbedder:
@@ -47,7 +64,7 @@ def main(repo: Path, data: Path, models: Path) -> None:
     settings = Settings(
         _env_file=None, data_dir=data, embedding=EmbeddingSettings(cache_dir=models)
     )
-    services = build_services(settings)
+    services = _services(settings)
     services.embedder.embed(["warm up"])  # loads the ONNX model outside the timing
     timed = TimedEmbedder(services.indexer._embedder)
     services.indexer._embedder = timed

