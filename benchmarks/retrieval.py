@@ -27,7 +27,7 @@ Retrievers, all ranking pages (a file counts once, at its best passage):
 Built indexes are kept under .bench/retrieval/ per (corpus, code version), and every
 embedding per (model, text) under .bench/embeddings/, so a re-run after a change embeds only
 what changed. Per-question results go to .bench/retrieval/last_run.json (the input of
-`python -m benchmarks.calibration`).
+`python -m benchmarks.calibration`, which publishes the reliability of the confidence).
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ from benchmarks.common import (
     tree_digest,
 )
 from benchmarks.own_repo import QUESTIONS as OWN_QUESTIONS
+from core.confidence import features
 from core.types import Chunk
 from ops.wiring import Services, build_indexer, default_model_path
 from rag.embedding import OnnxEmbedder, SentenceTransformerEmbedder
@@ -207,6 +208,7 @@ class Outcome:
     first: str
     top_score: float | None = None
     confidence: float | None = None
+    features: tuple[float, ...] | None = None  # core.confidence.features of the answer
 
 
 @dataclass(slots=True)
@@ -286,10 +288,14 @@ def _ask_leximind(run: Run, services: Services, cases: list[Case], figures: Figu
             paths[0] if paths else "",
             top_score=max((s.score for s in found[:5]), default=0.0),
             confidence=services.answers.confidence(found[:5]),
+            features=features(found[:5]),
         )
         figures.outcomes.append(outcome)
         if outcome.rank != 1:
-            print(f"  {run.name} rank {outcome.rank}: {case.question[:60]!r} -> {outcome.first}")
+            print(f"  {run.name} rank {outcome.rank}: {case.question[:60]!r}")
+            for n, source in enumerate(found[:5], start=1):
+                role = source.chunk.role.value or "?"
+                print(f"      {n}. {source.score:.2f} [{role}] {source.path} · {source.title[:50]}")
     declined = 0
     for question in OFF_TOPIC:
         found = asyncio.run(services.retriever.search(question, kb=KB, k=5))
@@ -376,21 +382,6 @@ def table(figures: Figures, runs: Sequence[Run]) -> list[str]:
     return lines
 
 
-def reliability(figures: Figures) -> list[str]:
-    """Confidence band -> share of Leximind's answers whose first source is right."""
-    rows = [o for o in figures.outcomes if o.system == SYSTEMS[0] and o.confidence is not None]
-    lines = ["| confidence | answers | first source right |", "|---|---:|---:|"]
-    for low, high in BANDS:
-        band = [
-            o
-            for o in rows
-            if o.confidence is not None and low <= o.confidence < high + (high == 1.0)
-        ]
-        share = f"{sum(o.rank == 1 for o in band) / len(band):.2f}" if band else "–"
-        lines.append(f"| {low:.1f}–{high:.1f} | {len(band)} | {share} |")
-    return lines
-
-
 def write_docs(command: str, figures: Figures, runs: Sequence[Run], embedder: str) -> None:
     """Replaces the Retrieval section of docs/benchmarks.md with these figures."""
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -405,13 +396,6 @@ def write_docs(command: str, figures: Figures, runs: Sequence[Run], embedder: st
             *table(figures, runs),
             "",
             *(f"- {note}" for note in figures.notes),
-            "",
-            "### Reliability of Leximind's confidence",
-            "",
-            "Every Leximind answer above (all dev sets and corpora together), by the "
-            "confidence it was given:",
-            "",
-            *reliability(figures),
             "",
         ]
     )
@@ -460,8 +444,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(note)
     print()
     print("\n".join(table(figures, runs)))
-    print()
-    print("\n".join(reliability(figures)))
     CACHE.mkdir(parents=True, exist_ok=True)
     LAST_RUN.write_text(json.dumps([asdict(o) for o in figures.outcomes], indent=1))
     if args.write_docs:
