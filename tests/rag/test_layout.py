@@ -312,6 +312,11 @@ def test_role_weights_follow_the_intent() -> None:
     onboarding = role_weight(Intent.ONBOARDING, secondary=0.5)
     assert onboarding(FileRole.BUILD, "Makefile") == onboarding(FileRole.DOCS, "README.md") == 1.0
     assert onboarding(FileRole.TEST, "tests/x.py") < onboarding(FileRole.DOCS, "docs/api.md") < 1
+    # Below every other role: a test file is the last place to learn how to use a project.
+    assert (
+        onboarding(FileRole.TEST, "tests/x.py") == 0.25 < onboarding(FileRole.TOOLING, "AGENTS.md")
+    )
+    assert howto(FileRole.TEST, "t.py") < howto(FileRole.CHANGELOG, "CHANGES.md")
     tests = role_weight(Intent.TESTS, secondary=0.5)
     assert tests(FileRole.TEST, "tests/test_x.py") == 1.0
     assert howto(FileRole.UNKNOWN, "tests/test_x.py") == howto(FileRole.TEST, "t.py")
