@@ -127,8 +127,9 @@ def role_weight(
     """The page weight of a file of some role and path for questions of `intent`.
 
     Roles the intent favours count 1, neutral ones halfway to `secondary`, the others
-    `secondary`, and tests, unless the question is about tests, `secondary` squared. A role stored as unknown (an index from before roles) is classified from
-    the path. Translations count as secondary unless the question is in another language
+    `secondary`, and tests, unless the question is about tests, `secondary` squared. A
+    role stored as unknown (an index from before roles) is classified from the path.
+    Translations count as secondary unless the question is in another language
     than the repository's (`translations_first`), when they count as docs do.
     """
     weights = {_P: 1.0, _N: (1.0 + secondary) / 2, _S: secondary, _D: secondary**2}
