@@ -248,8 +248,9 @@ def _fresh(folder: Path) -> None:
     folder.mkdir(parents=True)
 
 
-def leximind(run: Run, tree: SourceTree, cases: list[Case], figures: Figures) -> None:
-    """Indexes the corpus as `leximind index` does (once per code version) and asks."""
+def indexed(run: Run, tree: SourceTree, notes: list[str]) -> Services:
+    """Services over the corpus indexed as `leximind index` does, built once per code
+    version under .bench/retrieval/ and reused while only query-time code changes."""
     index_code = code_digest(*INDEX_CODE, exclude=QUERY_ONLY)
     folder = CACHE / f"{run.name}-leximind-{tree_digest(tree)}-{index_code}"
     if not _ready(folder):
@@ -263,12 +264,18 @@ def leximind(run: Run, tree: SourceTree, cases: list[Case], figures: Figures) ->
         started = time.perf_counter()
         report = indexer.index(tree, kb=KB, source=str(tree.root))
         cached.save()
-        figures.notes.append(
+        notes.append(
             f"{run.name}: Leximind indexed {report.files_indexed} files into "
             f"{report.chunks_total} passages in {time.perf_counter() - started:.0f} s "
             f"({report.chunks_embedded - cached.embedded} of them from the embedding cache)"
         )
         (folder / "READY").write_text(json.dumps({"chunks": report.chunks_total}))
+    return services
+
+
+def leximind(run: Run, tree: SourceTree, cases: list[Case], figures: Figures) -> None:
+    """Indexes the corpus (or takes the cached index) and asks."""
+    services = indexed(run, tree, figures.notes)
     try:
         _ask_leximind(run, services, cases, figures)
     finally:
