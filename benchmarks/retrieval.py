@@ -331,17 +331,30 @@ def _baseline_store(
 
 
 def baselines(
-    run: Run, tree: SourceTree, cases: list[Case], figures: Figures, embedder: CachedEmbedder
+    run: Run,
+    tree: SourceTree,
+    cases: list[Case],
+    figures: Figures,
+    embedder: CachedEmbedder,
+    *,
+    cached_only: bool = False,
 ) -> None:
-    """BM25 and dense over fixed chunks, and the heading-chunk RRF hybrid."""
+    """BM25 and dense over fixed chunks, and the heading-chunk RRF hybrid; with
+    `cached_only`, only those whose index an earlier run built."""
     version = f"{tree_digest(tree)}-{code_digest(*BASELINE_CODE)}-{embedder.name}"
     version = version.replace("/", "_").replace(":", "_")
     questions = [c.question for c in cases]
     query_vectors = embedder.embed(questions)
     for label, chunker in (("fixed", baseline_chunks), ("heads", heading_chunks)):
+        folder = CACHE / f"{run.name}-{label}-{version}"
+        if cached_only and not _ready(folder):
+            figures.notes.append(
+                f"{run.name}: {label}-chunk baselines not built (--cached-baselines)"
+            )
+            continue
         chunks = chunker(tree)
         kb = chunks[0].kb if chunks else label
-        store, seconds = _baseline_store(CACHE / f"{run.name}-{label}-{version}", chunks, embedder)
+        store, seconds = _baseline_store(folder, chunks, embedder)
         figures.notes.append(f"{run.name}: {len(chunks)} {label} chunks ready in {seconds:.0f} s")
         for case, vector in zip(cases, query_vectors, strict=True):
             keyword = [c for c, _ in store.keyword_search(kb, case.question, k=CANDIDATES)]
@@ -427,6 +440,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         default="torch",
         help="the baselines' MiniLM runtime (torch: the original prototype)",
     )
+    parser.add_argument(
+        "--cached-baselines",
+        action="store_true",
+        help="baselines only where an earlier run built their index (a busy machine)",
+    )
     parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args(argv)
     wanted = set(args.only.split(",")) if args.only else None
@@ -444,7 +462,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if not args.baselines_only:
             leximind(run, tree, cases, figures)
         if embedder is not None:
-            baselines(run, tree, cases, figures, embedder)
+            baselines(run, tree, cases, figures, embedder, cached_only=args.cached_baselines)
         print(f"{run.name}: {len(tree.files)} files, done in {time.perf_counter() - started:.0f} s")
     print()
     for note in figures.notes:
@@ -457,6 +475,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         command = (
             "python -m benchmarks.retrieval"
             + (f" --only {args.only}" if args.only else "")
+            + (" --cached-baselines" if args.cached_baselines else "")
             + (f" --baseline-embedder {args.baseline_embedder}" if embedder else " --no-baselines")
         )
         write_docs(command, figures, runs, args.baseline_embedder)
