@@ -111,9 +111,18 @@ _GUIDE = re.compile(
 )
 
 
+# API reference pages by the folder convention of doc generators (docs/reference/,
+# docs/api/): they list what exists, while guides show how to use it.
+_REFERENCE_DIRS = re.compile(r"^(reference|references|api|api[-_]reference|apidocs?)$", re.I)
+
+
 def _tier(intent: Intent, role: FileRole, path: str) -> str:
     if role is FileRole.TEST and intent is not Intent.TESTS:
         return _D  # a test shows how the project checks itself, seldom how to use it
+    folders = PurePosixPath(path).parts[:-1]
+    howto = intent in (Intent.HOWTO, Intent.GENERAL)
+    if role is FileRole.DOCS and howto and any(_REFERENCE_DIRS.match(f) for f in folders):
+        return _N
     if intent is Intent.ONBOARDING and role is FileRole.DOCS:
         name = PurePosixPath(path).name
         if _GUIDE.match(name) or re.search(r"contribut|develop|testing", name, re.I):
