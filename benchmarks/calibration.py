@@ -130,8 +130,8 @@ def table_module(model: Calibration, samples: Sequence[Sample], date: str) -> st
         f'"""The committed answer-confidence model, written by `python -m benchmarks.calibration '
         f"--write`\non {date}.\n\nFitted (L2 {PENALTY} on standardised features) on "
         f"{len(samples)} Leximind answers of the\nlabelled dev questions against their curated "
-        f"corpora and whole repositories ({sets}),\nlabel: the first source is the page a "
-        f"maintainer pointed to. Features: {', '.join(FEATURES)}\n(core.confidence.features)."
+        f"corpora and whole repositories\n({sets}); label: the first source is the page a "
+        f"maintainer pointed to.\nFeatures: {', '.join(FEATURES)} (core.confidence.features)."
         f'\n"""\n\nfrom core.confidence import Calibration\n\n'
         f"CALIBRATION = Calibration(intercept={model.intercept!r}, weights=({weights},))\n"
     )
