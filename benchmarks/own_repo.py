@@ -2,23 +2,18 @@
 
     python -m benchmarks.own_repo
 
-Indexes this repository (docs and code, as `leximind index .` would) and asks questions a
-newcomer to it might ask, each with the files that answer it. Prints hit@5 and MRR@10 with
-and without link lift, and the best-passage similarity of each answer (the abstention
+Indexes this repository (docs and code, as `leximind index .` would; the index is the
+`own-repo` one of `benchmarks.retrieval`, cached under .bench/retrieval/) and asks questions
+a newcomer to it might ask, each with the files that answer it. Prints hit@5 and MRR@10
+with and without link lift, and the best-passage similarity of each answer (the abstention
 threshold applies to it). Written to catch retrieval changes that only suit the FastAPI docs.
 """
 
 from __future__ import annotations
 
 import asyncio
-import tempfile
-from pathlib import Path
 
-from benchmarks.common import REPO_ROOT, services_at
 from rag.retrieval import HybridRetriever
-from rag.sources import read_tree
-
-KB = "leximind"
 
 QUESTIONS: list[tuple[str, set[str]]] = [
     ("How do I run the tests?", {"README.md", "Makefile"}),
@@ -43,35 +38,38 @@ QUESTIONS: list[tuple[str, set[str]]] = [
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="leximind-bench-") as scratch:
-        services = services_at(Path(scratch) / "data")
-        tree = read_tree(REPO_ROOT, max_bytes=10**6)
-        report = services.indexer.index(tree, kb=KB, source=str(REPO_ROOT))
-        print(f"indexed {report.files_indexed} files into {report.chunks_total} chunks")
-        threshold = services.answers.policy.min_relevance
-        for follow_links in (True, False):
-            retriever = HybridRetriever(
-                store=services.store,
-                embedder=services.embedder,
-                catalog=services.catalog,
-                follow_links=follow_links,
-            )
-            hits, rr, answered = 0, 0.0, 0
-            for question, wanted in QUESTIONS:
-                found = asyncio.run(retriever.search(question, kb=KB, k=10))
-                paths = [s.path for s in found]
-                rank = next((n for n, p in enumerate(paths, 1) if p in wanted), None)
-                hits += rank is not None and rank <= 5
-                rr += 1 / rank if rank else 0.0
-                best = max((s.score for s in found[:5]), default=0.0)
-                answered += best >= threshold
-                if follow_links:
-                    print(f"  rank {rank}, best {best:.2f}: {question!r} -> {paths[0]}")
-            print(
-                f"link lift {'on ' if follow_links else 'off'}: "
-                f"hit@5 {hits / len(QUESTIONS):.3f}  MRR@10 {rr / len(QUESTIONS):.3f}  "
-                f"answered {answered}/{len(QUESTIONS)} at min_relevance {threshold}"
-            )
+    from benchmarks.retrieval import KB, RUNS, build_tree, indexed  # it imports QUESTIONS
+
+    run = next(r for r in RUNS if r.dev == "own")
+    notes: list[str] = []
+    services = indexed(run, build_tree(run), notes)
+    print(*notes, sep="\n")
+    threshold = services.answers.policy.min_relevance
+    for follow_links in (True, False):
+        retriever = HybridRetriever(
+            store=services.store,
+            embedder=services.embedder,
+            catalog=services.catalog,
+            follow_links=follow_links,
+        )
+        hits, rr, answered = 0, 0.0, 0
+        for question, wanted in QUESTIONS:
+            found = asyncio.run(retriever.search(question, kb=KB, k=10))
+            paths = [s.path for s in found]
+            rank = next((n for n, p in enumerate(paths, 1) if p in wanted), None)
+            hits += rank is not None and rank <= 5
+            rr += 1 / rank if rank else 0.0
+            best = max((s.score for s in found[:5]), default=0.0)
+            answered += best >= threshold
+            if follow_links:
+                print(f"  rank {rank}, best {best:.2f}: {question!r} -> {', '.join(paths[:5])}")
+        retriever.close()
+        print(
+            f"link lift {'on ' if follow_links else 'off'}: "
+            f"hit@5 {hits / len(QUESTIONS):.3f}  MRR@10 {rr / len(QUESTIONS):.3f}  "
+            f"answered {answered}/{len(QUESTIONS)} at min_relevance {threshold}"
+        )
+    services.retriever.close()
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ Retrievers, all ranking pages (a file counts once, at its best passage):
 Built indexes are kept under .bench/retrieval/ per (corpus, code version), and every
 embedding per (model, text) under .bench/embeddings/, so a re-run after a change embeds only
 what changed. Per-question results go to .bench/retrieval/last_run.json (the input of
-`python -m benchmarks.calibration`).
+`python -m benchmarks.calibration`, which publishes the reliability of the confidence).
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ from benchmarks.common import (
     tree_digest,
 )
 from benchmarks.own_repo import QUESTIONS as OWN_QUESTIONS
+from core.confidence import features
 from core.types import Chunk
 from ops.settings import IndexSettings
 from ops.wiring import Services, build_indexer, default_model_path
@@ -208,6 +209,7 @@ class Outcome:
     first: str
     top_score: float | None = None
     confidence: float | None = None
+    features: tuple[float, ...] | None = None  # core.confidence.features of the answer
 
 
 @dataclass(slots=True)
@@ -247,8 +249,9 @@ def _fresh(folder: Path) -> None:
     folder.mkdir(parents=True)
 
 
-def leximind(run: Run, tree: SourceTree, cases: list[Case], figures: Figures) -> None:
-    """Indexes the corpus as `leximind index` does (once per code version) and asks."""
+def indexed(run: Run, tree: SourceTree, notes: list[str]) -> Services:
+    """Services over the corpus indexed as `leximind index` does, built once per code
+    version under .bench/retrieval/ and reused while only query-time code changes."""
     index_code = code_digest(*INDEX_CODE, exclude=QUERY_ONLY)
     folder = CACHE / f"{run.name}-leximind-{tree_digest(tree)}-{index_code}"
     if not _ready(folder):
@@ -262,12 +265,18 @@ def leximind(run: Run, tree: SourceTree, cases: list[Case], figures: Figures) ->
         started = time.perf_counter()
         report = indexer.index(tree, kb=KB, source=str(tree.root))
         cached.save()
-        figures.notes.append(
+        notes.append(
             f"{run.name}: Leximind indexed {report.files_indexed} files into "
             f"{report.chunks_total} passages in {time.perf_counter() - started:.0f} s "
             f"({report.chunks_embedded - cached.embedded} of them from the embedding cache)"
         )
         (folder / "READY").write_text(json.dumps({"chunks": report.chunks_total}))
+    return services
+
+
+def leximind(run: Run, tree: SourceTree, cases: list[Case], figures: Figures) -> None:
+    """Indexes the corpus (or takes the cached index) and asks."""
+    services = indexed(run, tree, figures.notes)
     try:
         _ask_leximind(run, services, cases, figures)
     finally:
@@ -287,10 +296,14 @@ def _ask_leximind(run: Run, services: Services, cases: list[Case], figures: Figu
             paths[0] if paths else "",
             top_score=max((s.score for s in found[:5]), default=0.0),
             confidence=services.answers.confidence(found[:5]),
+            features=features(found[:5]),
         )
         figures.outcomes.append(outcome)
         if outcome.rank != 1:
-            print(f"  {run.name} rank {outcome.rank}: {case.question[:60]!r} -> {outcome.first}")
+            print(f"  {run.name} rank {outcome.rank}: {case.question[:60]!r}")
+            for n, source in enumerate(found[:5], start=1):
+                role = source.chunk.role.value or "?"
+                print(f"      {n}. {source.score:.2f} [{role}] {source.path} · {source.title[:50]}")
     declined = 0
     for question in OFF_TOPIC:
         found = asyncio.run(services.retriever.search(question, kb=KB, k=5))
@@ -319,17 +332,30 @@ def _baseline_store(
 
 
 def baselines(
-    run: Run, tree: SourceTree, cases: list[Case], figures: Figures, embedder: CachedEmbedder
+    run: Run,
+    tree: SourceTree,
+    cases: list[Case],
+    figures: Figures,
+    embedder: CachedEmbedder,
+    *,
+    cached_only: bool = False,
 ) -> None:
-    """BM25 and dense over fixed chunks, and the heading-chunk RRF hybrid."""
+    """BM25 and dense over fixed chunks, and the heading-chunk RRF hybrid; with
+    `cached_only`, only those whose index an earlier run built."""
     version = f"{tree_digest(tree)}-{code_digest(*BASELINE_CODE)}-{embedder.name}"
     version = version.replace("/", "_").replace(":", "_")
     questions = [c.question for c in cases]
     query_vectors = embedder.embed(questions)
     for label, chunker in (("fixed", baseline_chunks), ("heads", heading_chunks)):
+        folder = CACHE / f"{run.name}-{label}-{version}"
+        if cached_only and not _ready(folder):
+            figures.notes.append(
+                f"{run.name}: {label}-chunk baselines not built (--cached-baselines)"
+            )
+            continue
         chunks = chunker(tree)
         kb = chunks[0].kb if chunks else label
-        store, seconds = _baseline_store(CACHE / f"{run.name}-{label}-{version}", chunks, embedder)
+        store, seconds = _baseline_store(folder, chunks, embedder)
         figures.notes.append(f"{run.name}: {len(chunks)} {label} chunks ready in {seconds:.0f} s")
         for case, vector in zip(cases, query_vectors, strict=True):
             keyword = [c for c, _ in store.keyword_search(kb, case.question, k=CANDIDATES)]
@@ -377,21 +403,6 @@ def table(figures: Figures, runs: Sequence[Run]) -> list[str]:
     return lines
 
 
-def reliability(figures: Figures) -> list[str]:
-    """Confidence band -> share of Leximind's answers whose first source is right."""
-    rows = [o for o in figures.outcomes if o.system == SYSTEMS[0] and o.confidence is not None]
-    lines = ["| confidence | answers | first source right |", "|---|---:|---:|"]
-    for low, high in BANDS:
-        band = [
-            o
-            for o in rows
-            if o.confidence is not None and low <= o.confidence < high + (high == 1.0)
-        ]
-        share = f"{sum(o.rank == 1 for o in band) / len(band):.2f}" if band else "–"
-        lines.append(f"| {low:.1f}–{high:.1f} | {len(band)} | {share} |")
-    return lines
-
-
 def write_docs(command: str, figures: Figures, runs: Sequence[Run], embedder: str) -> None:
     """Replaces the Retrieval section of docs/benchmarks.md with these figures."""
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -406,13 +417,6 @@ def write_docs(command: str, figures: Figures, runs: Sequence[Run], embedder: st
             *table(figures, runs),
             "",
             *(f"- {note}" for note in figures.notes),
-            "",
-            "### Reliability of Leximind's confidence",
-            "",
-            "Every Leximind answer above (all dev sets and corpora together), by the "
-            "confidence it was given:",
-            "",
-            *reliability(figures),
             "",
         ]
     )
@@ -437,6 +441,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         default="torch",
         help="the baselines' MiniLM runtime (torch: the original prototype)",
     )
+    parser.add_argument(
+        "--cached-baselines",
+        action="store_true",
+        help="baselines only where an earlier run built their index (a busy machine)",
+    )
     parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args(argv)
     wanted = set(args.only.split(",")) if args.only else None
@@ -454,21 +463,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         if not args.baselines_only:
             leximind(run, tree, cases, figures)
         if embedder is not None:
-            baselines(run, tree, cases, figures, embedder)
+            baselines(run, tree, cases, figures, embedder, cached_only=args.cached_baselines)
         print(f"{run.name}: {len(tree.files)} files, done in {time.perf_counter() - started:.0f} s")
     print()
     for note in figures.notes:
         print(note)
     print()
     print("\n".join(table(figures, runs)))
-    print()
-    print("\n".join(reliability(figures)))
     CACHE.mkdir(parents=True, exist_ok=True)
     LAST_RUN.write_text(json.dumps([asdict(o) for o in figures.outcomes], indent=1))
     if args.write_docs:
         command = (
             "python -m benchmarks.retrieval"
             + (f" --only {args.only}" if args.only else "")
+            + (" --cached-baselines" if args.cached_baselines else "")
             + (f" --baseline-embedder {args.baseline_embedder}" if embedder else " --no-baselines")
         )
         write_docs(command, figures, runs, args.baseline_embedder)

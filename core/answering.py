@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from core.calibration_table import CALIBRATION
+from core.confidence import Calibration, calibrated_confidence, evidence
 from core.errors import InvalidQuestion, ModelUnavailable, StoreUnavailable
 from core.extractive import EXTRACTIVE_MODEL, abstention, extractive_answer
 from core.grounding import Embed, GroundingPolicy, check_answer
@@ -49,15 +51,16 @@ class AnswerPolicy:
     """The knobs of answering, filled from settings by the composition root.
 
     `min_relevance` is the cosine similarity the best passage must reach; below it the
-    service abstains. `confidence_floor`/`confidence_ceiling` map that similarity onto 0..1.
+    service abstains (boilerplate passages, core.passages, count as none). `calibration`
+    turns the passages' similarities into the chance that the first source answers
+    (core.confidence).
     `memory_threshold` is the core.memory.match_score an endorsed answer must reach to lead.
     """
 
     default_kb: str = "default"
     top_k: int = 5
     min_relevance: float = 0.35
-    confidence_floor: float = 0.25
-    confidence_ceiling: float = 0.75
+    calibration: Calibration = CALIBRATION
     max_question_chars: int = 2000
     max_context_chars: int = 6000
     history_turns: int = 4
@@ -138,13 +141,8 @@ class AnswerService:
         return self._policy
 
     def confidence(self, sources: list[Source]) -> float:
-        """The best passage's similarity mapped linearly onto 0..1."""
-        if not sources:
-            return 0.0
-        p = self._policy
-        best = max(s.score for s in sources)
-        scaled = (best - p.confidence_floor) / (p.confidence_ceiling - p.confidence_floor)
-        return round(min(max(scaled, 0.0), 1.0), 3)
+        """The calibrated chance that the first of the ranked sources answers (0..1)."""
+        return calibrated_confidence(sources, self._policy.calibration)
 
     async def search(self, text: str, *, kb: str | None, k: int) -> list[Source]:
         """The passages for a query, validated like a question."""
@@ -226,8 +224,8 @@ class AnswerService:
             self._retriever.search(query, kb=kb, k=p.top_k),
             self._recall(query, kb, platform=question.platform),
         )
-        best = max((s.score for s in sources), default=0.0)
-        confidence = self.confidence(sources)
+        best = max((evidence(s) for s in sources), default=0.0)
+        confidence = self.confidence(sources) if best >= p.min_relevance else 0.0
         if hit is not None:
             confidence = max(confidence, min(hit.score, 1.0))
         return _Retrieved(

@@ -70,7 +70,7 @@ def question_intent(question: str) -> Intent:
     return Intent.GENERAL
 
 
-_P, _N, _S = "primary", "neutral", "secondary"
+_P, _N, _S, _D = "primary", "neutral", "secondary", "demoted"
 _TIERS: dict[Intent, dict[FileRole, str]] = {
     Intent.HOWTO: {
         FileRole.DOCS: _P,
@@ -111,7 +111,18 @@ _GUIDE = re.compile(
 )
 
 
+# API reference pages by the folder convention of doc generators (docs/reference/,
+# docs/api/): they list what exists, while guides show how to use it.
+_REFERENCE_DIRS = re.compile(r"^(reference|references|api|api[-_]reference|apidocs?)$", re.I)
+
+
 def _tier(intent: Intent, role: FileRole, path: str) -> str:
+    if role is FileRole.TEST and intent is not Intent.TESTS:
+        return _D  # a test shows how the project checks itself, seldom how to use it
+    folders = PurePosixPath(path).parts[:-1]
+    howto = intent in (Intent.HOWTO, Intent.GENERAL)
+    if role is FileRole.DOCS and howto and any(_REFERENCE_DIRS.match(f) for f in folders):
+        return _N
     if intent is Intent.ONBOARDING and role is FileRole.DOCS:
         name = PurePosixPath(path).name
         if _GUIDE.match(name) or re.search(r"contribut|develop|testing", name, re.I):
@@ -125,11 +136,12 @@ def role_weight(
     """The page weight of a file of some role and path for questions of `intent`.
 
     Roles the intent favours count 1, neutral ones halfway to `secondary`, the others
-    `secondary`. A role stored as unknown (an index from before roles) is classified from
-    the path. Translations count as secondary unless the question is in another language
+    `secondary`, and tests, unless the question is about tests, `secondary` squared. A
+    role stored as unknown (an index from before roles) is classified from the path.
+    Translations count as secondary unless the question is in another language
     than the repository's (`translations_first`), when they count as docs do.
     """
-    weights = {_P: 1.0, _N: (1.0 + secondary) / 2, _S: secondary}
+    weights = {_P: 1.0, _N: (1.0 + secondary) / 2, _S: secondary, _D: secondary**2}
 
     def weight(role: FileRole, path: str) -> float:
         if role is FileRole.UNKNOWN:

@@ -77,7 +77,9 @@ class RetrievalSettings(BaseModel):
     follow_links: bool = Field(
         True, description="pages that retrieved passages link to are lifted in the ranking"
     )
-    dense_weight: float = Field(1.0, ge=0)
+    dense_weight: float = Field(
+        1.5, ge=0, description="weight of the dense ranking against BM25 (1) in the fusion"
+    )
     keyword_weight: float = Field(1.0, ge=0)
     rrf_k: int = Field(60, gt=0)
     min_relevance: float = Field(

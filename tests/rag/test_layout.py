@@ -312,9 +312,23 @@ def test_role_weights_follow_the_intent() -> None:
     onboarding = role_weight(Intent.ONBOARDING, secondary=0.5)
     assert onboarding(FileRole.BUILD, "Makefile") == onboarding(FileRole.DOCS, "README.md") == 1.0
     assert onboarding(FileRole.TEST, "tests/x.py") < onboarding(FileRole.DOCS, "docs/api.md") < 1
+    # Below every other role: a test file is the last place to learn how to use a project.
+    assert (
+        onboarding(FileRole.TEST, "tests/x.py") == 0.25 < onboarding(FileRole.TOOLING, "AGENTS.md")
+    )
+    assert howto(FileRole.TEST, "t.py") < howto(FileRole.CHANGELOG, "CHANGES.md")
     tests = role_weight(Intent.TESTS, secondary=0.5)
     assert tests(FileRole.TEST, "tests/test_x.py") == 1.0
     assert howto(FileRole.UNKNOWN, "tests/test_x.py") == howto(FileRole.TEST, "t.py")
     assert howto(FileRole.TRANSLATION, "docs/de/x.md") == 0.5
     other = role_weight(Intent.HOWTO, secondary=0.5, translations_first=True)
     assert other(FileRole.TRANSLATION, "docs/de/x.md") == 1.0 > other(FileRole.DOCS, "x.md")
+
+
+def test_api_reference_pages_give_way_to_guides_for_how_to_questions() -> None:
+    """A page under a reference folder counts less than a guide for a how-to question."""
+    howto = role_weight(Intent.HOWTO, secondary=0.5)
+    assert howto(FileRole.DOCS, "docs/reference/websockets.md") == 0.75
+    assert howto(FileRole.DOCS, "docs/advanced/websockets.md") == 1.0
+    lookup = role_weight(Intent.LOOKUP, secondary=0.5)
+    assert lookup(FileRole.DOCS, "docs/api/client.md") == 1.0

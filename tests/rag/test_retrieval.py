@@ -98,3 +98,20 @@ async def test_links_follow_a_reindex_of_the_knowledge_base(catalog: Catalog) ->
     )
     again = await retriever.search("question", kb="default", k=3)
     assert [s.path for s in again] == ["docs/hub.md", "docs/other.md", "docs/target.md"]
+
+
+async def test_an_imports_only_passage_gives_way(catalog: Catalog) -> None:
+    """A code passage of nothing but imports ranks below pages that say something."""
+    imports = chunk(
+        "pkg/cli.py",
+        "import os\nimport sys\nfrom pkg.testing import Runner\n",
+        kind=ChunkKind.CODE,
+    )
+    retriever = HybridRetriever(
+        store=RankedStore([imports, RANKING[1], RANKING[2]]),
+        embedder=ConstantEmbedder(),
+        catalog=catalog,
+        follow_links=False,
+    )
+    found = await retriever.search("question", kb="default", k=3)
+    assert [s.path for s in found] == ["docs/other.md", "docs/target.md", "pkg/cli.py"]
