@@ -12,7 +12,7 @@
   and false-match rate at each, and the lowest threshold whose false-match rate is at most
   TARGET_FMR is chosen.
 - clustering: the rewrites that share a question_id (the same question asked again),
-  clustered by core.gaps; adjusted Rand index against the question_id groups, swept over the
+  clustered by rag.gaps; adjusted Rand index against the question_id groups, swept over the
   merge threshold on the train split and reported on train and test.
 - loop: the whole FastAPI repository indexed (cached under .bench/retrieval/, shared with
   `benchmarks.retrieval`), the 15 FastAPI dev questions answered, a maintainer's correction
@@ -45,7 +45,6 @@ from benchmarks.common import (
     CachedEmbedder,
     services_at,
 )
-from core.gaps import CLUSTER_THRESHOLD, SimilarityWeights, cluster, similarity
 from core.memory import (
     MatchWeights,
     MemoryEntry,
@@ -56,6 +55,7 @@ from core.object_keys import memory_key
 from core.types import ChunkKind
 from ops.settings import MemorySettings
 from ops.wiring import Services
+from rag.gaps import CLUSTER_THRESHOLD, SimilarityWeights, cluster, similarity
 from rag.memory import IndexedAnswerMemory
 
 CONALA = SHARED_DATA / "conala"
@@ -262,7 +262,7 @@ def _asked_again(rows: list[dict[str, Any]]) -> tuple[list[str], list[int]]:
 
 
 def clustering(figures: dict[str, Any]) -> None:
-    """ARI of core.gaps' clustering over rewrites of the same question, swept on train."""
+    """ARI of rag.gaps' clustering over rewrites of the same question, swept on train."""
     splits = conala_rows()
     services = services_at(OUT / "clustering" / "data")
     cached = CachedEmbedder(services.embedder, EMBEDDINGS)

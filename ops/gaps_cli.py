@@ -1,4 +1,4 @@
-"""`leximind gaps`: the questions the docs could not answer, grouped and ranked (core.gaps);
+"""`leximind gaps`: the questions the docs could not answer, grouped and ranked (rag.gaps);
 `--open-issue` keeps one GitHub issue per knowledge base up to date."""
 
 from __future__ import annotations
@@ -14,7 +14,12 @@ import typer
 from rich.table import Table
 
 from core.errors import LeximindError
-from core.gaps import (
+from core.object_keys import CORRECTIONS, interaction_key
+from core.types import ChunkKind
+from ops.cli_support import console, kb_name, with_services
+from ops.cli_support import fail as _fail
+from ops.cli_support import load_cli_settings as _settings
+from rag.gaps import (
     CLUSTER_THRESHOLD,
     ISSUE_LABEL,
     FailedQuestion,
@@ -27,11 +32,6 @@ from core.gaps import (
     issue_title,
     with_pages,
 )
-from core.object_keys import CORRECTIONS, interaction_key
-from core.types import ChunkKind
-from ops.cli_support import console, kb_name, with_services
-from ops.cli_support import fail as _fail
-from ops.cli_support import load_cli_settings as _settings
 
 if TYPE_CHECKING:
     from core.ports import ObjectStore

@@ -7,7 +7,7 @@ from functools import partial
 
 import numpy as np
 
-from core.gaps import (
+from rag.gaps import (
     FailedQuestion,
     FailureReason,
     Gap,
