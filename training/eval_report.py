@@ -31,6 +31,8 @@ class SplitScores:
     samples: int
     seconds: float
     metrics: dict[str, float]
+    per_sample: dict[str, list[float]] = field(default_factory=dict)
+    answers: list[str] = field(default_factory=list)
 
     @property
     def samples_per_s(self) -> float:
@@ -66,6 +68,19 @@ class EvaluationReport:
         """Answers generated per second over the whole evaluation."""
         seconds = sum(s.seconds for s in self.scores)
         return sum(s.samples for s in self.scores) / seconds if seconds > 0 else 0.0
+
+    def paired_gains(self, metric: str, split: str = TEST_SPLIT) -> list[float] | None:
+        """Per sample, the candidate's score on `metric` minus the champion's (the same samples
+        in the same order); None when either has no per-sample scores for it (BLEU-4, a
+        corpus figure, never has)."""
+        rows = {s.model: s for s in self.scores if s.split == split}
+        candidate, champion = rows.get(self.candidate), rows.get(self.champion)
+        if candidate is None or champion is None:
+            return None
+        mine, theirs = candidate.per_sample.get(metric), champion.per_sample.get(metric)
+        if not mine or not theirs or len(mine) != len(theirs):
+            return None
+        return [a - b for a, b in zip(mine, theirs, strict=True)]
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict of the report."""

@@ -28,7 +28,7 @@ from core.types import ChatMessage
 from rag.ports import Embedder
 from training.errors import DatasetError
 from training.eval_report import REJECTED_SPLIT, TEST_SPLIT, EvaluationReport, SplitScores
-from training.metrics import similarity
+from training.metrics import scored
 from training.publish import HOLDOUT_FILE, TEST_FILE
 
 _log = logging.getLogger(__name__)
@@ -155,10 +155,14 @@ class Evaluator:
                     if split == TEST_SPLIT:
                         answers[model] = predictions
                     references = [s.reference for s in samples]
-                    metrics = await asyncio.to_thread(
-                        similarity, predictions, references, embedder=self._embedder
+                    metrics, per_sample = await asyncio.to_thread(
+                        scored, predictions, references, embedder=self._embedder
                     )
-                    scores.append(SplitScores(model, split, len(samples), seconds, metrics))
+                    scores.append(
+                        SplitScores(
+                            model, split, len(samples), seconds, metrics, per_sample, predictions
+                        )
+                    )
                     _log.info(
                         "%s on %s: %d samples in %.1f s, %s",
                         model,

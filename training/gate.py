@@ -1,14 +1,17 @@
 """The promotion gate: a pure decision on two models' metrics, with the reason in words.
 
 A candidate is promoted only when its primary metric (on the test split) beats the champion's
-by at least `margin`, and no other metric is worse by more than its tolerance. Metric keys are
+by at least `margin`, the gain holds up beyond noise (when per-sample scores are given: a
+paired bootstrap of the per-sample gains puts the lower end of its `confidence` interval above
+zero), and no other metric is worse by more than its tolerance. Metric keys are
 `<split>/<metric>` (training.eval_report); on splits named in `lower_is_better` a smaller value
 is the better one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from training.eval_report import LOWER_IS_BETTER_SPLITS, TEST_SPLIT
@@ -27,6 +30,9 @@ class GatePolicy:
     default_tolerance: float = 0.01
     tolerances: Mapping[str, float] = field(default_factory=dict)
     lower_is_better: frozenset[str] = LOWER_IS_BETTER_SPLITS
+    confidence: float = 0.95
+    resamples: int = 2000
+    seed: int = 0
 
     @property
     def primary_key(self) -> str:
@@ -44,17 +50,60 @@ class GatePolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class Interval:
+    """A mean and its bootstrap interval at `confidence`."""
+
+    mean: float
+    low: float
+    high: float
+    confidence: float
+
+    def __str__(self) -> str:
+        return (
+            f"{self.mean:+.4f}, {self.confidence:.0%} interval [{self.low:+.4f}, {self.high:+.4f}]"
+        )
+
+
+def paired_bootstrap(
+    gains: Sequence[float], *, confidence: float = 0.95, resamples: int = 2000, seed: int = 0
+) -> Interval:
+    """The mean of per-sample gains (candidate minus champion on the same samples) and its
+    percentile bootstrap interval: `resamples` draws of len(gains) samples with replacement,
+    seeded, so the same scores always give the same interval. Raises ValueError when empty."""
+    if not gains:
+        raise ValueError("no per-sample gains to resample")
+    if not 0 < confidence < 1 or resamples < 1:
+        raise ValueError("confidence must be in (0, 1) and resamples positive")
+    rng = random.Random(seed)
+    n = len(gains)
+    means = sorted(sum(rng.choices(gains, k=n)) / n for _ in range(resamples))
+    tail = (1 - confidence) / 2
+    low = means[int(tail * (resamples - 1))]
+    high = means[round((1 - tail) * (resamples - 1))]
+    return Interval(sum(gains) / n, low, high, confidence)
+
+
+@dataclass(frozen=True, slots=True)
 class GateDecision:
     """Promote or not, and why (stored with the version when it is rejected)."""
 
     promote: bool
     reason: str
+    interval: Interval | None = None
 
 
 def decide(
-    candidate: Mapping[str, float], champion: Mapping[str, float], policy: GatePolicy
+    candidate: Mapping[str, float],
+    champion: Mapping[str, float],
+    policy: GatePolicy,
+    *,
+    paired_gains: Sequence[float] | None = None,
 ) -> GateDecision:
-    """Compares the metrics both models have; raises ValueError without the primary metric."""
+    """Compares the metrics both models have; raises ValueError without the primary metric.
+
+    `paired_gains`, when given, are the per-sample gains on the primary metric (candidate
+    minus champion, in the metric's better direction); without them (a corpus-level metric
+    such as BLEU-4) the gate decides on the means alone."""
     key = policy.primary_key
     if key not in candidate or key not in champion:
         raise ValueError(f"the primary metric {key} is missing from the evaluation")
@@ -62,6 +111,19 @@ def decide(
     summary = f"{key} {champion[key]:.4f} -> {candidate[key]:.4f} ({primary_gain:+.4f})"
     if primary_gain < policy.margin:
         return GateDecision(False, f"{summary}: below the required gain of {policy.margin:+.4f}")
+    interval = None
+    if paired_gains:
+        interval = paired_bootstrap(
+            paired_gains,
+            confidence=policy.confidence,
+            resamples=policy.resamples,
+            seed=policy.seed,
+        )
+        summary = f"{summary}; per-sample gain {interval}"
+        if interval.low <= 0:
+            return GateDecision(
+                False, f"{summary}: the gain is within noise (the interval reaches 0)", interval
+            )
     regressions = []
     for other in sorted(set(candidate) & set(champion) - {key}):
         loss = -policy.gain(other, candidate[other], champion[other])
@@ -72,5 +134,8 @@ def decide(
                 f"(worse by {loss:.4f}, tolerance {allowed:.4f})"
             )
     if regressions:
-        return GateDecision(False, f"{summary}, but regressed: " + "; ".join(regressions))
-    return GateDecision(True, f"{summary}; no other metric regressed beyond its tolerance")
+        reason = f"{summary}, but regressed: " + "; ".join(regressions)
+        return GateDecision(False, reason, interval)
+    return GateDecision(
+        True, f"{summary}; no other metric regressed beyond its tolerance", interval
+    )

@@ -26,6 +26,14 @@ def similarity(
     The two sequences pair up by position; raises ValueError when their lengths differ or
     they are empty.
     """
+    return scored(predictions, references, embedder=embedder)[0]
+
+
+def scored(
+    predictions: Sequence[str], references: Sequence[str], *, embedder: Embedder
+) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """The corpus metrics of `similarity` and each answer's own ROUGE-1/2/L and cosine (the
+    per-sample scores a paired comparison of two models needs; BLEU-4 is a corpus figure)."""
     if len(predictions) != len(references):
         raise ValueError(f"{len(predictions)} predictions for {len(references)} references")
     if not predictions:
@@ -36,24 +44,24 @@ def similarity(
 
     bleu = sacrebleu.corpus_bleu(list(predictions), [list(references)]).score / 100.0
     scorer = rouge_scorer.RougeScorer(list(_ROUGE), use_stemmer=True)
-    totals = dict.fromkeys(_ROUGE, 0.0)
+    per_sample: dict[str, list[float]] = {name: [] for name in _ROUGE}
     for prediction, reference in zip(predictions, references, strict=True):
         scores = scorer.score(reference, prediction)
         for name in _ROUGE:
-            totals[name] += scores[name].fmeasure
+            per_sample[name].append(float(scores[name].fmeasure))
+    per_sample["cosine"] = [float(c) for c in cosines(predictions, references, embedder=embedder)]
     result = {"bleu4": bleu}
-    result.update({name: total / len(predictions) for name, total in totals.items()})
-    result["cosine"] = mean_cosine(predictions, references, embedder=embedder)
-    return {name: round(float(value), 6) for name, value in result.items()}
+    result.update({name: float(np.mean(values)) for name, values in per_sample.items()})
+    return {name: round(float(value), 6) for name, value in result.items()}, per_sample
 
 
-def mean_cosine(a: Sequence[str], b: Sequence[str], *, embedder: Embedder) -> float:
-    """The mean cosine similarity of a[i] and b[i]; an empty text counts as 0 similarity."""
+def cosines(a: Sequence[str], b: Sequence[str], *, embedder: Embedder) -> np.ndarray:
+    """The cosine similarity of each a[i] and b[i]; an empty text counts as 0 similarity."""
     left = np.asarray(embedder.embed(list(a)), dtype=np.float64)
     right = np.asarray(embedder.embed(list(b)), dtype=np.float64)
     norms = np.linalg.norm(left, axis=1) * np.linalg.norm(right, axis=1)
     dots = np.einsum("ij,ij->i", left, right)
-    cosines = np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
+    values: np.ndarray = np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
     empty = np.array([not x.strip() or not y.strip() for x, y in zip(a, b, strict=True)])
-    cosines[empty] = 0.0
-    return float(cosines.mean())
+    values[empty] = 0.0
+    return values

@@ -174,7 +174,8 @@ class RetrainPipeline:
         metrics = report.metrics(version)
         self._tracker.log_metrics(run_id, metrics)
         self._tracker.log_metrics(run_id, report.metrics(champion), prefix="champion/")
-        decision = decide(metrics, report.metrics(champion), self._policy)
+        gains = report.paired_gains(self._policy.primary)  # on test: higher is better
+        decision = decide(metrics, report.metrics(champion), self._policy, paired_gains=gains)
         scored = RetrainOutcome("", "", version, dataset.version, champion, metrics, str(path))
         if not decision.promote:
             _log.warning("%s rejected: %s", version, decision.reason)

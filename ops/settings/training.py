@@ -159,6 +159,13 @@ class DeploySettings(BaseModel):
     primary_metric: str = Field("rougeL", description="bleu4, rouge1, rouge2, rougeL or cosine")
     margin: float = Field(0.005, ge=0, le=1, description="gain the primary metric must show")
     tolerance: float = Field(0.01, ge=0, le=1, description="regression allowed elsewhere")
+    confidence: float = Field(
+        0.95,
+        gt=0,
+        lt=1,
+        description="the primary metric's per-sample gain must stay above 0 at this bootstrap "
+        "confidence",
+    )
     tolerances: dict[str, float] = Field(
         default_factory=dict,
         description='JSON metric -> allowed regression, e.g. {"bleu4": 0.02}',

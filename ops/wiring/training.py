@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +19,7 @@ from ops.settings import (
     TrainingSettings,
 )
 from ops.wiring.serving import Services
-from training.build import DatasetSpec, build_dataset
+from training.build import DatasetSpec, DatasetVersion, build_dataset
 from training.deploy import Deployer
 from training.deploy_ledger import DeployLedger
 from training.gate import GatePolicy
@@ -239,17 +240,24 @@ def gate_policy(d: DeploySettings) -> GatePolicy:
         margin=d.margin,
         default_tolerance=d.tolerance,
         tolerances=dict(d.tolerances),
+        confidence=d.confidence,
     )
 
 
 def build_retrain_pipeline(
-    settings: Settings, services: Services, backends: TrainingBackends
+    settings: Settings,
+    services: Services,
+    backends: TrainingBackends,
+    *,
+    dataset: Callable[[], DatasetVersion] | None = None,
 ) -> RetrainPipeline:
-    """The retraining loop over the dataset settings, the backends and the model server."""
+    """The retraining loop over the dataset settings, the backends and the model server;
+    `dataset`, when given, supplies the dataset version instead of a fresh build (a control
+    run on a prepared dataset)."""
     spec = dataset_spec(settings)
     store = services.object_store
     return RetrainPipeline(
-        build=lambda: build_dataset(spec, store=store),
+        build=dataset or (lambda: build_dataset(spec, store=store)),
         trainer=backends.trainer,
         tracker=backends.tracker,
         registry=backends.registry,

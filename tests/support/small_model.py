@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -50,10 +51,17 @@ def prepare_small(cache_dir: Path) -> Path:
 
 
 def start_small_vllm(
-    python: Path, model_dir: Path, *, work_dir: Path, enable_lora: bool = True
+    python: Path,
+    model_dir: Path,
+    *,
+    work_dir: Path,
+    enable_lora: bool = True,
+    extra_args: Sequence[str] = (),
+    extra_env: Mapping[str, str] | None = None,
 ) -> VllmServer:
     """vLLM serving the small model as `smollm2`, with LoRA adapters loadable at run time
-    (rank 8, as the CPU recipe trains) and a 2,048-token window."""
+    (rank 8, as the CPU recipe trains) and a 2,048-token window; `extra_args` come last, so
+    they override (e.g. a larger `--max-num-seqs` for batch evaluation)."""
     extra = ["--max-model-len", str(MAX_MODEL_LEN)]
     if enable_lora:
         extra += ["--max-lora-rank", "8"]
@@ -63,6 +71,7 @@ def start_small_vllm(
         served_name=SERVED_NAME,
         work_dir=work_dir,
         enable_lora=enable_lora,
-        extra_args=extra,
+        extra_args=[*extra, *extra_args],
+        extra_env=extra_env,
         deadline_s=600.0,
     )

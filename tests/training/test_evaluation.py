@@ -125,6 +125,14 @@ async def test_the_better_model_scores_higher_and_the_report_is_written(
     )
     markdown = (tmp_path / "reports" / "report.md").read_text()
     assert "| good | 1.0000" in markdown and "samples/s with 16 in flight" in markdown
+    # Every answer and its own scores are kept, in sample order, for a paired comparison.
+    [good_test] = [s for s in saved["scores"] if s["model"] == "good"]
+    assert good_test["answers"] == [r["output"] for r in TEST]
+    assert good_test["per_sample"]["rougeL"] == pytest.approx([1.0] * 4)
+    gains = report.paired_gains("rougeL")
+    assert gains is not None and len(gains) == 4 and all(g > 0 for g in gains)
+    assert sum(gains) / 4 == pytest.approx(good["test/rougeL"] - base["test/rougeL"], abs=1e-5)
+    assert report.paired_gains("bleu4") is None  # a corpus figure has no per-sample scores
 
 
 async def test_answers_to_rejected_feedback_are_scored_apart(

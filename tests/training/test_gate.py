@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from training.gate import GatePolicy, decide
+from training.gate import GatePolicy, decide, paired_bootstrap
 
 CHAMPION = {
     "test/bleu4": 0.20,
@@ -78,3 +78,39 @@ def test_a_missing_primary_metric_is_an_error() -> None:
     """Without the primary metric on both sides there is nothing to decide on."""
     with pytest.raises(ValueError, match="test/rougeL"):
         decide({"test/bleu4": 0.3}, CHAMPION, GatePolicy())
+
+
+def test_a_mean_gain_carried_by_a_few_samples_is_rejected_as_noise() -> None:
+    """Above the margin on average, but from 4 samples of 300 gaining everything while the
+    rest lose a little: the paired bootstrap's interval reaches 0, so the gate calls it noise."""
+    gains = [1.0] * 4 + [-0.0068] * 296
+    mean = sum(gains) / len(gains)
+    assert mean > GatePolicy().margin
+    decision = decide(
+        candidate(test__rougeL=0.35 + mean), CHAMPION, GatePolicy(), paired_gains=gains
+    )
+    assert not decision.promote
+    assert decision.interval is not None and decision.interval.low <= 0 < decision.interval.high
+    assert "within noise" in decision.reason and "95% interval" in decision.reason
+
+
+def test_a_gain_most_samples_share_is_promoted_with_its_interval() -> None:
+    gains = [0.05 if i % 4 else -0.05 for i in range(300)]  # three in four gain
+    mean = sum(gains) / len(gains)
+    decision = decide(
+        candidate(test__rougeL=0.35 + mean), CHAMPION, GatePolicy(), paired_gains=gains
+    )
+    assert decision.promote, decision.reason
+    assert decision.interval is not None and 0 < decision.interval.low < mean
+    assert decision.interval.high > mean
+
+
+def test_the_bootstrap_is_seeded_and_its_interval_narrows_with_more_samples() -> None:
+    few = [0.1, -0.05, 0.02, 0.08, -0.01] * 4
+    many = few * 20
+    assert paired_bootstrap(few) == paired_bootstrap(few)
+    a, b = paired_bootstrap(few), paired_bootstrap(many)
+    assert a.mean == pytest.approx(b.mean)
+    assert (b.high - b.low) < (a.high - a.low) / 3
+    with pytest.raises(ValueError):
+        paired_bootstrap([])
