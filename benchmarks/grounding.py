@@ -137,10 +137,7 @@ async def answer_all(services: Services, todo: list[Case], concurrency: int, out
             f.write(json.dumps(row) + "\n")
         logging.info("%s support %.2f supported %s", case.kb, row["support"], row["supported"])
 
-    try:
-        await asyncio.gather(*(one(c) for c in todo))
-    finally:
-        await services.aclose()
+    await asyncio.gather(*(one(c) for c in todo))  # open_services closes the services
 
 
 def _sent_curve(
