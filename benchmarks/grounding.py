@@ -11,7 +11,10 @@ a maintainer pointed to. The report is the curve of both thresholds:
 - `min_support`: for each threshold, how many supported and unsupported answers would be
   sent as generated;
 - `min_evidence`: for each threshold, how many questions whose reference file was retrieved
-  (and how many whose was not) would be declined when their answer fails the check.
+  (and how many whose was not) would be declined when their answer fails the check;
+- `min_question_relevance`: for each threshold, how many supported and unsupported answers
+  the relevance part of the check would let through (answers kept from a run before it
+  existed have no relevance and count as let through).
 
 Answers are kept in .bench/grounding/answers.jsonl as they come, and a re-run reuses them.
 Needs the small-model extra and the vLLM venv (LEXIMIND_TEST_VLLM_PYTHON, else .venv-vllm).
@@ -24,6 +27,7 @@ import asyncio
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,8 +104,9 @@ def labelled(case: Case, answer: Any, services: Services) -> dict[str, Any]:
     check = check_answer(
         answer.text,
         passages,
-        policy=GroundingPolicy(min_support=0.0),
+        policy=GroundingPolicy(min_support=0.0, min_question_relevance=0.0),
         embed=lambda texts: embed.embed(texts).tolist(),
+        question=case.question,
     )
     paths = [s.chunk.path for s in answer.sources]
     cited = {n for s in check.sentences for n in s.cited}
@@ -112,6 +117,7 @@ def labelled(case: Case, answer: Any, services: Services) -> dict[str, Any]:
         "model": answer.model,
         "text": answer.text,
         "support": check.support,
+        "relevance": check.relevance,
         "sentences": len(check.sentences),
         "removed": check.removed_citations,
         "best_passage": max((s.score for s in answer.sources), default=0.0),
@@ -131,24 +137,32 @@ async def answer_all(services: Services, todo: list[Case], concurrency: int, out
             f.write(json.dumps(row) + "\n")
         logging.info("%s support %.2f supported %s", case.kb, row["support"], row["supported"])
 
-    try:
-        await asyncio.gather(*(one(c) for c in todo))
-    finally:
-        await services.aclose()
+    await asyncio.gather(*(one(c) for c in todo))  # open_services closes the services
 
 
-def curves(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    generated = [r for r in rows if r["model"] == SERVED_NAME]
-    support = []
+def _sent_curve(
+    rows: list[dict[str, Any]], passes: Callable[[dict[str, Any], float], bool]
+) -> list[dict[str, Any]]:
+    """For each threshold, the supported and unsupported answers that `passes` lets through."""
+    curve = []
     for t in THRESHOLDS:
-        sent = [r for r in generated if r["sentences"] and r["support"] >= t]
-        support.append(
+        sent = [r for r in rows if passes(r, t)]
+        curve.append(
             {
                 "threshold": t,
                 "supported_sent": sum(r["supported"] for r in sent),
                 "unsupported_sent": sum(not r["supported"] for r in sent),
             }
         )
+    return curve
+
+
+def curves(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    generated = [r for r in rows if r["model"] == SERVED_NAME]
+    support = _sent_curve(generated, lambda r, t: bool(r["sentences"]) and r["support"] >= t)
+    relevance = _sent_curve(
+        generated, lambda r, t: r.get("relevance") is None or r["relevance"] >= t
+    )
     evidence = []
     for t in THRESHOLDS:
         declined = [r for r in rows if r["best_passage"] < t]
@@ -165,6 +179,7 @@ def curves(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "supported": sum(r["supported"] for r in generated),
         "retrieved": sum(r["retrieved"] for r in rows),
         "min_support": support,
+        "min_question_relevance": relevance,
         "min_evidence": evidence,
     }
 

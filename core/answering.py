@@ -44,6 +44,10 @@ from core.types import (
 _log = logging.getLogger(__name__)
 
 ABSTAINED_MODEL = "abstained"
+# Why a generated answer was not sent as it was (Grounding.cause).
+LOW_SUPPORT = "low_support"
+NO_SENTENCE = "no_sentence"
+OFF_TOPIC = "off_topic"
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,10 +355,10 @@ class AnswerService:
         replaced by the extractive answer or, on weak evidence, by an abstention."""
         passages = [s.chunk.text for s in sources]
         if self._embed is None:
-            check = check_answer(reply, passages, policy=policy)
+            check = check_answer(reply, passages, policy=policy, question=question)
         else:
             check = await asyncio.to_thread(
-                check_answer, reply, passages, policy=policy, embed=self._embed
+                check_answer, reply, passages, policy=policy, embed=self._embed, question=question
             )
         grounding = Grounding(
             model=model,
@@ -364,14 +368,23 @@ class AnswerService:
             unsupported=check.unsupported,
             removed_citations=check.removed_citations,
             attributed_citations=check.attributed_citations,
+            relevance=check.relevance,
         )
         if check.grounded:
             return check.text, model, False, grounding
-        reason = (
-            f"support {check.support:.2f} below {policy.min_support:.2f}"
-            if check.sentences
-            else "no sentence to check"
-        )
+        if not check.sentences:
+            cause, reason = NO_SENTENCE, "no sentence to check"
+        elif check.support < policy.min_support:
+            cause, reason = (
+                LOW_SUPPORT,
+                f"support {check.support:.2f} below {policy.min_support:.2f}",
+            )
+        else:
+            cause = OFF_TOPIC
+            reason = (
+                f"off topic: relevance to the question {check.relevance or 0.0:.2f} "
+                f"below {policy.min_question_relevance:.2f}"
+            )
         if best < self._policy.min_evidence:
             reason += f"; best passage {best:.2f} below {self._policy.min_evidence:.2f}"
             text, fallback, extractive = abstention(sources), ABSTAINED_MODEL, False
@@ -382,7 +395,12 @@ class AnswerService:
                 True,
             )
         _log.info("answer of %s not sent as generated: %s", model, reason)
-        return text, fallback, extractive, replace(grounding, fallback=fallback, reason=reason)
+        return (
+            text,
+            fallback,
+            extractive,
+            replace(grounding, fallback=fallback, reason=reason, cause=cause),
+        )
 
     async def _record(self, question: Question, answer: Answer) -> None:
         interaction = Interaction(

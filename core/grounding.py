@@ -12,6 +12,16 @@ Three steps, all pure functions of the answer text and the passages:
    support reaches `min_sentence_support` (so the reader can check it).
 3. The answer's support is the mean of its sentences' scores, weighted by their content
    words. Below `min_support` the answer is not sent as it is (core.answering falls back).
+4. When the question is given, the answer must also relate to it: support alone passes an
+   answer that copies a retrieved passage that does not address the question. A text's
+   relevance to the question is the share of the question's content words it holds, averaged
+   (by `semantic_weight`) with its cosine similarity to the question when an embedding
+   function is given. The answer's relevance is the larger of its own and that of the passages
+   its sentences were scored against (weighted like the support, so a short answer that cites
+   the passage that answers the question is on topic without repeating the question's words),
+   relative to the most relevant passage's. Below `min_question_relevance` the answer is off
+   topic and not sent as it is; when no passage relates to the question there is nothing to
+   compare with, and the evidence threshold of core.answering decides.
 """
 
 from __future__ import annotations
@@ -47,6 +57,7 @@ class GroundingPolicy:
     min_sentence_support: float = 0.5
     semantic_weight: float = 0.5
     min_terms: int = 2
+    min_question_relevance: float = 0.4
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +84,8 @@ class GroundingCheck:
     attributed_citations: int
     grounded: bool
     sentence_floor: float = 0.5
+    relevance: float | None = None
+    on_topic: bool = True
 
     @property
     def unsupported(self) -> int:
@@ -197,8 +210,10 @@ def check_answer(
     *,
     policy: GroundingPolicy | None = None,
     embed: Embed | None = None,
+    question: str | None = None,
 ) -> GroundingCheck:
-    """The answer with invalid citations removed and missing ones attributed, and its support.
+    """The answer with invalid citations removed and missing ones attributed, its support
+    and, when `question` is given, its relevance to the question (step 4 above).
 
     `passages` are the texts numbered 1.. in the prompt; `embed`, if given, turns texts into
     vectors (any length, compared by cosine).
@@ -212,9 +227,12 @@ def check_answer(
     passage_terms = [content_terms(t) for t in passages]
     scored = [i for i, t in enumerate(terms) if len(t) >= p.min_terms]
 
+    question_terms = content_terms(question) if question is not None else set()
+    asks = bool(question_terms) and bool(scored) and bool(passages)
     vectors: Sequence[Sequence[float]] = ()
     if embed is not None and scored and passages:
-        vectors = embed([*passages, *(bodies[i] for i in scored)])
+        extra = [question or "", " ".join(bodies)] if asks else []
+        vectors = embed([*passages, *(bodies[i] for i in scored), *extra])
     semantic_of = {i: vectors[len(passages) + k] for k, i in enumerate(scored)} if vectors else {}
 
     def support(i: int, cited: Sequence[int]) -> tuple[float, float | None, float]:
@@ -253,14 +271,39 @@ def check_answer(
         cleaned = cleaned[:position] + marker + cleaned[position:]
     total = sum(r.weight for r in results)
     answer_support = sum(r.score * r.weight for r in results) / total if total else 0.0
+    relevance: float | None = None
+    if asks:
+        own_vector = vectors[-1] if vectors else None
+        question_vector = vectors[-2] if vectors else None
+
+        def related(text_terms: set[str], vector: Sequence[float] | None) -> float:
+            lexical = len(text_terms & question_terms) / len(question_terms)
+            if vector is None or question_vector is None:
+                return lexical
+            semantic = max(0.0, _cosine(vector, question_vector))
+            return (1 - p.semantic_weight) * lexical + p.semantic_weight * semantic
+
+        of_passage = [
+            related(passage_terms[n], vectors[n] if vectors else None) for n in range(len(passages))
+        ]
+        reference = max(of_passage)
+        if reference > 0:
+            own = related(set().union(*(terms[i] for i in scored)), own_vector)
+            via = sum(
+                r.weight * max((of_passage[n - 1] for n in r.cited), default=0.0) for r in results
+            )
+            relevance = min(1.0, max(own, via / total if total else 0.0) / reference)
+    on_topic = relevance is None or relevance >= p.min_question_relevance
     return GroundingCheck(
         text=cleaned,
         support=round(answer_support, 3),
         sentences=tuple(results),
         removed_citations=removed,
         attributed_citations=len(insertions),
-        grounded=bool(results) and answer_support >= p.min_support,
+        grounded=bool(results) and answer_support >= p.min_support and on_topic,
         sentence_floor=p.min_sentence_support,
+        relevance=None if relevance is None else round(relevance, 3),
+        on_topic=on_topic,
     )
 
 

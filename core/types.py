@@ -131,7 +131,9 @@ class Grounding:
     `model` wrote the checked text; `support` is its score in 0..1 and `threshold` the score
     it had to reach. `fallback` is None when the text was sent (with invalid citations
     removed and missing ones added), else what was sent instead, "extractive" or
-    "abstained", and `reason` says why in words.
+    "abstained", and `reason` says why in words; `cause` names why in one word for metrics
+    ("low_support", "no_sentence" or "off_topic"). `relevance` is the answer's relevance to
+    the question relative to the best passage's (None when it was not measured).
     """
 
     model: str
@@ -143,6 +145,8 @@ class Grounding:
     attributed_citations: int
     fallback: str | None = None
     reason: str = ""
+    cause: str = ""
+    relevance: float | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -155,6 +159,8 @@ class Grounding:
             "attributed_citations": self.attributed_citations,
             "fallback": self.fallback,
             "reason": self.reason,
+            "cause": self.cause,
+            "relevance": self.relevance,
         }
 
 

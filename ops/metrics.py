@@ -93,6 +93,13 @@ class Metrics:
             ["model", "outcome"],
             registry=r,
         )
+        self.grounding_fallbacks = Counter(
+            "leximind_grounding_fallbacks_total",
+            "Generated answers not sent as written, by the model that wrote them and cause: "
+            "low_support, no_sentence or off_topic (the answer does not relate to the question)",
+            ["model", "cause"],
+            registry=r,
+        )
         self.support = Histogram(
             "leximind_grounding_support",
             "Support of generated answers by the passages they cite (0..1), by model",
@@ -130,6 +137,8 @@ class Metrics:
         grounding = answer.grounding
         if grounding is not None:
             self.grounding.labels(grounding.model, grounding.fallback or GROUNDED).inc()
+            if grounding.fallback is not None and grounding.cause:
+                self.grounding_fallbacks.labels(grounding.model, grounding.cause).inc()
             self.support.labels(grounding.model).observe(grounding.support)
             self.citations_removed.labels(grounding.model).inc(grounding.removed_citations)
         if answer.abstained:

@@ -95,6 +95,13 @@ class AnswerSettings(BaseModel):
     history_turns: int = Field(4, ge=0, description="earlier turns of a thread to include")
     grounding: bool = Field(True, description="check generated answers against their sources")
     min_support: float = Field(0.45, ge=0, le=1, description="support a generated answer needs")
+    min_question_relevance: float = Field(
+        0.4,
+        ge=0,
+        le=1,
+        description="relevance to the question a generated answer needs, relative to the best "
+        "passage's (0 turns the check off)",
+    )
     min_evidence: float = Field(
         0.5, ge=0, le=1, description="best passage score below which a failed check abstains"
     )

@@ -182,7 +182,13 @@ def answer_policy(settings: Settings) -> AnswerPolicy:
         max_question_chars=a.max_question_chars,
         max_context_chars=a.max_context_chars,
         history_turns=a.history_turns,
-        grounding=GroundingPolicy(min_support=a.min_support) if a.grounding else None,
+        grounding=(
+            GroundingPolicy(
+                min_support=a.min_support, min_question_relevance=a.min_question_relevance
+            )
+            if a.grounding
+            else None
+        ),
         min_evidence=a.min_evidence,
         memory_threshold=settings.memory.threshold,
     )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from core.answering import ABSTAINED_MODEL, AnswerPolicy, AnswerService
+from core.answering import ABSTAINED_MODEL, LOW_SUPPORT, AnswerPolicy, AnswerService
+from core.answering import OFF_TOPIC as OFF_TOPIC_CAUSE
 from core.extractive import EXTRACTIVE_MODEL
 from core.grounding import GroundingPolicy, check_answer, cited_numbers, remove_invalid_citations
 from core.types import Question, Source
@@ -123,6 +124,7 @@ async def test_an_unsupported_answer_falls_back_to_the_extractive_one_and_says_w
     assert answer.grounding is not None and answer.grounding.fallback == EXTRACTIVE_MODEL
     recorded = log.records[answer.interaction_id].to_record()["answer"]["grounding"]
     assert recorded["reason"].startswith("support 0.") and "below 0.45" in recorded["reason"]
+    assert recorded["cause"] == LOW_SUPPORT
     assert recorded["removed_citations"] == 1
 
 
@@ -145,3 +147,68 @@ async def test_without_a_policy_the_generated_answer_is_sent_unchecked() -> None
     )
     answer = await service.answer(Question("How do I run the tests?"))
     assert answer.text == UNSUPPORTED and answer.grounding is None
+
+
+QUESTION = "How do I run the tests?"
+OFF_TOPIC = "Request bodies are validated by Pydantic models declared as parameters [2]."
+
+
+def test_an_answer_that_relates_to_the_question_is_on_topic() -> None:
+    direct = check_answer(
+        "Run the tests with pytest from the repository root [1].", PASSAGES, question=QUESTION
+    )
+    short = check_answer("Use pytest from the repository root [1].", PASSAGES, question=QUESTION)
+    assert direct.on_topic and direct.relevance == 1.0 and direct.grounded
+    # No word of the question, but it cites the passage that answers it.
+    assert short.on_topic and short.grounded
+
+
+def test_a_verbatim_copy_of_a_passage_that_does_not_address_the_question_is_off_topic() -> None:
+    check = check_answer(OFF_TOPIC, PASSAGES, question=QUESTION)
+    assert check.support == 1.0  # fully supported by the passage it copies
+    assert check.relevance == 0.0 and not check.on_topic and not check.grounded
+    # Without the question the same copy passes: relevance is what catches it.
+    assert check_answer(OFF_TOPIC, PASSAGES).grounded
+
+
+def test_a_paraphrase_is_still_on_topic_with_an_embedder() -> None:
+    def embed(texts: Sequence[str]) -> list[list[float]]:
+        testing = {"test", "tests", "pytest", "suite", "check", "checks", "run", "invoke"}
+        return [
+            [
+                float(sum(w.strip(".,'[]?") in testing for w in t.lower().split())) + 0.01,
+                float("pydantic" in t.lower() or "validat" in t.lower()),
+            ]
+            for t in texts
+        ]
+
+    paraphrase = "Invoke pytest at the top of the repository to execute the suite [1]."
+    check = check_answer(paraphrase, PASSAGES, question=QUESTION, embed=embed)
+    assert check.on_topic and check.grounded
+    copy = check_answer(OFF_TOPIC, PASSAGES, question=QUESTION, embed=embed)
+    assert copy.relevance is not None and copy.relevance < 0.4 and not copy.grounded
+
+
+def test_when_no_passage_relates_to_the_question_relevance_is_not_judged() -> None:
+    check = check_answer(OFF_TOPIC, PASSAGES, question="Where is the changelog?")
+    assert check.relevance is None and check.on_topic and check.grounded
+
+
+async def test_an_off_topic_copy_falls_back_to_the_extractive_answer_and_says_why() -> None:
+    sources = [
+        Source(chunk("docs/testing.md", PASSAGES[0]), score=0.8),
+        Source(chunk("docs/bodies.md", PASSAGES[1]), score=0.6),
+    ]
+    log = MemoryInteractionLog()
+    service = AnswerService(
+        retriever=ListRetriever({"default": sources}),
+        chat_model=ScriptedChatModel([OFF_TOPIC], name="small"),
+        interaction_log=log,
+        policy=AnswerPolicy(min_relevance=0.3, min_evidence=0.5, grounding=GroundingPolicy()),
+    )
+    answer = await service.answer(Question(QUESTION))
+    assert answer.extractive and answer.model == EXTRACTIVE_MODEL and answer.routed_model == "small"
+    assert answer.grounding is not None and answer.grounding.cause == OFF_TOPIC_CAUSE
+    recorded = log.records[answer.interaction_id].to_record()["answer"]["grounding"]
+    assert recorded["reason"].startswith("off topic: relevance to the question 0.00 below 0.40")
+    assert recorded["cause"] == "off_topic" and recorded["support"] == 1.0

@@ -202,3 +202,18 @@ def test_grounding_checks_are_counted_by_the_model_that_wrote_the_answer() -> No
     assert 'leximind_grounding_support_bucket{le="0.2",model="small"} 1.0' in text
     assert 'leximind_citations_removed_total{model="small"} 3.0' in text
     assert 'leximind_model_fallbacks_total{model="small"}' not in text
+
+
+def test_grounding_fallbacks_are_counted_by_their_cause() -> None:
+    metrics = Metrics()
+    for cause in ("off_topic", "off_topic", "low_support"):
+        grounding = Grounding("small", 0.9, 0.45, 2, 0, 0, 0, fallback="extractive", cause=cause)
+        metrics.count_answer(
+            replace(answer(model="extractive", routed="small"), grounding=grounding)
+        )
+    sent = Grounding("small", 0.9, 0.45, 2, 0, 0, 0)
+    metrics.count_answer(replace(answer(model="small", routed="small"), grounding=sent))
+    text = scrape(metrics)
+    assert 'leximind_grounding_fallbacks_total{cause="off_topic",model="small"} 2.0' in text
+    assert 'leximind_grounding_fallbacks_total{cause="low_support",model="small"} 1.0' in text
+    assert 'cause="",' not in text

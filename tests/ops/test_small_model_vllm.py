@@ -121,13 +121,17 @@ def recorded(settings: Settings, interaction_id: str) -> dict[str, Any]:
 
 def assert_checked(body: dict[str, Any], record: dict[str, Any], *, model: str) -> None:
     """What the grounding check decided about `model`'s text is what was sent and recorded:
-    the text if its support reached the threshold, else the extractive answer or a decline;
-    either way every citation names a passage that was retrieved."""
+    the text if its support reached the threshold and it was on topic, else the extractive
+    answer or a decline; either way every citation names a passage that was retrieved."""
     grounding = record["answer"]["grounding"]
     assert grounding is not None and grounding["model"] == model
     assert 0.0 <= grounding["support"] <= 1.0
     sent = grounding["fallback"] is None
-    assert sent == (grounding["support"] >= grounding["threshold"] and grounding["sentences"] > 0)
+    on_topic = grounding["cause"] != "off_topic"
+    supported = grounding["support"] >= grounding["threshold"] and grounding["sentences"] > 0
+    assert sent == (supported and on_topic)
+    assert grounding["cause"] in ("", "low_support", "no_sentence", "off_topic")
+    assert (grounding["cause"] == "") == sent
     if sent:
         assert body["model"] == model and not body["extractive"]
     else:

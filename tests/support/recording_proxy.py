@@ -3,8 +3,8 @@
 It stands between Leximind and a real model server, so that a test can read what was sent
 (the prompt) without changing either side. Requests are parsed only far enough to find their
 bodies (headers, then `Content-Length` bytes; keep-alive connections carry several in turn);
-responses, streamed or not, are copied back as they come. The proxy runs an asyncio loop on a
-daemon thread; `stop()` closes every connection.
+responses, streamed or not, are copied back as they come. The listener, loop and `stop()` are
+`LoopbackProxy`'s.
 """
 
 from __future__ import annotations
@@ -12,30 +12,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import threading
 from typing import Any
 
-from tests.support.processes import StoppedOnExit
-
-HOST = "127.0.0.1"
-CHUNK = 65536
+from tests.support.loopback_proxy import HOST, LoopbackProxy, copy_stream
 
 
-class RecordingProxy(StoppedOnExit):
+class RecordingProxy(LoopbackProxy):
     """Forwards 127.0.0.1:`port` to `target_port`; `requests` holds (request line, body)."""
 
     def __init__(self, target_port: int) -> None:
-        self._target_port = target_port
         self._lock = threading.Lock()
         self._requests: list[tuple[str, bytes]] = []
-        self._sock = socket.create_server((HOST, 0))
-        self.port: int = self._sock.getsockname()[1]
-        self._loop = asyncio.new_event_loop()
-        self._done = asyncio.Event()
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._thread = threading.Thread(target=self._run, name="recording-proxy", daemon=True)
-        self._thread.start()
+        super().__init__(target_port, name="recording-proxy")
 
     @property
     def base_url(self) -> str:
@@ -58,43 +47,10 @@ class RecordingProxy(StoppedOnExit):
         with self._lock:
             self._requests.clear()
 
-    def stop(self) -> None:
-        if self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._done.set)
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        try:
-            self._loop.run_until_complete(self._serve())
-        finally:
-            self._loop.close()
-
-    async def _serve(self) -> None:
-        server = await asyncio.start_server(self._accept, sock=self._sock)
-        await self._done.wait()
-        server.close()
-        for writer in list(self._writers):
-            writer.close()
-        pending = asyncio.all_tasks() - {asyncio.current_task()}
-        if pending:
-            await asyncio.wait(pending, timeout=5)
-        await server.wait_closed()
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._writers.add(writer)
-        try:
-            up_reader, up_writer = await asyncio.open_connection(HOST, self._target_port)
-            self._writers.add(up_writer)
-            try:
-                await asyncio.gather(self._requests_up(reader, up_writer), _copy(up_reader, writer))
-            finally:
-                self._writers.discard(up_writer)
-                up_writer.close()
-        except (OSError, asyncio.IncompleteReadError):
-            pass  # either side went away: so does the connection
-        finally:
-            self._writers.discard(writer)
-            writer.close()
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        async with self._upstream() as (up_reader, up_writer):
+            up, down = self._requests_up(reader, up_writer), copy_stream(up_reader, writer)
+            await asyncio.gather(up, down)
 
     async def _requests_up(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
         """Forwards request after request, recording each one's line and body."""
@@ -118,10 +74,3 @@ def _content_length(head: bytes) -> int:
         if name.strip().lower() == b"content-length":
             return int(value.strip())
     return 0
-
-
-async def _copy(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-    while data := await source.read(CHUNK):
-        sink.write(data)
-        await sink.drain()
-    sink.close()
