@@ -8,7 +8,7 @@ from a fake one?
    LoRA loading.
 2. An interaction log is seeded: `--feedback` CodeQA dev questions, held out of the ETL's
    inputs, are asked to the served base model through the OpenAI API; users like an answer
-   whose ROUGE-L against the reference is high (two thumbs up), dislike the others (one thumbs
+   that says most of the reference (ROUGE-L recall; two thumbs up), dislike the others (one thumbs
    down), and a maintainer corrects every other disliked answer with the reference. The
    dataset version is then the shared CodeQA + CoNaLa data plus that feedback: corrections and
    liked answers to train on, the uncorrected disliked answers as the feedback hold-out.
@@ -52,12 +52,10 @@ from tests.support.datasets import (
     stored_vote,
     write_lines,
 )
-from tests.support.retraining import onnx_embedder
 from tests.support.small_model import SERVED_NAME, prepare_small, start_small_vllm
 from training.build import DatasetVersion
 from training.eval_report import TEST_SPLIT, EvaluationReport, SplitScores
 from training.gate import paired_bootstrap
-from training.metrics import scored
 from training.publish import TRAIN_FILE
 
 PROTOTYPE = {
@@ -68,7 +66,11 @@ PROTOTYPE = {
     "cosine": 0.559,
     "samples_per_s": 1.10,
 }
-LIKED_ROUGE_L = 0.3  # an answer this close to the reference is one a user would like
+# A user likes an answer that says what the reference says, however many words it takes: the
+# share of the reference's words (ROUGE-L recall) it contains.
+LIKED_RECALL = 0.5
+BATCH = 8
+EVAL_SEQS = "32"  # sequences vLLM batches while evaluating (the test server's default is 4)
 CODEQA_EXTS = ("question", "answer", "code", "code.original")
 
 
@@ -139,17 +141,19 @@ async def ask_base(base_url: str, asked: list[dict[str, str]]) -> list[str]:
         return list(await asyncio.gather(*(one(item) for item in asked)))
 
 
-def seed_feedback(
-    objects: Path, asked: list[dict[str, str]], answers: list[str], embedder: Any
-) -> dict[str, int]:
+def seed_feedback(objects: Path, asked: list[dict[str, str]], answers: list[str]) -> dict[str, int]:
     """The seeded interaction log: each question answered by the base model, liked or
-    disliked by its closeness to the reference, every other disliked one corrected."""
+    disliked by how much of the reference it says, every other disliked one corrected."""
+    from rouge_score import rouge_scorer
+
     store = LocalObjectStore(objects)
-    _, per_sample = scored(answers, [a["answer"] for a in asked], embedder=embedder)
+    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+    recalls = [
+        scorer.score(item["answer"], answer)["rougeL"].recall
+        for item, answer in zip(asked, answers, strict=True)
+    ]
     counts = {"liked": 0, "disliked": 0, "corrected": 0}
-    for n, (item, answer, rouge) in enumerate(
-        zip(asked, answers, per_sample["rougeL"], strict=True)
-    ):
+    for n, (item, answer, recall) in enumerate(zip(asked, answers, recalls, strict=True)):
         interaction_id = f"seed{n:04d}"
         stored_interaction(
             store,
@@ -158,7 +162,7 @@ def seed_feedback(
             answer=answer,
             passages=(item["code"][:1500],),
         )
-        if rouge >= LIKED_ROUGE_L:
+        if recall >= LIKED_RECALL:
             for user in ("u1", "u2"):
                 stored_vote(store, interaction_id, user, FeedbackLabel.POSITIVE)
             counts["liked"] += 1
@@ -322,16 +326,17 @@ def main() -> None:
     started = time.perf_counter()
     model_dir = prepare_small(cache / "small-model")
     codeqa, asked = split_codeqa(run / "codeqa", args.feedback)
-    embedder = onnx_embedder(cache / "embedding")
     vllm_python = venv_python("LEXIMIND_TEST_VLLM_PYTHON", ".venv-vllm")
     train_python = venv_python("LEXIMIND_TEST_TRAIN_PYTHON", ".venv-train")
     results: dict[str, Any] = {"args": vars(args), "load_start": os.getloadavg()}
 
-    with start_small_vllm(vllm_python, model_dir, work_dir=run / "vllm") as vllm:
+    with start_small_vllm(
+        vllm_python, model_dir, work_dir=run / "vllm", extra_args=["--max-num-seqs", EVAL_SEQS]
+    ) as vllm:
         results["vllm_startup_s"] = round(vllm.startup_s, 1)
         data_dir = run / "data"
         answers = asyncio.run(ask_base(vllm.base_url, asked))
-        results["feedback"] = seed_feedback(data_dir / "objects", asked, answers, embedder)
+        results["feedback"] = seed_feedback(data_dir / "objects", asked, answers)
         env = clean_env(
             {
                 "LEXIMIND_DATA_DIR": str(data_dir),
@@ -353,7 +358,7 @@ def main() -> None:
                 "LEXIMIND_TRAINING__MODEL": str(model_dir),
                 "LEXIMIND_TRAINING__TEMPLATE": "smollm2",
                 "LEXIMIND_TRAINING__CUTOFF_LEN": "256",
-                "LEXIMIND_TRAINING__BATCH_SIZE": "8",
+                "LEXIMIND_TRAINING__BATCH_SIZE": str(BATCH),
                 "LEXIMIND_TRAINING__GRADIENT_ACCUMULATION": "1",
                 "LEXIMIND_TRAINING__LEARNING_RATE": str(args.learning_rate),
                 "LEXIMIND_TRAINING__WARMUP_RATIO": "0",
@@ -362,7 +367,12 @@ def main() -> None:
                 "LEXIMIND_TRAINING__USE_CPU": "true",
                 "LEXIMIND_TRAINING__LOGGING_STEPS": "1",
                 "LEXIMIND_TRAINING__EXTRA": json.dumps(
-                    {"default_system": SYSTEM_LINE, "disable_gradient_checkpointing": True}
+                    {
+                        "default_system": SYSTEM_LINE,
+                        "disable_gradient_checkpointing": True,
+                        # Tokenise only the examples the steps use (the ETL has shuffled them).
+                        "max_samples": args.steps * BATCH,
+                    }
                 ),
             }
         )

@@ -7,7 +7,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from benchmarks.learning import shuffled_dataset, split_codeqa, summarise
+from benchmarks.learning import seed_feedback, shuffled_dataset, split_codeqa, summarise
 from tests.conftest import shared_data
 from training.eval_report import EvaluationReport, SplitScores
 
@@ -66,3 +66,23 @@ def test_the_summary_reports_the_paired_gain_and_answer_lengths() -> None:
     assert summary["models"]["base"]["test"]["answer_words"] == 6.0
     assert summary["models"]["cand"]["test"]["rougeL"] == 50.0
     assert summary["reference_words"] == 2.0 and summary["samples_per_s"] == 2.0
+
+
+def test_seeded_users_like_answers_that_say_the_reference_however_long(tmp_path: Path) -> None:
+    asked = [
+        {"question": f"What does the code return {n}?", "code": "def f(): ...", "answer": ref}
+        for n, ref in enumerate(["the sorted list", "a new dict", "the file name", "an int"])
+    ]
+    answers = [
+        "It returns the sorted list of the items, after checking each one of them twice.",
+        "It prints a greeting.",
+        "Nothing at all.",
+        "It raises ValueError.",
+    ]
+    counts = seed_feedback(tmp_path / "objects", asked, answers)
+    assert counts == {"liked": 1, "disliked": 3, "corrected": 1}
+    objects = tmp_path / "objects"
+    assert len(list(objects.glob("feedback/seed0000/*.json"))) == 2
+    assert [p.stem for p in objects.glob("corrections/*.json")] == ["seed0002"]
+    correction = json.loads((objects / "corrections" / "seed0002.json").read_text())
+    assert correction["answer"] == "the file name"
