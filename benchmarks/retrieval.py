@@ -77,7 +77,7 @@ CANDIDATES = 100
 
 # What the index depends on: chunking, indexing, embedding, stores and their settings. The
 # ranking code (retrieval, links) is read at query time and needs no new index.
-INDEX_CODE = ("rag/**/*.py", "core/types.py", "ops/settings.py", "ops/wiring.py")
+INDEX_CODE = ("rag/**/*.py", "core/types.py", "ops/settings/**/*.py", "ops/wiring/**/*.py")
 QUERY_ONLY = {"rag/retrieval.py", "rag/links.py", "rag/intent.py"}
 BASELINE_CODE = ("benchmarks/common.py",)
 BANDS = ((0.0, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 0.8), (0.8, 1.0))

@@ -34,7 +34,7 @@ _ONBOARDING = re.compile(
     re.IGNORECASE,
 )
 _HOWTO = re.compile(
-    r"^\W*(how\s+(do|can|should|would|could|shall)\s+(i|we|you|one)\b|how\s+to\b"
+    r"(?:^|[:.?!]\s+)\W*(how\s+(do|can|should|would|could|shall)\s+(i|we|you|one)\b|how\s+to\b"
     r"|is\s+(it|there)\s+(possible|a\s+way)|can\s+(i|we|you)\b|(what('s|\s+is)|which\s+is)\s+the"
     r"\s+(best|right|recommended|correct|proper)\s+way|i\s+(want|need|would\s+like)\s+to\b)"
     r"|\b(how\s+(do|can|should)\s+(i|we)|how\s+to)\b",
@@ -75,7 +75,6 @@ _TIERS: dict[Intent, dict[FileRole, str]] = {
     Intent.HOWTO: {
         FileRole.DOCS: _P,
         FileRole.EXAMPLE: _P,
-        FileRole.SOURCE: _N,
         FileRole.BUILD: _N,
     },
     Intent.LOOKUP: {

@@ -18,11 +18,12 @@ from rag.chunking.ids import language_for
 from rag.layout.includes import Include, expand_chunk, find_includes
 from rag.layout.mirrors import Mirrors, find_mirrors
 from rag.layout.roles import classify
+from rag.layout.variants import find_variants
 
 __all__ = ["Include", "Layout", "expand_chunk", "read_layout"]
 
 # Bumped when the rules change, so every file is re-read (its vectors are reused) once.
-LAYOUT_VERSION = "1"
+LAYOUT_VERSION = "2"
 _PROSE = frozenset({"markdown", "rst", "text"})
 
 
@@ -43,7 +44,8 @@ class Layout:
     roles: dict[str, FileRole]
     left_out: dict[str, str]  # path -> why ("translation (de)")
     includes: dict[str, list[Include]] = field(default_factory=dict)  # page -> its includes
-    included_by: dict[str, list[str]] = field(default_factory=dict)  # file -> pages
+    # file -> pages: the files pages include, and their variants (rag.layout.variants)
+    included_by: dict[str, list[str]] = field(default_factory=dict)
     translated_trees: dict[str, str] = field(default_factory=dict)  # tree -> language code
     translated_from: dict[str, str] = field(default_factory=dict)  # kept translation -> original
 
@@ -72,6 +74,10 @@ def read_layout(files: Sequence[TextFile], *, languages: Iterable[str] = ()) -> 
             includes[path] = found
             for target in sorted({i.target for i in found}):
                 included_by[target].append(path)
+    code = [
+        p for p in kept if language_for(p) not in (*_PROSE, None) and p not in mirrors.translations
+    ]
+    included_by.update(find_variants(code, included_by, texts))
     roles = {}
     for path in kept:
         if path in mirrors.translations:

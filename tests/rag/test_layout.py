@@ -332,3 +332,43 @@ def test_api_reference_pages_give_way_to_guides_for_how_to_questions() -> None:
     assert howto(FileRole.DOCS, "docs/advanced/websockets.md") == 1.0
     lookup = role_weight(Intent.LOOKUP, secondary=0.5)
     assert lookup(FileRole.DOCS, "docs/api/client.md") == 1.0
+
+
+EXAMPLE = (
+    "from typing import Annotated\n\nfrom app import App, Depends\n\napp = App()\n\n\n"
+    "class Checker:\n    def __init__(self, fixed_content: str):\n"
+    "        self.fixed_content = fixed_content\n\n"
+    "    def __call__(self, q: str = ''):\n        return self.fixed_content in q\n\n\n"
+    "checker = Checker('bar')\n\n\n@app.get('/query-checker/')\n"
+    "async def read_query_check(fixed_content_included: Annotated[bool, Depends(checker)]):\n"
+    "    return {'fixed_content_in_query': fixed_content_included}\n"
+)
+
+
+def test_an_example_variant_belongs_to_the_page_that_includes_its_sibling() -> None:
+    """Of two near-identical versions of an example the page includes one; the other is
+    folded into the same page, and becomes an example. A different example beside them, or
+    a near copy in another folder, is left alone."""
+    variant = EXAMPLE.replace("Annotated[bool, Depends(checker)]", "bool = Depends(checker)")
+    other = "from app import App\n\napp = App()\n\n\n@app.get('/')\ndef root():\n    return 1\n"
+    files = {
+        "docs/advanced.md": "# Advanced\n\n{* ../code/deps/tutorial011_an.py *}\n",
+        "code/deps/tutorial011_an.py": EXAMPLE,
+        "code/deps/tutorial011.py": variant,
+        "code/deps/tutorial001.py": other,
+        "lib/checker.py": variant,
+    }
+    layout = read_layout(texts(files))
+    assert layout.included_by["code/deps/tutorial011.py"] == ["docs/advanced.md"]
+    assert layout.roles["code/deps/tutorial011.py"] is FileRole.EXAMPLE
+    assert "code/deps/tutorial001.py" not in layout.included_by
+    assert layout.roles["code/deps/tutorial001.py"] is FileRole.SOURCE
+    assert "lib/checker.py" not in layout.included_by
+    # The page's passages quote only the file it includes.
+    assert [i.target for i in layout.includes["docs/advanced.md"]] == ["code/deps/tutorial011_an.py"]
+
+
+def test_how_to_after_a_title() -> None:
+    """An issue's title, then its question: the question's phrasing decides."""
+    assert question_intent("Nested lists: what is the best way to parse them?") is Intent.HOWTO
+    assert question_intent("Uploads: they fail with a timeout") is Intent.GENERAL
