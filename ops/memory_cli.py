@@ -152,24 +152,20 @@ async def _import_answers(
     settings: Settings, process: Process, repos: list[str], since: datetime | None, kb: str
 ) -> dict[str, int]:
     from core.memory import github_entry
-    from ops.wiring import build_github_api
 
     memory = process.services.memory
     assert memory is not None
-    api = build_github_api(settings.github)
+    api = process.github_api()
     counts = {"imported": 0, "unchanged": 0, "unanswered": 0}
-    try:
-        for repo in repos:
-            installation = await api.installation_for(repo)
-            for issue in await api.closed_issues(repo, since=since, installation=installation):
-                entry = github_entry(issue, kb=kb)
-                if entry is None:
-                    counts["unanswered"] += 1
-                elif memory.get(kb, entry.id) == entry:
-                    counts["unchanged"] += 1
-                else:
-                    await asyncio.to_thread(memory.remember, entry)
-                    counts["imported"] += 1
-    finally:
-        api.close()
+    for repo in repos:
+        installation = await api.installation_for(repo)
+        for issue in await api.closed_issues(repo, since=since, installation=installation):
+            entry = github_entry(issue, kb=kb)
+            if entry is None:
+                counts["unanswered"] += 1
+            elif memory.get(kb, entry.id) == entry:
+                counts["unchanged"] += 1
+            else:
+                await asyncio.to_thread(memory.remember, entry)
+                counts["imported"] += 1
     return counts
