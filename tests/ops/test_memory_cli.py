@@ -15,11 +15,11 @@ from core.memory import github_entry_id
 from core.object_keys import memory_key
 from ops import wiring
 from ops.cli import app
+from ops.wiring import open_services_sync
 from tests.adapters.test_s3_storage import new_bucket
 from tests.bots.github_kit import api_server, github  # noqa: F401 - fixtures
 from tests.support.fake_github import FakeGitHub, issue, user
 from tests.support.seaweedfs import SeaweedServer
-from tests.support.services import services_open
 
 runner = CliRunner()
 REPO = "octo/widgets"
@@ -88,7 +88,7 @@ def test_import_answers_then_list_show_delete(env: None, github: FakeGitHub) -> 
     assert "imported 0, unchanged 1," in again.output
 
     entry_id = github_entry_id(REPO, 1)
-    with services_open(wiring.load_settings()) as process:
+    with open_services_sync(wiring.load_settings(), "cli") as (process, _):
         services = process.services
         record = json.loads(services.object_store.get(memory_key("widgets", entry_id)))
         assert record["answer"] == ANSWER and record["endorsed_by"] == ["maint"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import re
 import uuid
@@ -70,8 +71,8 @@ def admin(tmp_path: Path, model_cache: Path, seaweedfs: SeaweedServer) -> Iterat
     )
     with TestClient(create_app(settings)) as client:
         services = client.app.state.services  # type: ignore[attr-defined]
-        services.active_model.switch(CHAMPION)
-        services.active_model.stage(CHALLENGER, 0.25)
+        asyncio.run(services.active_model.switch(CHAMPION))
+        asyncio.run(services.active_model.stage(CHALLENGER, 0.25))
         for seed in SEEDS:
             put_interaction(services.object_store, seed)
         for (interaction, user), label in LABELS.items():
