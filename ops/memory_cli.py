@@ -104,14 +104,16 @@ def sync_command() -> None:
 
 def sync_memory(settings: Settings) -> str:
     """Entries from corrections and reactions brought up to date, and the index rebuilt."""
+    return _with_memory(settings, lambda memory: settle_memory(settings, memory))
+
+
+def settle_memory(settings: Settings, memory: IndexedAnswerMemory) -> str:
+    """`sync_memory` on the memory of services already open; what it did, in one line."""
     from ops.wiring.memory import build_curator
 
-    def sync(memory: IndexedAnswerMemory) -> tuple[CurationReport, int]:
-        report = build_curator(settings, memory).sync()
-        kbs = sorted({e.kb for e in memory.entries()})
-        return report, sum(memory.reindex(kb)[0] for kb in kbs)
-
-    report, indexed = _with_memory(settings, sync)
+    report: CurationReport = build_curator(settings, memory).sync()
+    kbs = sorted({e.kb for e in memory.entries()})
+    indexed = sum(memory.reindex(kb)[0] for kb in kbs)
     return (
         f"remembered {report.remembered}, withdrawn {report.withdrawn}, "
         f"unchanged {report.unchanged}, interactions not found {report.missing}; "
