@@ -15,10 +15,9 @@ from fastapi.testclient import TestClient
 
 from core.types import FeedbackLabel
 from ops.api import create_app
-from ops.settings import EmbeddingSettings, Settings, StorageSettings
+from ops.settings import EmbeddingSettings, Settings, StorageSettings, WebSettings
 from tests.support.seaweedfs import SeaweedServer
 from tests.web.seeds import TODAY, Seed, put_interaction, put_label
-from web.config import WebSettings
 from web.security import CONTENT_SECURITY_POLICY
 
 TOKEN = "dashboard-token-7f3a9c1e5b"
