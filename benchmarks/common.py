@@ -26,10 +26,9 @@ import numpy as np
 
 from core.types import Chunk, ChunkKind
 from ops.settings import EmbeddingSettings, Settings
-from ops.wiring import Services
+from ops.wiring import Services, open_services_sync
 from rag.ports import Embedder, Vectors
 from rag.sources import SourceTree
-from tests.support.services import services_open
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -66,7 +65,7 @@ def services_at(data_dir: Path) -> Services:
         data_dir=data_dir,
         embedding=EmbeddingSettings(cache_dir=BENCH_DIR / "models"),
     )
-    return _OPENED.enter_context(services_open(settings)).services
+    return _OPENED.enter_context(open_services_sync(settings, "cli"))[0].services
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -28,7 +28,7 @@ def _services(settings: Settings) -> Any:
     """This checkout's services through `open_services` (closed at exit); an older
     commit's code, which has no `open_services`, through its `build_services`."""
     try:
-        from tests.support.services import services_open
+        from ops.wiring import open_services_sync
     except ImportError:
         from ops.wiring import build_services  # type: ignore[attr-defined]
 
@@ -38,7 +38,7 @@ def _services(settings: Settings) -> Any:
 
     opened = contextlib.ExitStack()
     atexit.register(opened.close)
-    return opened.enter_context(services_open(settings)).services
+    return opened.enter_context(open_services_sync(settings, "cli"))[0].services
 
 
 class TimedEmbedder:

@@ -147,14 +147,15 @@ class ActiveModel(Protocol):
     """The name of the model every Leximind process answers with, switched at run time.
 
     A promotion or a rollback switches it; readers see the new name on their next request,
-    without a restart. `current()` is called per request, so it must be cheap.
+    without a restart. `current()` is called per request, so it must be cheap: it never
+    waits for a store over the network.
     """
 
     def current(self) -> str | None:
         """The active model name, or None when none was ever switched to."""
         ...
 
-    def switch(self, name: str) -> None:
+    async def switch(self, name: str) -> None:
         """Makes `name` the active model for every reader, atomically."""
         ...
 
@@ -164,14 +165,22 @@ class Rollout(ActiveModel, Protocol):
     users; every process sees a change on its next request.
 
     `switch(name)` makes `name` the champion for everyone and ends any canary. `state()` is
-    called per question, so it must be cheap.
+    called per question, so it must be cheap and never wait on an event loop; `read()` is
+    for commands and the deployer, which want the state as stored now.
     """
 
     def state(self) -> RolloutState:
-        """The champion, and the challenger with its share if a canary runs."""
+        """The champion, and the challenger with its share if a canary runs, as last read:
+        a read that is due starts in the background, never making the caller wait for a
+        store over the network."""
         ...
 
-    def stage(self, challenger: str | None, share: float) -> None:
+    async def read(self) -> RolloutState:
+        """The state as stored now, waiting for the store; raises StoreUnavailable when it
+        cannot be read."""
+        ...
+
+    async def stage(self, challenger: str | None, share: float) -> None:
         """Sets the challenger and its share (0..1), atomically; the champion stays. None (or
         a share of 0) stops the canary."""
         ...

@@ -26,7 +26,6 @@ from core.errors import InvalidQuestion, LeximindError, ServiceUnavailable, Unkn
 from core.types import Question, Turn
 from ops.api_docs import serve_docs
 from ops.background import TaskTracker
-from ops.errors import NotConfigured
 from ops.metrics import Metrics
 from ops.schemas import (
     BODY_TOO_LARGE,
@@ -201,6 +200,45 @@ class RequestMetrics:
             self._metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
 
 
+# What a start-up may fail on that is the operator's to fix (a setting missing, a store
+# refusing, a data dir that cannot be written): logged in one line, without a traceback.
+STARTUP_ERRORS = (LeximindError, OSError)
+
+
+class OneLineStartupFailure:
+    """A start-up that fails on one of STARTUP_ERRORS is told to the server without
+    Starlette's traceback: the lifespan has logged it in one line, and the server exits
+    non-zero. Any other failure is a bug and keeps its traceback."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self._app(scope, receive, send)
+            return
+        held: list[Message] = []
+
+        async def sent(message: Message) -> None:
+            if message["type"] == "lifespan.startup.failed":
+                held.append(message)  # sent below, once the failure is known
+            else:
+                await send(message)
+
+        try:
+            await self._app(scope, receive, sent)
+        except STARTUP_ERRORS:
+            if held:
+                await send({"type": "lifespan.startup.failed", "message": ""})
+            raise
+        except BaseException:
+            for message in held:
+                await send(message)
+            raise
+        for message in held:
+            await send(message)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -227,7 +265,7 @@ def create_app(
                 metrics.watch_rollout(process.rollout)
                 await process.services.warm_up()
                 yield
-        except NotConfigured as exc:
+        except STARTUP_ERRORS as exc:
             _log.critical("cannot start: %s", exc)
             raise
 
@@ -244,6 +282,7 @@ def create_app(
 
     app.add_middleware(AllowedOriginsCors)
     app.add_middleware(RequestMetrics, metrics=metrics)
+    app.add_middleware(OneLineStartupFailure)
     app.state.web = None
     app.include_router(web_router())
 

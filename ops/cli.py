@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import signal
+import socket
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -169,17 +171,50 @@ def search(
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port")] = 8000,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="port")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
 ) -> None:
     """Run the HTTP API (FastAPI + uvicorn)."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     _settings()  # invalid settings: one line here, not a traceback from every worker
-
-    uvicorn.run(
+    config = uvicorn.Config(
         "ops.api:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
     )
+    # Bound here, before any service is built: a port in use is one line and exit 1.
+    listening = _listening_socket(host, port)
+    server = uvicorn.Server(config)
+    try:
+        if workers > 1:
+            Multiprocess(config, sockets=[listening]).run()
+        else:
+            server.run(sockets=[listening])
+    except KeyboardInterrupt:
+        pass
+    except SystemExit as exc:
+        # uvicorn exits so when the application's start-up failed; ops.api logged why, in one
+        # line (and uvicorn that it is exiting).
+        raise typer.Exit(code=1) from exc
+    finally:
+        listening.close()
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """The server's socket, bound to `host`:`port` (uvicorn's options); `cannot start` in one
+    line when it cannot be."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise _fail(f"cannot start: cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    sock.set_inheritable(True)  # the workers' processes serve it
+    bound = sock.getsockname()[1]
+    logging.getLogger("uvicorn.error").info("listening on http://%s:%d", host, bound)
+    return sock
 
 
 @app.command("discord")

@@ -36,7 +36,7 @@ from rag.gaps import (
 if TYPE_CHECKING:
     from core.ports import ObjectStore
     from ops.settings import Settings
-    from ops.wiring import Services
+    from ops.wiring import Process, Services
 
 _log = logging.getLogger(__name__)
 
@@ -180,30 +180,27 @@ def print_report(report: GapReport) -> None:
     )
 
 
-async def open_issues(settings: Settings, report: GapReport) -> list[tuple[str, int, bool]]:
+async def open_issues(
+    settings: Settings, process: Process, report: GapReport
+) -> list[tuple[str, int, bool]]:
     """Opens or updates the gaps issue of each knowledge base with gaps in LEXIMIND_MEMORY__
-    GAPS_REPO: (kb, issue number, opened now) each."""
-    from ops.wiring import build_github_api
-
+    GAPS_REPO, through the process's GitHub client: (kb, issue number, opened now) each."""
     repo = settings.memory.gaps_repo
     assert repo is not None  # checked by the callers
-    api = build_github_api(settings.github)
+    api = process.github_api()
     kept = []
-    try:
-        installation = await api.installation_for(repo)
-        for kb in sorted({g.kb for g in report.gaps}):
-            part = report.for_kb(kb)
-            number, opened = await api.keep_issue(
-                repo,
-                marker=issue_marker(kb),
-                title=issue_title(part),
-                body=issue_body(part),
-                label=ISSUE_LABEL,
-                installation=installation,
-            )
-            kept.append((kb, number, opened))
-    finally:
-        api.close()
+    installation = await api.installation_for(repo)
+    for kb in sorted({g.kb for g in report.gaps}):
+        part = report.for_kb(kb)
+        number, opened = await api.keep_issue(
+            repo,
+            marker=issue_marker(kb),
+            title=issue_title(part),
+            body=issue_body(part),
+            label=ISSUE_LABEL,
+            installation=installation,
+        )
+        kept.append((kb, number, opened))
     return kept
 
 
@@ -218,7 +215,7 @@ def issue_settings_problem(settings: Settings) -> str | None:
 
 def report_and_keep_issues(settings: Settings, *, days: int) -> str:
     """The scheduled run: the last `days` days' gaps, each knowledge base's issue kept."""
-    from ops.wiring import Process, run_in_services
+    from ops.wiring import run_in_services
 
     async def work(process: Process) -> str:
         end = datetime.now(UTC).date()
@@ -226,7 +223,7 @@ def report_and_keep_issues(settings: Settings, *, days: int) -> str:
         report = await gap_report(
             process.services, start=start, end=end, kb=None, default_kb=settings.default_kb
         )
-        return _kept_line(report, await open_issues(settings, report))
+        return _kept_line(report, await open_issues(settings, process, report))
 
     return run_in_services(settings, "cli", work)
 
@@ -246,7 +243,6 @@ def gaps_command(
 ) -> None:
     """The questions the docs could not answer (declined, disliked, corrected), grouped and
     ranked by how many asked, with the closest pages and where a section would belong."""
-    from ops.wiring import Process
 
     settings = _settings()
     today = datetime.now(UTC).date()
@@ -262,7 +258,7 @@ def gaps_command(
         report = await gap_report(
             process.services, start=start, end=today, kb=kb, default_kb=settings.default_kb
         )
-        return report, (await open_issues(settings, report) if open_issue else None)
+        return report, (await open_issues(settings, process, report) if open_issue else None)
 
     report, kept = with_services("cli", work, settings=settings)
     if as_json:

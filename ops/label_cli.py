@@ -63,24 +63,31 @@ def _print_export(report: ExportReport, *, project: int) -> None:
 @label_app.command("import")
 def import_command() -> None:
     """Store the latest corrected answer of each reviewed task as a correction."""
+    from ops.memory_cli import settle_memory
     from ops.wiring import build_label_studio
 
     settings = _settings()
+    settles = settings.memory.enabled
 
-    def read(process: Process) -> ImportReport:
+    def read(process: Process) -> tuple[ImportReport, str | LeximindError | None]:
         with build_label_studio(settings.label_studio) as client:
             board = LabelStudioBoard.open(client, settings.label_studio.project)
-            return import_corrections(process.objects, board)
-
-    report = with_services_sync("storage", read, settings=settings)
-    _print_import(report)
-    if settings.memory.enabled:
-        from ops.memory_cli import sync_memory
-
+            report = import_corrections(process.objects, board)
+        if not settles:
+            return report, None
+        assert process.services.memory is not None
         try:
-            console.print(f"answer memory: {sync_memory(settings)}")
-        except LeximindError as exc:
-            raise _fail(f"corrections stored, answer memory not updated: {exc}") from exc
+            return report, settle_memory(settings, process.services.memory)
+        except LeximindError as exc:  # the corrections are stored: said after the summary
+            return report, exc
+
+    # One opening of the services: the answer memory's ("cli") when it is to be settled.
+    report, memory = with_services_sync("cli" if settles else "storage", read, settings=settings)
+    _print_import(report)
+    if isinstance(memory, LeximindError):
+        raise _fail(f"corrections stored, answer memory not updated: {memory}")
+    if memory is not None:
+        console.print(f"answer memory: {memory}")
 
 
 def _print_import(report: ImportReport) -> None:

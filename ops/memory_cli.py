@@ -104,14 +104,16 @@ def sync_command() -> None:
 
 def sync_memory(settings: Settings) -> str:
     """Entries from corrections and reactions brought up to date, and the index rebuilt."""
+    return _with_memory(settings, lambda memory: settle_memory(settings, memory))
+
+
+def settle_memory(settings: Settings, memory: IndexedAnswerMemory) -> str:
+    """`sync_memory` on the memory of services already open; what it did, in one line."""
     from ops.wiring.memory import build_curator
 
-    def sync(memory: IndexedAnswerMemory) -> tuple[CurationReport, int]:
-        report = build_curator(settings, memory).sync()
-        kbs = sorted({e.kb for e in memory.entries()})
-        return report, sum(memory.reindex(kb)[0] for kb in kbs)
-
-    report, indexed = _with_memory(settings, sync)
+    report: CurationReport = build_curator(settings, memory).sync()
+    kbs = sorted({e.kb for e in memory.entries()})
+    indexed = sum(memory.reindex(kb)[0] for kb in kbs)
     return (
         f"remembered {report.remembered}, withdrawn {report.withdrawn}, "
         f"unchanged {report.unchanged}, interactions not found {report.missing}; "
@@ -152,24 +154,20 @@ async def _import_answers(
     settings: Settings, process: Process, repos: list[str], since: datetime | None, kb: str
 ) -> dict[str, int]:
     from core.memory import github_entry
-    from ops.wiring import build_github_api
 
     memory = process.services.memory
     assert memory is not None
-    api = build_github_api(settings.github)
+    api = process.github_api()
     counts = {"imported": 0, "unchanged": 0, "unanswered": 0}
-    try:
-        for repo in repos:
-            installation = await api.installation_for(repo)
-            for issue in await api.closed_issues(repo, since=since, installation=installation):
-                entry = github_entry(issue, kb=kb)
-                if entry is None:
-                    counts["unanswered"] += 1
-                elif memory.get(kb, entry.id) == entry:
-                    counts["unchanged"] += 1
-                else:
-                    await asyncio.to_thread(memory.remember, entry)
-                    counts["imported"] += 1
-    finally:
-        api.close()
+    for repo in repos:
+        installation = await api.installation_for(repo)
+        for issue in await api.closed_issues(repo, since=since, installation=installation):
+            entry = github_entry(issue, kb=kb)
+            if entry is None:
+                counts["unanswered"] += 1
+            elif memory.get(kb, entry.id) == entry:
+                counts["unchanged"] += 1
+            else:
+                await asyncio.to_thread(memory.remember, entry)
+                counts["imported"] += 1
     return counts

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from core.errors import LeximindError
-from ops.cli_support import console, errors, with_services, with_services_sync
+from ops.cli_support import console, errors, with_services
 from ops.cli_support import fail as _fail
 from ops.cli_support import load_cli_settings as _settings
 from ops.rollout_cli import canary_status_command
@@ -52,7 +52,7 @@ def list_command(
     from training.deploy_ledger import DeployLedger
 
     settings = _settings()
-    rollout = with_services_sync("storage", lambda p: p.rollout.state(), settings=settings)
+    rollout = with_services("storage", lambda p: p.rollout.read(), settings=settings)
     serving = rollout.champion or settings.llm.model or "(no model)"
     try:
         history = DeployLedger(settings.data_dir / "deploy").read().history

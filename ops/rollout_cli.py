@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from ops.cli_support import console, with_services_sync
+from ops.cli_support import console, with_services
 from ops.cli_support import load_cli_settings as _settings
 
 if TYPE_CHECKING:
@@ -32,11 +33,13 @@ def canary_status_command(
     until = datetime.now(UTC)
     since = until - timedelta(hours=hours)
 
-    def read(process: Process) -> tuple[RolloutState, RolloutReport]:
-        state = process.rollout.state()
-        return state, rollout_report(process.objects, since=since, until=until)
+    async def read(process: Process) -> tuple[RolloutState, RolloutReport]:
+        state = await process.rollout.read()
+        objects = process.objects
+        report = await asyncio.to_thread(rollout_report, objects, since=since, until=until)
+        return state, report
 
-    rollout, report = with_services_sync("storage", read, settings=settings)
+    rollout, report = with_services("storage", read, settings=settings)
     champion = rollout.champion or settings.llm.model or "(no model)"
     rows = sorted(report.models.values(), key=lambda r: (-r.routed, r.model))
     if as_json:

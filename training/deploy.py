@@ -110,9 +110,10 @@ class Deployer:
     def base_model(self) -> str:
         return self._base
 
-    def active_model(self) -> str:
-        """The model answering now: the switched-to one, else the base model."""
-        return self._active.current() or self._base
+    async def active_model(self) -> str:
+        """The model answering now, as the rollout state says: the switched-to one, else the
+        base model. Raises StoreUnavailable when the state cannot be read."""
+        return (await self._active.read()).champion or self._base
 
     def rollback_target(self) -> str | None:
         """The model a rollback would switch to, if any."""
@@ -128,7 +129,7 @@ class Deployer:
         with self._ledger.locked() as state:
             state.adapters[version] = str(adapter_dir)
             self._ledger.save(state)
-            serving = self.active_model()
+            serving = await self.active_model()
             if serving != version and serving in state.adapters:
                 await self._server.load(serving, Path(state.adapters[serving]))
         await self._server.load(version, adapter_dir)
@@ -137,7 +138,7 @@ class Deployer:
         """Unloads a candidate that was not promoted, unless it is in service or the rollback
         target."""
         with self._ledger.locked() as state:
-            if version not in self._kept(state):
+            if version not in await self._kept(state):
                 await self._server.unload(version)
 
     async def promote(self, version: str | None = None, adapter_dir: Path | None = None) -> Switch:
@@ -147,13 +148,13 @@ class Deployer:
         serves every question: a canary still running is over.
         """
         with self._ledger.locked() as state:
-            rollout = self._active.state()
+            rollout = await self._active.read()
             if version is None:
                 if rollout.challenger is None:
                     raise DeploymentError("no canary is running: name the version to promote")
                 version = rollout.challenger
             ended = rollout.challenger if rollout.challenger != version else None
-            previous = self.active_model()
+            previous = rollout.champion or self._base
             await self._load_and_smoke(version, state, adapter_dir)
             if previous == version:
                 _log.info("%s is already the active model", version)
@@ -161,7 +162,7 @@ class Deployer:
                 return Switch(version, previous)
             state.history.append(previous)
             state.record("promote", version, previous)
-            self._switch(state, version)
+            await self._switch(state, version)
             unloaded = await self._unload_stale(state, also_keep=ended or "")
         self._mark_promoted(version, previous)
         if ended is not None:
@@ -180,10 +181,10 @@ class Deployer:
                 "`leximind model rollback` stops a canary"
             )
         with self._ledger.locked() as state:
-            champion = self.active_model()
+            before = await self._active.read()
+            champion = before.champion or self._base
             if version == champion:
                 raise DeploymentError(f"{version} is the champion: it serves every question")
-            before = self._active.state()
             await self._load_and_smoke(version, state, adapter_dir)
             replaced = before.challenger if before.challenger != version else None
             result = Canary(
@@ -195,7 +196,7 @@ class Deployer:
             )
             if result.previous_share != share:
                 state.record("canary", version, champion, share=share)
-                self._stage(state, version, share)
+                await self._stage(state, version, share)
                 await self._unload_stale(state, also_keep=replaced or "")
         self._mark_status(
             version, VersionStatus.CHALLENGER, f"canary: {share:.0%} of users against {champion}"
@@ -209,13 +210,14 @@ class Deployer:
         """Stops a running canary (the champion stays); else switches back to the model in
         service before the current one."""
         with self._ledger.locked() as state:
-            challenger = self._active.state().challenger
+            rollout = await self._active.read()
+            challenger = rollout.challenger
             if challenger is not None:
-                champion = self.active_model()
+                champion = rollout.champion or self._base
                 state.record("stop canary", challenger, champion, share=0.0)
                 # The challenger stays loaded for requests that were routed to it just
                 # before; the next switch unloads it.
-                self._stage(state, None, 0.0)
+                await self._stage(state, None, 0.0)
                 stopped = Switch(champion, champion, stopped_canary=challenger)
             else:
                 stopped = None
@@ -233,13 +235,13 @@ class Deployer:
         """The rollback proper, under the ledger lock: the previous model becomes active."""
         if not state.history:
             raise DeploymentError("there is no earlier model to roll back to")
-        current = self.active_model()
+        current = await self.active_model()
         target = state.history[-1]
         if target in state.adapters:
             await self._server.load(target, Path(state.adapters[target]))
         state.history.pop()
         state.record("rollback", target, current)
-        self._switch(state, target)
+        await self._switch(state, target)
         # Requests that read the old name just before the switch may still reach vLLM:
         # the adapter rolled back from stays loaded until the next switch.
         unloaded = await self._unload_stale(state, also_keep=current)
@@ -257,41 +259,43 @@ class Deployer:
         try:
             await self._smoke(version)
         except DeploymentError:
-            if version not in self._kept(state):
+            if version not in await self._kept(state):
                 await self._server.unload(version)
             raise
 
-    def _switch(self, state: LedgerState, name: str) -> None:
+    async def _switch(self, state: LedgerState, name: str) -> None:
         # The ledger first: should the switch fail, the history names a model that is still
         # loaded, and the next promotion or rollback corrects it.
         self._ledger.save(state)
         try:
-            self._active.switch(name)
+            await self._active.switch(name)
         except (OSError, StoreUnavailable) as exc:
             raise DeploymentError(f"cannot switch the active model to {name}: {exc}") from exc
 
-    def _stage(self, state: LedgerState, challenger: str | None, share: float) -> None:
+    async def _stage(self, state: LedgerState, challenger: str | None, share: float) -> None:
         self._ledger.save(state)
         try:
-            self._active.stage(challenger, share)
+            await self._active.stage(challenger, share)
         except (OSError, ValueError, StoreUnavailable) as exc:
             raise DeploymentError(f"cannot stage {challenger} at {share}: {exc}") from exc
 
-    def _kept(self, state: LedgerState) -> set[str]:
-        challenger = self._active.state().challenger
-        return {self.active_model(), *state.history[-1:], *([challenger] if challenger else [])}
+    async def _kept(self, state: LedgerState) -> set[str]:
+        """The models in service (read from the rollout state now) and the rollback target."""
+        rollout = await self._active.read()
+        challenger = [rollout.challenger] if rollout.challenger else []
+        return {rollout.champion or self._base, *challenger, *state.history[-1:]}
 
     async def _unload_stale(self, state: LedgerState, also_keep: str = "") -> tuple[str, ...]:
         """Unloads this deployer's adapters other than the active one, the rollback target and
         `also_keep`; a failure is logged, not raised: the switch has already happened."""
-        keep = self._kept(state) | {also_keep}
         unloaded = []
         try:
+            keep = await self._kept(state) | {also_keep}
             for name in await self._server.loaded():
                 if name in state.adapters and name not in keep:
                     await self._server.unload(name)
                     unloaded.append(name)
-        except DeploymentError as exc:
+        except (DeploymentError, StoreUnavailable) as exc:
             _log.warning("could not unload old adapters: %s", exc)
         return tuple(unloaded)
 

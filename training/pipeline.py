@@ -111,7 +111,7 @@ class RetrainPipeline:
         try:
             trained = await asyncio.to_thread(self._trainer.train, job)
         except TrainingFailed as exc:
-            return self._record_failure(version, dataset, manifest_sha, exc)
+            return await self._record_failure(version, dataset, manifest_sha, exc)
         run_id = self._tracker.start_run(
             version,
             params=dict(trained.params),
@@ -138,7 +138,7 @@ class RetrainPipeline:
             version = f"{base}-{n}"
         return version
 
-    def _record_failure(
+    async def _record_failure(
         self, version: str, dataset: DatasetVersion, manifest_sha: str, exc: TrainingFailed
     ) -> RetrainOutcome:
         _log.error("training %s failed; the model in service stays: %s", version, exc)
@@ -153,14 +153,14 @@ class RetrainPipeline:
             f"training failed: {exc}",
             version=version,
             dataset_version=dataset.version,
-            champion=self._deployer.active_model(),
+            champion=await self._deployer.active_model(),
         )
 
     async def _evaluate_and_gate(
         self, trained: TrainedAdapter, dataset: DatasetVersion, run_id: str
     ) -> RetrainOutcome:
         version = trained.version
-        champion = self._deployer.active_model()
+        champion = await self._deployer.active_model()
         base = RetrainOutcome("", "", version, dataset.version, champion)
         self._registry.set_status(version, VersionStatus.CHALLENGER, reason=f"against {champion}")
         try:

@@ -10,6 +10,7 @@ replicas on several hosts.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -59,8 +60,8 @@ class FileActiveModel:
     `{"model": ..., "challenger": ..., "share": ..., "switched_at": ...}`.
 
     A file that cannot be read or parsed is logged and the last state read is kept, so a
-    hand-edited file never breaks answering. Changes are read-modify-write: the deployer
-    makes them under its ledger lock.
+    hand-edited file never breaks answering. Changes are read-modify-write, written in a
+    worker thread (they sync the file): the deployer makes them under its ledger lock.
     """
 
     def __init__(self, path: Path) -> None:
@@ -107,13 +108,21 @@ class FileActiveModel:
             )
             return fallback
 
-    def switch(self, name: str) -> None:
-        self._write(RolloutState(champion=validate_model_name(name)))
+    async def read(self) -> RolloutState:
+        """The state in the file now (a local file: read as cheaply as `state`)."""
+        return self.state()
+
+    async def switch(self, name: str) -> None:
+        state = RolloutState(champion=validate_model_name(name))
+        await asyncio.to_thread(self._write, state)
         _log.info("active model is now %s", name)
 
-    def stage(self, challenger: str | None, share: float) -> None:
-        fresh = self._read(self.state())
-        self._write(staged(fresh, challenger, share))
+    async def stage(self, challenger: str | None, share: float) -> None:
+        def change() -> None:
+            fresh = self._read(self.state())
+            self._write(staged(fresh, challenger, share))
+
+        await asyncio.to_thread(change)
         _log.info("challenger is now %s at a share of %s", challenger, share)
 
     def _write(self, state: RolloutState) -> None:

@@ -4,25 +4,27 @@ hosts: the Redis counterpart of adapters.llm.active_model.FileActiveModel.
 The state is one JSON value under `<prefix>rollout`. Changes are made in a WATCH/MULTI
 transaction, so two writers cannot interleave. Readers keep the value for `refresh` seconds:
 a question costs no Redis call while it is fresh, and a change reaches every replica within
-`refresh` seconds of the last read. The client is synchronous because the deployer and the
-CLI change the state from synchronous code; on an event loop the state is re-read in a
-thread of its own (adapters.refresh), so a question never waits for Redis.
+`refresh` seconds of the last read.
+
+The client is the process's one asyncio Redis client (ops.wiring builds it and shares it with
+the bot state), so every call runs on the process's event loop: a due re-read is a task of
+that loop, started by `state()`, which returns the last state at once; a question never waits
+for Redis. Commands and the deployer `await read()` for the state as stored now.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable
 
-from redis import Redis
-from redis.client import Pipeline
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from adapters.llm.active_model import parse_rollout, rollout_record
-from adapters.refresh import BackgroundRefresh
 from core.errors import StoreUnavailable
 from core.rollout import RolloutState, staged, validate_model_name
 
@@ -33,10 +35,13 @@ class RedisActiveModel:
     """Implements core.ports.Rollout (and so ActiveModel) on one Redis key.
 
     While Redis cannot be read, the last state read stays in use (logged once per outage)
-    and Redis is asked again `refresh` seconds after the failed read ended; a change that
-    cannot be written raises StoreUnavailable. A value that does not parse is logged and the
-    last state kept. Before the first read has ended, a reader on an event loop gets the
-    empty state (the configured model answers); any other reader waits for that read.
+    and Redis is asked again `refresh` seconds after the failed read ended; `read()` and a
+    change that cannot be made raise StoreUnavailable. A value that does not parse is logged
+    and the last state kept. Until the first read has ended, `state()` is the empty state
+    (the configured model answers).
+
+    The client is not closed here: it belongs to whoever built it (ops.wiring closes the
+    process's client once, after `aclose` here has stopped a re-read still running).
     """
 
     def __init__(
@@ -47,40 +52,67 @@ class RedisActiveModel:
         refresh: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if refresh < 0:
+            raise ValueError(f"the refresh interval must be 0 or more seconds, got {refresh}")
         self._client = client
         self._key = f"{key_prefix}rollout"
-        self._refresh = BackgroundRefresh(
-            self._reload, every=refresh, name="rollout state refresh", clock=clock
-        )
-        self._lock = threading.Lock()
+        self._every = refresh
+        self._clock = clock
         self._state = RolloutState()
-        self._read = False
+        self._done_at: float | None = None  # when the last read (or write) ended
+        self._reading: asyncio.Task[None] | None = None
         self._writes = 0  # a read that began before a write must not undo what it wrote
         self._failing = False
 
-    def close(self) -> None:
-        """Closes the client's connections."""
-        self._client.close()
+    async def aclose(self) -> None:
+        """Stops a background re-read still running (the client stays open)."""
+        reading, self._reading = self._reading, None
+        if reading is not None and not reading.done():
+            reading.cancel()
+            await asyncio.gather(reading, return_exceptions=True)
 
     def current(self) -> str | None:
         return self.state().champion
 
     def state(self) -> RolloutState:
-        if self._refresh.due():
-            self._refresh.refresh(wait=not self._read)
+        if self._due():
+            self._start_reading()
         return self._state
 
-    def _reload(self) -> None:
-        writes = self._writes
-        fetched = self._fetch(self._state)
-        with self._lock:
-            if writes == self._writes:
-                self._state = fetched
-            self._read = True
-
-    def _fetch(self, fallback: RolloutState) -> RolloutState:
+    async def read(self) -> RolloutState:
         try:
-            raw = self._client.get(self._key)
+            return await self._reload()
+        finally:
+            self._done_at = self._clock()
+
+    def _due(self) -> bool:
+        done = self._done_at
+        return done is None or self._clock() - done >= self._every
+
+    def _start_reading(self) -> None:
+        """A re-read as a task of the running loop, one at a time. Without a running loop
+        (a thread of its own) the last state is all there is: the client's connections
+        belong to the process's loop."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if self._reading is None or self._reading.done():
+            self._reading = loop.create_task(self._refresh(), name="rollout state refresh")
+
+    async def _refresh(self) -> None:
+        try:
+            await self._reload()
+        except StoreUnavailable:
+            pass  # logged once per outage by _reload; the last state stays
+        finally:
+            self._done_at = self._clock()
+
+    async def _reload(self) -> RolloutState:
+        writes = self._writes
+        fallback = self._state
+        try:
+            raw = await self._client.get(self._key)
         except RedisError as exc:
             if not self._failing:
                 _log.error(
@@ -89,10 +121,17 @@ class RedisActiveModel:
                     fallback,
                 )
             self._failing = True
-            return fallback
+            raise StoreUnavailable(f"Redis rollout state: cannot read it: {exc}") from exc
         if self._failing:
             _log.warning("the rollout state can be read from Redis again")
             self._failing = False
+        fetched = self._parse(raw, fallback)
+        if writes == self._writes:
+            self._state = fetched
+        return fetched
+
+    @staticmethod
+    def _parse(raw: bytes | str | None, fallback: RolloutState) -> RolloutState:
         if raw is None:
             return RolloutState()
         try:
@@ -103,10 +142,10 @@ class RedisActiveModel:
             )
             return fallback
 
-    def switch(self, name: str) -> None:
+    async def switch(self, name: str) -> None:
         new = RolloutState(champion=validate_model_name(name))
         try:
-            self._client.set(self._key, json.dumps(rollout_record(new)))
+            await self._client.set(self._key, json.dumps(rollout_record(new)))
         except RedisError as exc:
             raise StoreUnavailable(
                 f"Redis rollout state: cannot switch the active model to {name}: {exc}"
@@ -114,15 +153,17 @@ class RedisActiveModel:
         self._wrote(new)
         _log.info("active model is now %s", name)
 
-    def stage(self, challenger: str | None, share: float) -> None:
-        self._change(lambda old: staged(old, challenger, share), f"stage {challenger} at {share}")
+    async def stage(self, challenger: str | None, share: float) -> None:
+        await self._change(
+            lambda old: staged(old, challenger, share), f"stage {challenger} at {share}"
+        )
         _log.info("challenger is now %s at a share of %s", challenger, share)
 
-    def _change(self, change: Callable[[RolloutState], RolloutState], what: str) -> None:
+    async def _change(self, change: Callable[[RolloutState], RolloutState], what: str) -> None:
         written: list[RolloutState] = []
 
-        def apply(pipe: Pipeline) -> None:
-            raw = pipe.get(self._key)
+        async def apply(pipe: Pipeline) -> None:
+            raw = await pipe.get(self._key)
             try:
                 old = RolloutState() if raw is None else parse_rollout(json.loads(raw))
             except (KeyError, TypeError, AttributeError) as exc:
@@ -132,18 +173,17 @@ class RedisActiveModel:
                 ) from exc
             new = change(old)
             written[:] = [new]  # a transaction retried after a concurrent change runs again
-            pipe.multi()
+            pipe.multi()  # type: ignore[no-untyped-call]
             pipe.set(self._key, json.dumps(rollout_record(new)))
 
         try:
-            self._client.transaction(apply, self._key)
+            await self._client.transaction(apply, self._key)
         except RedisError as exc:
             raise StoreUnavailable(f"Redis rollout state: cannot {what}: {exc}") from exc
         self._wrote(written[0])
 
     def _wrote(self, state: RolloutState) -> None:
         """This process sees its own change at once, without reading it back."""
-        with self._lock:
-            self._writes += 1
-            self._state, self._read = state, True
-            self._refresh.mark_fresh()
+        self._writes += 1
+        self._state = state
+        self._done_at = self._clock()

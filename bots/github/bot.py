@@ -100,9 +100,6 @@ class GitHubBot:
         _log.info("%s %s#%d: %s", PLATFORM, ask.issue.repo, ask.issue.number, reply.outcome)
         return comment_id
 
-    def close(self) -> None:
-        self._api.close()
-
     def _fit(self, text: str) -> str:
         if len(text.strip()) <= self._max_chars:
             return text
@@ -149,9 +146,6 @@ class GitHubWebhook:
         self._secret = secret.encode()
         self.bot = bot
         self._ledger = ledger
-
-    def close(self) -> None:
-        self.bot.close()
 
     async def receive(self, headers: Mapping[str, str], body: bytes) -> WebhookOutcome:
         """What to reply; raises StoreUnavailable when the ledger cannot be written."""

@@ -114,8 +114,8 @@ class ReactionPoller:
         self._clock = clock
 
     def close(self) -> None:
-        """Releases the API clients and the snapshot file (not the shared bot state)."""
-        self._api.close()
+        """Releases the snapshot file (not the API client nor the bot state: both are
+        shared, and closed by their owner)."""
         self._snapshots.close()
 
     async def poll(self) -> PollReport:

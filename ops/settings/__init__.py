@@ -32,7 +32,7 @@ from ops.settings.training import (
     TrackingSettings,
     TrainingSettings,
 )
-from web.config import WebSettings
+from ops.settings.web import WebSettings
 
 __all__ = [
     "AnswerSettings",

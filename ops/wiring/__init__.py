@@ -25,7 +25,13 @@ from ops.wiring.bots import (
     build_slack_bot,
     build_user_hasher,
 )
-from ops.wiring.lifecycle import Process, Role, open_services, run_in_services
+from ops.wiring.lifecycle import (
+    Process,
+    Role,
+    open_services,
+    open_services_sync,
+    run_in_services,
+)
 from ops.wiring.serving import (
     Services,
     answer_policy,
@@ -35,7 +41,7 @@ from ops.wiring.serving import (
     build_retriever,
     default_model_path,
 )
-from ops.wiring.state import build_active_model, redis_timeouts
+from ops.wiring.state import build_active_model, build_redis_client, redis_timeouts
 from ops.wiring.storage import (
     build_catalog,
     build_object_store,
@@ -89,6 +95,7 @@ __all__ = [
     "build_model_registry",
     "build_object_store",
     "build_reaction_poller",
+    "build_redis_client",
     "build_retrain_pipeline",
     "build_retriever",
     "build_slack_bot",
@@ -107,6 +114,7 @@ __all__ = [
     "load_settings",
     "model_endpoint",
     "open_services",
+    "open_services_sync",
     "redis_timeouts",
     "run_in_services",
     "tracking_uri",

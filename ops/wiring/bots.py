@@ -24,9 +24,10 @@ from ops.settings import (
     StateSettings,
 )
 from ops.wiring.serving import Services
-from ops.wiring.state import redis_timeouts
 
 if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
     from bots.discord.client import LeximindDiscord
     from bots.github.api import GitHubApi
     from bots.github.bot import GitHubWebhook
@@ -50,23 +51,21 @@ class BotKit:
 
 
 def build_bot_state(
-    bots: BotSettings, state: StateSettings, *, folder: Path
+    bots: BotSettings, state: StateSettings, *, folder: Path, redis: Redis | None
 ) -> SqliteBotState | RedisBotState:
-    """Redis when LEXIMIND_STATE__REDIS_URL is set (state shared by replicas), else SQLite in
-    `folder`. The caller closes it (`aclose` for Redis, `close` for SQLite)."""
+    """In Redis through `redis` (the process's client, from build_redis_client: state shared
+    by replicas), else SQLite in `folder`. The caller closes the SQLite one (`close`); the
+    Redis one holds nothing but the client, which its owner closes."""
     limits: dict[str, Any] = {
         "rate_limit": bots.rate_limit,
         "rate_window": bots.rate_window,
         "retention": bots.retention_days * 86400,
     }
-    if state.redis_url is None:
+    if redis is None:
         return SqliteBotState(folder / "state.sqlite3", **limits)
-    from redis.asyncio import Redis
-
     from bots.redis_state import RedisBotState
 
-    client = Redis.from_url(state.redis_url.get_secret_value(), **redis_timeouts(state))
-    return RedisBotState(client, key_prefix=state.key_prefix, **limits)
+    return RedisBotState(redis, key_prefix=state.key_prefix, **limits)
 
 
 def build_user_hasher(bots: BotSettings, *, data_dir: Path) -> UserHasher:
@@ -209,15 +208,15 @@ def build_github_api(github: GitHubSettings) -> GitHubApi:
 
 
 def build_github_webhook(
-    github: GitHubSettings, kit: BotKit, *, max_question_chars: int
+    github: GitHubSettings, kit: BotKit, *, api: GitHubApi, max_question_chars: int
 ) -> GitHubWebhook:
-    """The webhook receiver (the caller closes it); the settings validator made sure secret
-    and login are set."""
+    """The webhook receiver over `api` (the process's client, which its owner closes); the
+    settings validator made sure secret and login are set."""
     from bots.github.bot import GitHubBot, GitHubWebhook
 
     assert github.webhook_secret is not None and github.bot_login is not None
     bot = GitHubBot(
-        api=build_github_api(github),
+        api=api,
         answerer=kit.answerer,
         routes=kit.routes,
         answers=kit.state,
@@ -228,12 +227,15 @@ def build_github_webhook(
     return GitHubWebhook(secret=github.webhook_secret.get_secret_value(), bot=bot, ledger=kit.state)
 
 
-def build_reaction_poller(github: GitHubSettings, kit: BotKit, *, data_dir: Path) -> ReactionPoller:
-    """The GitHub reaction poller (the caller closes it); what it saw is kept in DATA_DIR/bots."""
+def build_reaction_poller(
+    github: GitHubSettings, kit: BotKit, *, api: GitHubApi, data_dir: Path
+) -> ReactionPoller:
+    """The GitHub reaction poller over `api` (the process's client, which its owner closes);
+    the caller closes the poller (its snapshots, kept in DATA_DIR/bots)."""
     from bots.github.reactions import ReactionPoller, ReactionSnapshots
 
     return ReactionPoller(
-        api=build_github_api(github),
+        api=api,
         state=kit.state,
         recorder=kit.feedback,
         snapshots=ReactionSnapshots(data_dir / "bots" / "github-reactions.sqlite3"),

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -74,17 +75,22 @@ class Services:
         not fatal: /healthz reports it and questions get a clear error."""
         started = time.perf_counter()
         await asyncio.to_thread(self.embedder.load)
-        # The first reads of the shared state wait for their backends: off the event loop,
-        # and not for longer than FIRST_READ_SECONDS (the read carries on in its thread).
-        for first_read in (self.active_model.state, self.catalog.names):
+        # The first reads of the shared state wait for their backends, not for longer than
+        # FIRST_READ_SECONDS: the rollout state through its asyncio client, the catalog off
+        # the event loop (its read carries on in its thread).
+        first_reads: list[Callable[[], Awaitable[object]]] = [
+            self.active_model.read,
+            lambda: asyncio.to_thread(self.catalog.names),
+        ]
+        for first_read in first_reads:
             try:
-                await asyncio.wait_for(asyncio.to_thread(first_read), FIRST_READ_SECONDS)
+                await asyncio.wait_for(first_read(), FIRST_READ_SECONDS)
             except TimeoutError:
                 _log.warning(
                     "a shared state store has not answered within %s s", FIRST_READ_SECONDS
                 )
             except ServiceUnavailable:
-                pass  # reported below, by the search
+                pass  # logged by the store, or reported below by the search
         try:
             for kb in self.catalog.names():
                 await self.retriever.search("warm up", kb=kb, k=1)

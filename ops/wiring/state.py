@@ -1,4 +1,4 @@
-"""Shared state: the Redis clients' timeouts and the rollout state (Redis or a file)."""
+"""Shared state: the process's one Redis client and the rollout state (Redis or a file)."""
 
 from __future__ import annotations
 
@@ -9,29 +9,41 @@ from adapters.llm.active_model import FileActiveModel
 from ops.settings import StateSettings
 
 if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
     from adapters.llm.redis_rollout import RedisActiveModel
 
 
 def redis_timeouts(state: StateSettings) -> dict[str, Any]:
-    """The socket timeouts every Redis client of Leximind uses (sync and asyncio alike)."""
+    """The socket timeouts of Leximind's Redis client."""
     return {
         "socket_timeout": state.socket_timeout,
         "socket_connect_timeout": state.connect_timeout,
     }
 
 
-def build_active_model(
-    state: StateSettings, *, data_dir: Path
-) -> FileActiveModel | RedisActiveModel:
-    """The active model and any canary: in Redis when LEXIMIND_STATE__REDIS_URL is set (shared
-    by replicas on several hosts), else in DATA_DIR/deploy (shared by this host's processes).
-
-    The Redis one holds a client: the caller closes it (`close`)."""
+def build_redis_client(state: StateSettings) -> Redis | None:
+    """The one asyncio Redis client of a process, shared by the rollout state and the bot
+    state; None without LEXIMIND_STATE__REDIS_URL. It connects on first use, on the loop that
+    uses it; the caller closes it (`aclose`)."""
     if state.redis_url is None:
-        return FileActiveModel(data_dir / "deploy" / "active_model.json")
-    from redis import Redis
+        return None
+    from redis.asyncio import Redis
 
+    return Redis.from_url(state.redis_url.get_secret_value(), **redis_timeouts(state))
+
+
+def build_active_model(
+    state: StateSettings, *, data_dir: Path, redis: Redis | None
+) -> FileActiveModel | RedisActiveModel:
+    """The active model and any canary: in Redis through `redis` (the process's client, from
+    `build_redis_client`; shared by replicas on several hosts), else in DATA_DIR/deploy
+    (shared by this host's processes).
+
+    The Redis one may be re-reading in the background: the caller stops it (`aclose`)
+    before closing the client."""
+    if redis is None:
+        return FileActiveModel(data_dir / "deploy" / "active_model.json")
     from adapters.llm.redis_rollout import RedisActiveModel
 
-    client = Redis.from_url(state.redis_url.get_secret_value(), **redis_timeouts(state))
-    return RedisActiveModel(client, key_prefix=state.key_prefix, refresh=state.rollout_refresh)
+    return RedisActiveModel(redis, key_prefix=state.key_prefix, refresh=state.rollout_refresh)

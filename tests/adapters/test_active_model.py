@@ -24,39 +24,39 @@ def test_no_name_until_the_first_switch(tmp_path: Path) -> None:
     assert FileActiveModel(tmp_path / "deploy" / "active_model.json").current() is None
 
 
-def test_a_switch_is_seen_by_another_reader(tmp_path: Path) -> None:
+async def test_a_switch_is_seen_by_another_reader(tmp_path: Path) -> None:
     """A reader that already cached a name sees the next switch on its next call."""
     path = tmp_path / "deploy" / "active_model.json"
     writer, reader = FileActiveModel(path), FileActiveModel(path)
-    writer.switch("leximind-1")
+    await writer.switch("leximind-1")
     assert reader.current() == "leximind-1"
-    writer.switch("leximind-2")
+    await writer.switch("leximind-2")
     assert reader.current() == "leximind-2"
     assert json.loads(path.read_text())["model"] == "leximind-2"
 
 
-def test_a_switch_by_another_process_is_seen(tmp_path: Path) -> None:
+async def test_a_switch_by_another_process_is_seen(tmp_path: Path) -> None:
     """A name switched by a separate process reaches this one without a restart."""
     path = tmp_path / "active_model.json"
     reader = FileActiveModel(path)
-    reader.switch("leximind-1")
+    await reader.switch("leximind-1")
     assert reader.current() == "leximind-1"
     code = (
-        "import sys; from pathlib import Path;"
+        "import asyncio, sys; from pathlib import Path;"
         "from adapters.llm.active_model import FileActiveModel;"
-        "FileActiveModel(Path(sys.argv[1])).switch('leximind-from-elsewhere')"
+        "asyncio.run(FileActiveModel(Path(sys.argv[1])).switch('leximind-from-elsewhere'))"
     )
     subprocess.run([sys.executable, "-c", code, str(path)], check=True, cwd=REPO_ROOT)
     assert reader.current() == "leximind-from-elsewhere"
 
 
-def test_an_unreadable_file_keeps_the_last_name(
+async def test_an_unreadable_file_keeps_the_last_name(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A hand-broken file is logged and the name read before stays in use."""
     path = tmp_path / "active_model.json"
     model = FileActiveModel(path)
-    model.switch("leximind-1")
+    await model.switch("leximind-1")
     assert model.current() == "leximind-1"
     path.write_text("{not json")
     with caplog.at_level(logging.ERROR):
@@ -67,10 +67,10 @@ def test_an_unreadable_file_keeps_the_last_name(
 
 
 @pytest.mark.parametrize("name", ["", "two words", "tab\tname", "x" * 201])
-def test_bad_names_are_refused(tmp_path: Path, name: str) -> None:
+async def test_bad_names_are_refused(tmp_path: Path, name: str) -> None:
     """Empty names, whitespace, control characters and over-long names cannot be switched to."""
     with pytest.raises(ValueError, match="model name"):
-        FileActiveModel(tmp_path / "a.json").switch(name)
+        await FileActiveModel(tmp_path / "a.json").switch(name)
     assert validate_model_name("leximind-20261129T020000Z") == "leximind-20261129T020000Z"
 
 
@@ -92,7 +92,7 @@ async def test_the_chat_model_asks_for_the_active_name_per_request(
         base_url=httpserver.url_for("/v1"), model="base-model", active_model=active
     ) as chat:
         first = await chat.complete([ChatMessage("user", "hello")])
-        active.switch("leximind-7")
+        await active.switch("leximind-7")
         second = await chat.complete([ChatMessage("user", "hello")])
         assert chat.name == "leximind-7"
     assert seen == ["base-model", "leximind-7"]

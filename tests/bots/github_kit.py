@@ -97,6 +97,7 @@ class Harness:
     """A webhook receiver wired to real bot state, a scripted model and the fake API."""
 
     hook: GitHubWebhook
+    api: GitHubApi
     state: SqliteBotState
     model: ScriptedChatModel
     interactions: Path
@@ -114,7 +115,7 @@ class Harness:
         return outcome.status
 
     def close(self) -> None:
-        self.hook.close()
+        self.api.close()
         self.state.close()
 
 
@@ -137,8 +138,9 @@ def harness(
         # The adapter renders the model's text as written: no grounding check.
         policy=AnswerPolicy(grounding=None),
     )
+    api = GitHubApi(access, concurrency=4)
     bot = GitHubBot(
-        api=GitHubApi(access, concurrency=4),
+        api=api,
         answerer=BotAnswerer(answers=answers, rate_limiter=state, hash_user=UserHasher(KEY)),
         routes=KnowledgeBaseRoutes({f"github:{REPO}": "widgets"}, default="default"),
         answers=state,
@@ -147,5 +149,9 @@ def harness(
     )
     hook = GitHubWebhook(secret=SECRET, bot=bot, ledger=state)
     return Harness(
-        hook=hook, state=state, model=model, interactions=tmp_path / "objects" / "interactions"
+        hook=hook,
+        api=api,
+        state=state,
+        model=model,
+        interactions=tmp_path / "objects" / "interactions",
     )

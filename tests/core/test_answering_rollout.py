@@ -39,8 +39,8 @@ async def test_each_user_is_answered_by_the_model_they_are_routed_to(tmp_path: P
         ["Install it with pip and test it with pytest [1]."] * (2 * len(USERS)), name="base-model"
     )
     answers, rollout, log = service(tmp_path, chat)
-    rollout.switch("v1")
-    rollout.stage("v2", 0.5)
+    await rollout.switch("v1")
+    await rollout.stage("v2", 0.5)
     first = [await answers.answer(Question("How?", user_hash=u)) for u in USERS]
     second = [await answers.answer(Question("How?", user_hash=u)) for u in USERS]
     assert [a.model for a in first] == [a.model for a in second]
@@ -56,7 +56,7 @@ async def test_questions_without_a_user_go_to_the_champion(tmp_path: Path) -> No
         ["Install it with pip and test it with pytest [1]."], name="base-model"
     )
     answers, rollout, _ = service(tmp_path, chat)
-    rollout.stage("v2", 1.0)  # no champion switched yet: the configured base model
+    await rollout.stage("v2", 1.0)  # no champion switched yet: the configured base model
     answer = await answers.answer(Question("How?"))
     assert chat.asked == ["base-model"] and answer.routed_model == "base-model"
 
@@ -66,8 +66,8 @@ async def test_abstentions_and_fallbacks_keep_the_routed_model(tmp_path: Path) -
     name the challenger they were routed to."""
     chat = ScriptedChatModel([ModelUnavailable("v2 is down")], name="base-model")
     answers, rollout, _ = service(tmp_path, chat)
-    rollout.switch("v1")
-    rollout.stage("v2", 1.0)
+    await rollout.switch("v1")
+    await rollout.stage("v2", 1.0)
     fallback = await answers.answer(Question("How?", user_hash=USERS[0]))
     assert (fallback.model, fallback.routed_model) == ("extractive", "v2")
 

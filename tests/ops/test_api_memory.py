@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from core.memory import MemoryEntry, MemorySource
 from ops.api import create_app
 from ops.settings import EmbeddingSettings, Settings
+from ops.wiring import open_services_sync
 from rag.sources import read_tree
 from tests.support.corpus import make_fastapi_repo
-from tests.support.services import services_open
 
 LINK = "https://github.com/fastapi/fastapi/issues/9#issuecomment-1"
 ENTRY = MemoryEntry(
@@ -38,7 +38,7 @@ def client(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Itera
         data_dir=tmp_path_factory.mktemp("data"),
         embedding=EmbeddingSettings(cache_dir=model_cache),
     )
-    with services_open(settings) as process:
+    with open_services_sync(settings, "cli") as (process, _):
         services = process.services
         services.indexer.index(read_tree(repo, max_bytes=1_000_000), kb="default", source=str(repo))
         assert services.memory is not None

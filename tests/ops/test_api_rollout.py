@@ -3,6 +3,7 @@ raw) and routed by it; a question without a user goes to the champion (fake vLLM
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,7 +48,9 @@ def settings(tmp_path: Path, model_cache: Path, server: FakeVllm) -> Settings:
 def test_a_named_user_is_hashed_and_routed_to_the_challenger(settings: Settings) -> None:
     """With the challenger at 100%, a named user gets it and an anonymous question the
     champion; the interaction holds the keyed hash, not the name."""
-    FileActiveModel(settings.data_dir / "deploy" / "active_model.json").stage("v2", 1.0)
+    asyncio.run(
+        FileActiveModel(settings.data_dir / "deploy" / "active_model.json").stage("v2", 1.0)
+    )
     question = "How do I enable CORS in my FastAPI app?"
     with TestClient(create_app(settings)) as client:
         named = client.post("/ask", json={"question": question, "user": "alice@example.org"})

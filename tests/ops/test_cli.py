@@ -132,3 +132,46 @@ def test_slack_command_needs_socket_mode_and_its_tokens(tmp_path: Path) -> None:
     result = runner.invoke(app, ["slack", "--socket"], env={"LEXIMIND_DATA_DIR": str(tmp_path)})
     assert result.exit_code == 1
     assert "LEXIMIND_SLACK__APP_TOKEN" in result.output
+
+
+def test_serve_on_a_port_in_use_is_one_line(env: Path) -> None:
+    """`leximind serve` on a port another process holds: one line on stderr, exit 1, no
+    traceback, and nothing started (the services are never built)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "ops.cli", "serve", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines() == [
+        f"error: cannot start: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]
+    assert not env.exists()
+
+
+def test_serve_whose_start_up_fails_says_why_in_one_line(env: Path) -> None:
+    """A start-up that fails (the data dir is a file): exit non-zero with one `cannot start`
+    line naming the cause, and no traceback."""
+    env.parent.mkdir(parents=True, exist_ok=True)
+    env.write_text("not a folder")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    done = subprocess.run(
+        [sys.executable, "-m", "ops.cli", "serve", "--port", str(port)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode != 0
+    output = done.stdout + done.stderr
+    assert "Traceback" not in output, output
+    [line] = [line for line in output.splitlines() if "cannot start" in line]
+    assert line.endswith(f"Not a directory: '{env / 'spool'}'"), output

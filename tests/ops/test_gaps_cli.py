@@ -19,6 +19,7 @@ from core.ports import ObjectStore
 from core.types import FeedbackLabel, Interaction, Question, Source
 from ops import jobs, scheduler, wiring
 from ops.cli import app
+from ops.wiring import open_services_sync
 from rag.sources import read_tree
 from tests.adapters.test_s3_storage import new_bucket
 from tests.bots.github_kit import api_server, github  # noqa: F401 - fixtures
@@ -27,7 +28,7 @@ from tests.support.corpus import make_fastapi_repo
 from tests.support.fake_github import FakeGitHub
 from tests.support.review import interaction, store_feedback, store_interaction
 from tests.support.seaweedfs import SeaweedServer
-from tests.support.services import index_tree, services_open
+from tests.support.services import index_tree
 
 runner = CliRunner()
 GAPS_REPO = "octo/docs"
@@ -115,7 +116,7 @@ def env(
     settings = wiring.load_settings()
     repo = make_fastapi_repo(tmp_path / "repo", files=PAGES)
     index_tree(settings, read_tree(repo, max_bytes=10**6), kb="docs", source=str(repo))
-    with services_open(settings) as process:
+    with open_services_sync(settings, "cli") as (process, _):
         seed(process.objects)
         yield process.objects
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -11,9 +13,13 @@ from typer.testing import CliRunner
 from adapters.storage.local import LocalObjectStore
 from core.types import FeedbackLabel
 from ops.cli import app
+from ops.settings import Settings
+from ops.wiring import Role, lifecycle
 from tests.support.label_studio import LabelStudioServer
 from tests.support.review import annotate, interaction, store_feedback, store_interaction
 from tests.support.vllm_server import free_port
+from tests.training.review.test_loop import MemoryReviewBoard, corrected
+from training.review.board import LabelStudioBoard
 
 runner = CliRunner()
 
@@ -78,3 +84,30 @@ def test_invalid_settings_are_one_line(
     monkeypatch.setenv("LEXIMIND_LABEL_STUDIO__URL", "http://127.0.0.1:9")
     result = runner.invoke(app, ["label", "export"])
     assert result.exit_code == 1 and "LEXIMIND_LABEL_STUDIO__TOKEN is required" in result.output
+
+
+def test_import_settles_the_memory_on_services_opened_once(
+    data: LocalObjectStore, model_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the answer memory on, `label import` stores the corrections and settles the
+    memory from them on one opening of the services."""
+    monkeypatch.setenv("LEXIMIND_EMBEDDING__CACHE_DIR", str(model_cache))
+    monkeypatch.setenv("LEXIMIND_LABEL_STUDIO__URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("LEXIMIND_LABEL_STUDIO__TOKEN", "t" * 40)
+    board = MemoryReviewBoard()
+    board.scripted = [corrected("cli1", "Add CORSMiddleware to the app.", "2026-11-25T10:00:00Z")]
+    monkeypatch.setattr("ops.wiring.build_label_studio", lambda _: contextlib.nullcontext())
+    monkeypatch.setattr(LabelStudioBoard, "open", lambda client, project: board)
+    roles: list[str] = []
+    real_open = lifecycle.open_services
+
+    def counted(settings: Settings, role: Role, **kwargs: Any) -> Any:
+        roles.append(role)
+        return real_open(settings, role, **kwargs)
+
+    monkeypatch.setattr(lifecycle, "open_services", counted)
+    result = runner.invoke(app, ["label", "import"])
+    assert result.exit_code == 0, result.output
+    assert "imported 1, unchanged 0" in result.output
+    assert "answer memory: remembered 1," in result.output
+    assert roles == ["cli"]

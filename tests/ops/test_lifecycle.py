@@ -23,7 +23,6 @@ from adapters.storage.s3 import S3ObjectStore
 from adapters.storage.writer import SpooledWriter
 from bots.github.api import GitHubApi
 from bots.identity import UserHasher
-from bots.redis_state import RedisBotState
 from ops.api import create_app
 from ops.cli import app as cli
 from ops.errors import NotConfigured
@@ -59,12 +58,13 @@ CLIENTS: dict[str, type] = {
 CLOSERS: list[tuple[str, type, str]] = [
     ("s3", S3ObjectStore, "close"),
     ("spool writer", SpooledWriter, "close"),
-    ("redis rollout", RedisActiveModel, "close"),
+    ("redis", redis.asyncio.Redis, "aclose"),
+    ("redis rollout", RedisActiveModel, "aclose"),
     ("vector store", LanceDBStore, "close"),
     ("retriever", HybridRetriever, "close"),
     ("model server", OpenAICompatibleChatModel, "aclose"),
-    ("redis bot state", RedisBotState, "aclose"),
 ]
+GITHUB_CLOSER = ("github", GitHubApi, "close")  # built by the roles that reach GitHub
 
 
 def full_settings(tmp_path: Path, model_cache: Path, **sections: Any) -> Settings:
@@ -102,7 +102,7 @@ def count_constructions(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
 
 def record_closes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     closed: list[str] = []
-    for name, cls, method in CLOSERS:
+    for name, cls, method in [*CLOSERS, GITHUB_CLOSER]:
         real = getattr(cls, method)
         if method == "aclose":
 
@@ -125,8 +125,9 @@ async def test_a_server_builds_each_client_once_and_closes_each_once(
     tmp_path: Path, model_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The API with every adapter on: one S3 client (shared by the spool writer, the catalog
-    and the dashboard), one Redis client of each kind, one store, embedder, model client,
-    Slack client, GitHub client and user hasher; all closed at the end, last opened first."""
+    and the dashboard), one asyncio Redis client and no synchronous one (the rollout state
+    and the bot state share it), one store, embedder, model client, Slack client, GitHub
+    client and user hasher; each closed once at the end, last opened first."""
     counts = count_constructions(monkeypatch)
     closed = record_closes(monkeypatch)
     settings = full_settings(
@@ -149,8 +150,10 @@ async def test_a_server_builds_each_client_once_and_closes_each_once(
         assert process.services.object_store is process.objects
         assert closed == []
 
-    assert counts == dict.fromkeys(CLIENTS, 1)
-    assert closed == [name for name, _, _ in reversed(CLOSERS)]
+    assert counts == Counter({**dict.fromkeys(CLIENTS, 1), "redis": 0})
+    assert closed == ["github", *(name for name, _, _ in reversed(CLOSERS))]
+    assert process.redis is not None
+    assert process.kit is not None and process.kit.state._client is process.redis  # type: ignore[attr-defined]
     chat_model = process.services.chat_model
     assert isinstance(chat_model, OpenAICompatibleChatModel) and chat_model._client.is_closed
 
@@ -190,7 +193,7 @@ async def test_a_builder_that_raises_closes_the_clients_before_it(
         async with open_services(settings, "cli"):
             pytest.fail("start-up should have failed")
 
-    opened_first = ["s3", "spool writer", "redis rollout", "vector store", "retriever"]
+    opened_first = ["s3", "spool writer", "redis", "redis rollout", "vector store", "retriever"]
     assert closed == ["model server", *reversed(opened_first)]
 
 

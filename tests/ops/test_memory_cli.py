@@ -6,20 +6,22 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
 from typer.testing import CliRunner
 
+from bots.github.api import GitHubApi
 from core.memory import github_entry_id
 from core.object_keys import memory_key
 from ops import wiring
 from ops.cli import app
+from ops.wiring import Process, open_services_sync
 from tests.adapters.test_s3_storage import new_bucket
 from tests.bots.github_kit import api_server, github  # noqa: F401 - fixtures
 from tests.support.fake_github import FakeGitHub, issue, user
 from tests.support.seaweedfs import SeaweedServer
-from tests.support.services import services_open
 
 runner = CliRunner()
 REPO = "octo/widgets"
@@ -88,7 +90,7 @@ def test_import_answers_then_list_show_delete(env: None, github: FakeGitHub) -> 
     assert "imported 0, unchanged 1," in again.output
 
     entry_id = github_entry_id(REPO, 1)
-    with services_open(wiring.load_settings()) as process:
+    with open_services_sync(wiring.load_settings(), "cli") as (process, _):
         services = process.services
         record = json.loads(services.object_store.get(memory_key("widgets", entry_id)))
         assert record["answer"] == ANSWER and record["endorsed_by"] == ["maint"]
@@ -116,3 +118,37 @@ def test_import_needs_repositories(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert result.exit_code == 1
     assert "LEXIMIND_MEMORY__GITHUB_REPOS" in result.output
     assert "Traceback" not in result.output
+
+
+def test_import_answers_uses_the_process_github_client(
+    env: None,
+    github: FakeGitHub,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The import asks GitHub through the client open_services holds for the process (built
+    once, closed once with the rest), not one of its own."""
+    seed(github)
+    built: list[GitHubApi] = []
+    closed_apis: list[GitHubApi] = []
+    handed_out: list[GitHubApi] = []
+    real_init, real_close, real_get = GitHubApi.__init__, GitHubApi.close, Process.github_api
+
+    def init(self: GitHubApi, *args: Any, **kwargs: Any) -> None:
+        built.append(self)
+        real_init(self, *args, **kwargs)
+
+    def close(self: GitHubApi) -> None:
+        closed_apis.append(self)
+        real_close(self)
+
+    def get(self: Process) -> GitHubApi:
+        handed_out.append(real_get(self))
+        return handed_out[-1]
+
+    monkeypatch.setattr(GitHubApi, "__init__", init)
+    monkeypatch.setattr(GitHubApi, "close", close)
+    monkeypatch.setattr(Process, "github_api", get)
+    result = runner.invoke(app, ["github", "import-answers", "--kb", "widgets"])
+    assert result.exit_code == 0, result.output
+    assert "imported 1," in result.output
+    assert len(built) == 1 and handed_out == built and closed_apis == built

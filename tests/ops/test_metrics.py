@@ -123,12 +123,12 @@ def test_rollout_share_follows_the_canary(tmp_path: Path) -> None:
     metrics = Metrics()
     metrics.watch_rollout(rollout)
     assert 'leximind_rollout_share{model="configured",role="champion"} 1.0' in scrape(metrics)
-    rollout.switch("v1")
-    rollout.stage("v2", 0.25)
+    asyncio.run(rollout.switch("v1"))
+    asyncio.run(rollout.stage("v2", 0.25))
     text = scrape(metrics)
     assert 'leximind_rollout_share{model="v1",role="champion"} 0.75' in text
     assert 'leximind_rollout_share{model="v2",role="challenger"} 0.25' in text
-    rollout.stage(None, 0.0)
+    asyncio.run(rollout.stage(None, 0.0))
     assert 'role="challenger"' not in scrape(metrics)
 
 

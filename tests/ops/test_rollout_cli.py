@@ -4,6 +4,7 @@ registry in place of MLflow)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -137,7 +138,9 @@ def test_canary_status_reports_each_model_from_the_logs(
     _feedback(store, "i1", 2, FeedbackLabel.NEGATIVE)
     _feedback(store, "i10", 1, FeedbackLabel.NEGATIVE)
     _feedback(store, "i14", 1, FeedbackLabel.POSITIVE)  # outside the window
-    FileActiveModel(tmp_path / "data" / "deploy" / "active_model.json").stage("v2", 0.2)
+    asyncio.run(
+        FileActiveModel(tmp_path / "data" / "deploy" / "active_model.json").stage("v2", 0.2)
+    )
 
     code, output = invoke(env, "model", "canary-status", "--hours", "24", "--json")
     assert code == 0, output

@@ -26,12 +26,13 @@ from ops.scheduler import (
     scheduler_status,
 )
 from ops.settings import EmbeddingSettings, SchedulerSettings, Settings
+from ops.wiring import open_services_sync
 from tests.conftest import REPO_ROOT
 from tests.support.datasets import conala_slice
 from tests.support.polling import wait_until
 from tests.support.retraining import INTERVALS_ENV, RELEASE_ENV
 from tests.support.scheduler_process import BACKENDS
-from tests.support.services import index_tree, services_open
+from tests.support.services import index_tree
 from tests.support.vllm_server import free_port
 
 
@@ -205,7 +206,7 @@ def stop(processes: list[subprocess.Popen[bytes]]) -> None:
 def test_two_schedulers_never_train_at_once(tmp_path: Path, model_cache: Path) -> None:
     """Two scheduler processes share a data dir and fire retraining every 2 s: while one trains
     the other's runs are skipped, and no two trainings overlap; each run is recorded."""
-    with services_open(settings_at(tmp_path / "data")):
+    with open_services_sync(settings_at(tmp_path / "data"), "cli"):
         pass  # the store and folders, as `index` leaves them
     env = scheduler_env(tmp_path, model_cache, LEXIMIND_SCHEDULER__RETRAIN_INTERVAL="2")
     logs = [tmp_path / "scheduler-a.log", tmp_path / "scheduler-b.log"]
@@ -239,7 +240,7 @@ def test_a_queued_retraining_runs_when_the_scheduler_starts(
     """A retraining queued in the job store (what `leximind retrain` does) is run by the next
     scheduler, recorded, and shown by `leximind scheduler status` with the jobs."""
     data = tmp_path / "data"
-    with services_open(settings_at(data)):
+    with open_services_sync(settings_at(data), "cli"):
         pass  # the store and folders, as `index` leaves them
     port = free_port()
     env = scheduler_env(

@@ -324,6 +324,7 @@ SECRETS: dict[str, tuple[dict[str, str] | None, str]] = {
     "LEXIMIND_GITHUB__TOKEN": (HOOK, "ghp_xxxxxxxxxxxx"),
     "LEXIMIND_GITHUB__PRIVATE_KEY": ({"LEXIMIND_GITHUB__APP_ID": "12"}, "Change_Me"),
     "LEXIMIND_LABEL_STUDIO__TOKEN": ({"LEXIMIND_LABEL_STUDIO__URL": "http://ls:8080"}, "password"),
+    "LEXIMIND_WEB__ADMIN_TOKEN": (None, "changeme"),
 }
 
 
@@ -420,3 +421,16 @@ def test_the_cli_refuses_bad_settings_in_one_line(
     [line] = capsys.readouterr().err.splitlines()
     assert "LEXIMIND_LLM__API_KEY is a placeholder" in line
     assert "LEXIMIND_SLACK__SIGNING_SECRET" in line and "real-bot-token" not in line
+
+
+def test_the_web_admin_token_is_a_secret_like_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trimmed, masked in the settings' repr and dumps, and still at least 16 characters."""
+    monkeypatch.setenv("LEXIMIND_WEB__ADMIN_TOKEN", "  admin-token-0123456789  ")
+    settings = Settings(_env_file=None)
+    assert settings.web.admin_token is not None
+    assert settings.web.admin_token.get_secret_value() == "admin-token-0123456789"
+    shown = repr(settings) + str(settings) + settings.model_dump_json()
+    assert "admin-token-0123456789" not in shown
+    monkeypatch.setenv("LEXIMIND_WEB__ADMIN_TOKEN", "short-token")
+    line = settings_errors(_refusal(monkeypatch, {}))
+    assert "at least 16 characters" in line and "short-token" not in line

@@ -1,5 +1,5 @@
-"""The bot state and the rollout state are in the data dir unless a Redis URL is set; the URL
-is validated."""
+"""The bot state and the rollout state are in the data dir unless a Redis URL is set, and then
+share the process's one asyncio Redis client; the URL is validated."""
 
 from __future__ import annotations
 
@@ -14,12 +14,13 @@ from bots.redis_state import RedisBotState
 from bots.state import SqliteBotState
 from core.rollout import RolloutState
 from ops.settings import BotSettings, Settings, StateSettings
-from ops.wiring import build_active_model, build_bot_state
+from ops.wiring import build_active_model, build_bot_state, build_redis_client
 from tests.support.redis_server import RedisServer
 
 
 def test_without_a_redis_url_the_state_is_sqlite_in_the_folder(tmp_path: Path) -> None:
-    state = build_bot_state(BotSettings(), StateSettings(), folder=tmp_path / "bots")
+    assert build_redis_client(StateSettings()) is None
+    state = build_bot_state(BotSettings(), StateSettings(), folder=tmp_path / "bots", redis=None)
     assert isinstance(state, SqliteBotState)
     assert (tmp_path / "bots" / "state.sqlite3").is_file()
     state.close()
@@ -32,12 +33,16 @@ async def test_a_redis_url_builds_redis_state_shared_by_replicas(
     monkeypatch.setenv("LEXIMIND_STATE__REDIS_URL", redis_server.url)
     monkeypatch.setenv("LEXIMIND_STATE__KEY_PREFIX", "wiring-test:")
     settings = Settings(_env_file=None, data_dir=tmp_path)
-    a = build_bot_state(settings.bots, settings.state, folder=tmp_path / "a")
-    b = build_bot_state(settings.bots, settings.state, folder=tmp_path / "b")
+    clients = [build_redis_client(settings.state), build_redis_client(settings.state)]
+    a, b = (
+        build_bot_state(settings.bots, settings.state, folder=tmp_path / name, redis=client)
+        for name, client in zip("ab", clients, strict=True)
+    )
     assert isinstance(a, RedisBotState) and isinstance(b, RedisBotState)
     assert [await a.claim("github:d-wiring"), await b.claim("github:d-wiring")] == [True, False]
-    await a.aclose()
-    await b.aclose()
+    for client in clients:
+        assert client is not None
+        await client.aclose()
     assert not (tmp_path / "a").exists()
 
 
@@ -58,23 +63,24 @@ def test_the_redis_password_is_not_shown() -> None:
     assert "s3cret-pw" not in repr(settings)
 
 
-def test_the_rollout_state_follows_the_same_choice(
+async def test_the_rollout_state_follows_the_same_choice(
     tmp_path: Path, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The active model and canary live in DATA_DIR/deploy without Redis; with a Redis URL a
     canary staged by one replica is seen by another built from the same settings."""
-    local = build_active_model(StateSettings(), data_dir=tmp_path)
+    local = build_active_model(StateSettings(), data_dir=tmp_path, redis=None)
     assert isinstance(local, FileActiveModel)
     monkeypatch.setenv("LEXIMIND_STATE__REDIS_URL", redis_server.url)
     monkeypatch.setenv("LEXIMIND_STATE__KEY_PREFIX", "wiring-rollout:")
     monkeypatch.setenv("LEXIMIND_STATE__ROLLOUT_REFRESH", "0")
     settings = Settings(_env_file=None, data_dir=tmp_path)
-    a = build_active_model(settings.state, data_dir=tmp_path)
-    b = build_active_model(settings.state, data_dir=tmp_path)
+    clients = [build_redis_client(settings.state), build_redis_client(settings.state)]
+    a, b = (build_active_model(settings.state, data_dir=tmp_path, redis=c) for c in clients)
     assert isinstance(a, RedisActiveModel) and isinstance(b, RedisActiveModel)
-    a.switch("v1")
-    a.stage("v2", 0.1)
-    assert b.state() == RolloutState("v1", "v2", 0.1)
+    await a.switch("v1")
+    await a.stage("v2", 0.1)
+    assert await b.read() == RolloutState("v1", "v2", 0.1)
     assert not (tmp_path / "deploy").exists()
-    a.close()
-    b.close()
+    for client in clients:
+        assert client is not None
+        await client.aclose()

@@ -15,13 +15,13 @@ from core.object_keys import memory_key
 from core.types import ChunkKind, Feedback, FeedbackLabel, Question
 from ops import wiring
 from ops.settings import EmbeddingSettings, Settings, StorageSettings
+from ops.wiring import open_services_sync
 from ops.wiring.memory import build_curator
 from rag.sources import read_tree
 from tests.adapters.test_s3_storage import new_bucket
 from tests.support.corpus import make_fastapi_repo
 from tests.support.review import interaction, store_feedback, store_interaction
 from tests.support.seaweedfs import SeaweedServer
-from tests.support.services import services_open
 
 PAGES = ["docs/en/docs/tutorial/cors.md", "docs/en/docs/tutorial/testing.md"]
 QUESTION = "How can I make my API reachable from a browser app on another domain?"
@@ -46,7 +46,7 @@ def services(
             catalog_ttl=0,
         ),
     )
-    with services_open(settings) as process:
+    with open_services_sync(settings, "cli") as (process, _):
         built = process.services
         repo = make_fastapi_repo(tmp_path / "repo", files=PAGES)
         built.indexer.index(read_tree(repo, max_bytes=10**6), kb="docs", source=str(repo))

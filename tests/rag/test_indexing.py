@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 
 from ops.settings import EmbeddingSettings, Settings
-from ops.wiring import Services
+from ops.wiring import Services, open_services_sync
 from rag.indexer import IndexReport
 from rag.sources import read_tree
 from tests.support.corpus import git, make_fastapi_repo
-from tests.support.services import services_open
 
 FILES = [
     "docs/en/docs/tutorial/cors.md",
@@ -29,7 +28,7 @@ def setup(tmp_path: Path, model_cache: Path) -> Iterator[tuple[Services, Path]]:
         data_dir=tmp_path / "data",
         embedding=EmbeddingSettings(cache_dir=model_cache),
     )
-    with services_open(settings) as process:
+    with open_services_sync(settings, "cli") as (process, _):
         yield process.services, repo
 
 

@@ -8,13 +8,14 @@ server reaches Redis and S3 only through a StallingProxy each.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from redis import Redis
+from redis.asyncio import Redis
 
 from adapters.llm.redis_rollout import RedisActiveModel
 from ops.settings import EmbeddingSettings, Settings, StorageSettings
@@ -44,6 +45,14 @@ class StalledStack:
         """Both backends go silent at once."""
         self.redis.stall()
         self.s3.stall()
+
+
+async def _name_the_champion(url: str, prefix: str) -> None:
+    client = Redis.from_url(url, socket_timeout=5)
+    try:
+        await RedisActiveModel(client, key_prefix=prefix).switch(CHAMPION)
+    finally:
+        await client.aclose()
 
 
 @contextmanager
@@ -77,9 +86,7 @@ def serve_behind_stalling_proxies(
     repo = make_fastapi_repo(work / "repo")
     index_tree(settings, read_tree(repo, max_bytes=1_000_000), kb="default", source=str(repo))
     prefix = f"stall-{uuid.uuid4().hex[:12]}:"
-    rollout = RedisActiveModel(Redis.from_url(redis.url, socket_timeout=5), key_prefix=prefix)
-    rollout.switch(CHAMPION)
-    rollout.close()
+    asyncio.run(_name_the_champion(redis.url, prefix))
 
     with ExitStack() as stack:
         model = stack.enter_context(fake_vllm())

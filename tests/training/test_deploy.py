@@ -79,7 +79,7 @@ async def test_promotion_switches_the_active_model_after_a_smoke_answer(setup: S
     switch = await setup.deployer.promote("v1")
 
     assert (switch.active, switch.previous) == ("v1", "base-model")
-    assert setup.active.current() == "v1" and setup.deployer.active_model() == "v1"
+    assert setup.active.current() == "v1" and await setup.deployer.active_model() == "v1"
     assert "v1" in setup.server.adapters
     smoke = list(setup.log.records.values())
     assert len(smoke) == 1 and smoke[0].question.platform == "smoke"

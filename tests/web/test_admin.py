@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import re
 import uuid
@@ -14,10 +15,9 @@ from fastapi.testclient import TestClient
 
 from core.types import FeedbackLabel
 from ops.api import create_app
-from ops.settings import EmbeddingSettings, Settings, StorageSettings
+from ops.settings import EmbeddingSettings, Settings, StorageSettings, WebSettings
 from tests.support.seaweedfs import SeaweedServer
 from tests.web.seeds import TODAY, Seed, put_interaction, put_label
-from web.config import WebSettings
 from web.security import CONTENT_SECURITY_POLICY
 
 TOKEN = "dashboard-token-7f3a9c1e5b"
@@ -70,8 +70,8 @@ def admin(tmp_path: Path, model_cache: Path, seaweedfs: SeaweedServer) -> Iterat
     )
     with TestClient(create_app(settings)) as client:
         services = client.app.state.services  # type: ignore[attr-defined]
-        services.active_model.switch(CHAMPION)
-        services.active_model.stage(CHALLENGER, 0.25)
+        asyncio.run(services.active_model.switch(CHAMPION))
+        asyncio.run(services.active_model.stage(CHALLENGER, 0.25))
         for seed in SEEDS:
             put_interaction(services.object_store, seed)
         for (interaction, user), label in LABELS.items():

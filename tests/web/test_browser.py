@@ -25,13 +25,13 @@ from ops.settings import (
     LLMSettings,
     RetrievalSettings,
     Settings,
+    WebSettings,
 )
 from rag.sources import read_tree
 from tests.support.browser import chromium, free_port, serve_app, static_site
 from tests.support.services import index_tree
 from tests.support.vllm_server import VllmServer
 from tests.web.seeds import Seed, put_interaction, put_label
-from web.config import WebSettings
 
 SCREENSHOTS = os.environ.get("LEXIMIND_SCREENSHOTS", "")
 TOKEN = "browser-dashboard-token-52e1"

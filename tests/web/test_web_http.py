@@ -11,8 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ops.api import create_app
-from ops.settings import EmbeddingSettings, Settings
-from web.config import WebSettings
+from ops.settings import EmbeddingSettings, Settings, WebSettings
 from web.security import CONTENT_SECURITY_POLICY
 
 OWN = "http://testserver"
