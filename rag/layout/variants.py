@@ -67,10 +67,7 @@ def find_variants(
         if best < min_similarity:
             continue
         hosts = {
-            page
-            for score, other in scored
-            if score >= best - _TIE
-            for page in included_by[other]
+            page for score, other in scored if score >= best - _TIE for page in included_by[other]
         }
         found[path] = sorted(hosts)
     return found

@@ -365,7 +365,8 @@ def test_an_example_variant_belongs_to_the_page_that_includes_its_sibling() -> N
     assert layout.roles["code/deps/tutorial001.py"] is FileRole.SOURCE
     assert "lib/checker.py" not in layout.included_by
     # The page's passages quote only the file it includes.
-    assert [i.target for i in layout.includes["docs/advanced.md"]] == ["code/deps/tutorial011_an.py"]
+    quoted = [i.target for i in layout.includes["docs/advanced.md"]]
+    assert quoted == ["code/deps/tutorial011_an.py"]
 
 
 def test_how_to_after_a_title() -> None:
