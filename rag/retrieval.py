@@ -155,7 +155,7 @@ class HybridRetriever:
         store: VectorStore,
         embedder: Embedder,
         catalog: Catalog,
-        candidates: int = 100,
+        candidates: int = 200,
         per_page: int = 1,
         page_decay: float = 0.3,
         secondary_weight: float = 0.5,

@@ -66,7 +66,7 @@ class RetrievalSettings(BaseModel):
     """Hybrid search and the abstention threshold."""
 
     top_k: int = Field(5, gt=0, le=50, description="passages given to the model")
-    candidates: int = Field(100, gt=0, description="hits taken from each of BM25 and dense")
+    candidates: int = Field(200, gt=0, description="hits taken from each of BM25 and dense")
     per_page: int = Field(1, gt=0, description="passages at most from one file")
     page_decay: float = Field(
         0.3, ge=0, le=1, description="weight of a page's 2nd, 3rd... chunk in its page score"
