@@ -22,6 +22,9 @@ _STOP = frozenset(
 _FENCE = re.compile(r"(?ms)^[ \t]*(```|~~~).*?^[ \t]*\1[^\n]*$")
 _CODE_LINES = 12
 _MARKUP = re.compile(r"^\s*(#+\s*|[*-]\s+|\d+\.\s+|>\s*)")
+_ITEM = re.compile(r"^\s*(?:[*+-]|\d+[.)])\s+(?=\S)")
+_LIST_ITEMS = 8  # items of a quoted list
+_SHORT_ITEM = 8  # words: a list of short items is quoted as a list, not as sentences
 _INDENTED_CODE = re.compile(r"^(?: {4}|\t)")
 # A lone line of a few words without closing punctuation: a heading, not a sentence.
 _TITLE = re.compile(r"^(?:\S+[ \t]+){0,9}\S+$(?<![.!?:;,)])")
@@ -39,8 +42,12 @@ class _Unit:
 
     text: str
     code_language: str | None = None
+    items: tuple[str, ...] = ()  # a list quoted as a list
 
     def render(self, number: int) -> str:
+        if self.items:
+            shown = [f"> - {item}" for item in self.items]
+            return "\n".join(shown) + f" [{number}]"
         if self.code_language is None:
             return f"> {self.text} [{number}]"
         return f"[{number}]\n```{self.code_language}\n{self.text}\n```"
@@ -79,9 +86,48 @@ def _sentences(prose: str) -> list[_Unit]:
             continue
         if len(lines) == 1 and _TITLE.match(stripped):
             continue
+        items = _list_items(stripped.splitlines())
+        if items and max(len(item.split()) for item in items) <= _SHORT_ITEM:
+            found.append(_Unit("; ".join(items), items=tuple(items)))
+            continue
+        if items:
+            found.extend(_Unit(s.strip()) for i in items for s in _SENTENCE.split(i) if len(s) > 20)
+            continue
         flat = " ".join(_MARKUP.sub("", line) for line in stripped.splitlines())
         found.extend(_Unit(s.strip()) for s in _SENTENCE.split(flat) if len(s.strip()) > 20)
     return found
+
+
+def _list_items(lines: Sequence[str]) -> list[str]:
+    """The items of a paragraph that is a bullet or numbered list (continuation lines
+    joined to their item); empty when the paragraph is not a list."""
+    items: list[str] = []
+    for line in lines:
+        if _ITEM.match(line):
+            items.append(_ITEM.sub("", line).strip())
+        elif items and line.strip():
+            items[-1] += " " + line.strip()
+        else:
+            return []
+    return items if len(items) >= 2 else []
+
+
+def _matching_items(unit: _Unit, wanted: set[str]) -> _Unit:
+    """A long list cut to `_LIST_ITEMS` items, those that share the question's words kept
+    first, in the list's order, with "…" where items were left out."""
+    ranked = sorted(
+        range(len(unit.items)), key=lambda i: (-len(wanted & content_terms(unit.items[i])), i)
+    )
+    shown: list[str] = []
+    previous = -1
+    for i in sorted(ranked[:_LIST_ITEMS]):
+        if i != previous + 1:
+            shown.append("…")
+        shown.append(unit.items[i])
+        previous = i
+    if previous != len(unit.items) - 1:
+        shown.append("…")
+    return _Unit(unit.text, items=tuple(shown))
 
 
 def _code_excerpt(source: Source) -> str:
@@ -104,6 +150,8 @@ def extractive_answer(question: str, sources: Sequence[Source], *, max_units: in
             continue
         for position, unit in enumerate(_units(source.chunk.text)):
             overlap = len(wanted & content_terms(unit.text))
+            if overlap and len(unit.items) > _LIST_ITEMS:
+                unit = _matching_items(unit, wanted)
             if overlap:
                 score = overlap / (1 + 0.35 * (number - 1)) - 0.01 * position
                 scored.append((score, number, position, unit))

@@ -89,3 +89,46 @@ def test_snippet_keeps_lines_of_code() -> None:
     snippet = Source(chunk("a.md", text), 0.5).snippet()
     assert snippet == "Example:\n\n```python\ndef f():\n    return 1\n```"
     assert Source(chunk("a.md", "word " * 100), 0.5).snippet(limit=20).endswith("…")
+
+
+FEATURES = "\n".join(
+    f"- {name}"
+    for name in (
+        "Keep-Alive and Connection Pooling",
+        "International Domains and URLs",
+        "Sessions with Cookie Persistence",
+        "Basic and Digest Authentication",
+        "Automatic Content Decompression",
+        "Multi-part File Uploads",
+        "SOCKS Proxy Support",
+        "Connection Timeouts",
+        "Streaming Downloads",
+        "Chunked HTTP Requests",
+    )
+)
+
+
+def test_a_list_is_quoted_as_a_list_cut_to_the_items_that_match() -> None:
+    """A bullet list of short items stays a list, one item per line; a long one keeps the
+    items that share the question's words and marks what it left out."""
+    short = "- Install the package\n- Run make test\n  from the checkout"
+    text = extractive_answer("How do I run the tests?", [Source(chunk("r.md", short), 0.5)])
+    assert "> - Install the package\n> - Run make test from the checkout [1]" in text
+    text = extractive_answer(
+        "How do I stream downloads?", [Source(chunk("README.md", FEATURES), 0.5)]
+    )
+    lines = [line for line in text.splitlines() if line.startswith("> - ")]
+    assert "> - Streaming Downloads" in lines
+    assert len([line for line in lines if not line.startswith("> - …")]) == 8
+    assert lines[-1] == "> - … [1]" and "> - …" in lines[:-1]
+
+
+def test_a_list_of_sentences_is_quoted_sentence_by_sentence() -> None:
+    """Long list items are prose: each is a sentence of its own, never glued together."""
+    items = (
+        "- The client keeps connections open between requests to the same host.\n"
+        "- Streaming a response reads its body in chunks instead of loading it whole at once."
+    )
+    text = extractive_answer("How do I stream a response body?", [Source(chunk("a.md", items), 1)])
+    assert "> Streaming a response reads its body in chunks instead of loading it whole" in text
+    assert "same host. Streaming" not in text
