@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from benchmarks.common import REPO_ROOT
-from benchmarks.retrieval import BANDS, DOCS, LAST_RUN, RUNS, SYSTEMS
+from benchmarks.retrieval import BANDS, DOCS, LAST_RUN, MEASURE_ONLY, RUNS, SYSTEMS
 from core.confidence import FEATURES, Calibration
 
 TABLE = REPO_ROOT / "core" / "calibration_table.py"
@@ -42,13 +42,16 @@ class Sample:
 
 
 def load_samples() -> list[Sample]:
-    """Leximind's answers of the last retrieval run, with their dev set."""
+    """Leximind's answers of the last retrieval run, with their dev set; the measure-only
+    sets (benchmarks/qa_extra) are left out."""
     dev_of = {r.name: r.dev for r in RUNS}
     rows = json.loads(LAST_RUN.read_text())
     return [
         Sample(dev_of[r["run"]], r["run"], tuple(r["features"]), r["rank"] == 1, r["confidence"])
         for r in rows
-        if r["system"] == SYSTEMS[0] and r.get("features") is not None
+        if r["system"] == SYSTEMS[0]
+        and r.get("features") is not None
+        and dev_of[r["run"]] not in MEASURE_ONLY
     ]
 
 

@@ -7,7 +7,10 @@ repository, Leximind against three baselines, hit@5 and MRR@10.
 
 Dev sets (../shared/data/qa/): FastAPI (15), httpx (6), requests (5) real user questions, each
 with the file a maintainer pointed to, and the questions about this repository of
-benchmarks/own_repo.py (the first is `make demo`'s). Corpora:
+benchmarks/own_repo.py (the first is `make demo`'s). Extra sets (benchmarks/qa_extra/, see its
+SOURCES.md): more real questions of the same kind, for measuring only (nothing is tuned or
+calibrated on them), asked of the whole repositories as fastapi-extra, httpx-extra and
+requests-extra, which reuse the index of fastapi-repo, httpx-repo and requests-repo. Corpora:
 
 - fastapi-curated: ../shared/data/corpora (FastAPI's English docs, tiangolo.com, the
   contributing history); fastapi-repo: the whole repository (repos/fastapi: 13 languages,
@@ -107,43 +110,57 @@ class Run:
     name: str
     dev: str
     parts: tuple[Part, ...]
+    corpus: str = ""  # the run whose corpus and indexes this one shares; itself when empty
+
+    @property
+    def index_name(self) -> str:
+        return self.corpus or self.name
 
 
 def _curated(*prefixes: str) -> Callable[[str], bool]:
     return lambda path: path.startswith(prefixes)
 
 
+FASTAPI_REPO = (
+    Part(REPOS / "fastapi", "fastapi/"),
+    Part(CORPORA / "tiangolo.com", "tiangolo.com/"),
+    Part(CORPORA / "fastapi_contributing_history", "fastapi_contributing_history/"),
+)
+HTTPX_REPO = (Part(REPOS / "httpx", "httpx/"),)
+REQUESTS_REPO = (Part(REPOS / "requests", "requests/"),)
+
 RUNS = (
     Run("fastapi-curated", "fastapi", (Part(CORPORA),)),
-    Run(
-        "fastapi-repo",
-        "fastapi",
-        (
-            Part(REPOS / "fastapi", "fastapi/"),
-            Part(CORPORA / "tiangolo.com", "tiangolo.com/"),
-            Part(CORPORA / "fastapi_contributing_history", "fastapi_contributing_history/"),
-        ),
-    ),
+    Run("fastapi-repo", "fastapi", FASTAPI_REPO),
     Run(
         "httpx-curated",
         "httpx",
         (Part(REPOS / "httpx", "httpx/", _curated("docs/", "httpx/", "README.md")),),
     ),
-    Run("httpx-repo", "httpx", (Part(REPOS / "httpx", "httpx/"),)),
+    Run("httpx-repo", "httpx", HTTPX_REPO),
     Run(
         "requests-curated",
         "requests",
         (Part(REPOS / "requests", "requests/", _curated("docs/", "src/", "README.md")),),
     ),
-    Run("requests-repo", "requests", (Part(REPOS / "requests", "requests/"),)),
+    Run("requests-repo", "requests", REQUESTS_REPO),
     Run("own-repo", "own", (Part(REPO_ROOT),)),
+    Run("fastapi-extra", "fastapi-extra", FASTAPI_REPO, corpus="fastapi-repo"),
+    Run("httpx-extra", "httpx-extra", HTTPX_REPO, corpus="httpx-repo"),
+    Run("requests-extra", "requests-extra", REQUESTS_REPO, corpus="requests-repo"),
 )
 
+QA_EXTRA = REPO_ROOT / "benchmarks" / "qa_extra"
 DEV_FILES = {
-    "fastapi": "fastapi_doc_qa_dev.jsonl",
-    "httpx": "httpx_qa_dev.jsonl",
-    "requests": "requests_qa_dev.jsonl",
+    "fastapi": QA_DIR / "fastapi_doc_qa_dev.jsonl",
+    "httpx": QA_DIR / "httpx_qa_dev.jsonl",
+    "requests": QA_DIR / "requests_qa_dev.jsonl",
+    "fastapi-extra": QA_EXTRA / "fastapi_qa_extra.jsonl",
+    "httpx-extra": QA_EXTRA / "httpx_qa_extra.jsonl",
+    "requests-extra": QA_EXTRA / "requests_qa_extra.jsonl",
 }
+# Dev sets for measuring only: the confidence calibration never fits on them.
+MEASURE_ONLY = frozenset({"fastapi-extra", "httpx-extra", "requests-extra"})
 
 SYSTEMS = ("Leximind", "BM25, fixed chunks", "dense MiniLM, fixed chunks", "hybrid, heading chunks")
 
@@ -162,7 +179,7 @@ OFF_TOPIC = [
 def load_cases(dev: str) -> list[Case]:
     if dev == "own":
         return [Case(q, frozenset(wanted)) for q, wanted in OWN_QUESTIONS]
-    rows = (QA_DIR / DEV_FILES[dev]).read_text().splitlines()
+    rows = DEV_FILES[dev].read_text().splitlines()
     return [
         Case(r["question"], frozenset({r["answer_doc"]}))
         for r in (json.loads(line) for line in rows if line.strip())
@@ -253,7 +270,7 @@ def indexed(run: Run, tree: SourceTree, notes: list[str]) -> Services:
     """Services over the corpus indexed as `leximind index` does, built once per code
     version under .bench/retrieval/ and reused while only query-time code changes."""
     index_code = code_digest(*INDEX_CODE, exclude=QUERY_ONLY)
-    folder = CACHE / f"{run.name}-leximind-{tree_digest(tree)}-{index_code}"
+    folder = CACHE / f"{run.index_name}-leximind-{tree_digest(tree)}-{index_code}"
     if not _ready(folder):
         _fresh(folder)
     services = services_at(folder / "data")
@@ -347,7 +364,7 @@ def baselines(
     questions = [c.question for c in cases]
     query_vectors = embedder.embed(questions)
     for label, chunker in (("fixed", baseline_chunks), ("heads", heading_chunks)):
-        folder = CACHE / f"{run.name}-{label}-{version}"
+        folder = CACHE / f"{run.index_name}-{label}-{version}"
         if cached_only and not _ready(folder):
             figures.notes.append(
                 f"{run.name}: {label}-chunk baselines not built (--cached-baselines)"
