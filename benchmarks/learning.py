@@ -391,9 +391,12 @@ def main() -> None:
         results["dataset"] = json.loads((dataset_dir / "manifest.json").read_text()).get("totals")
         served = httpx.get(f"{vllm.base_url}/models", timeout=60).json()
         results["hot_loaded"] = report.candidate in {m["id"] for m in served["data"]}
-        code, seconds, said = leximind(["model", "rollback"], env, log)
-        results["rollback"] = {"exit": code, "seconds": round(seconds, 1), "said": said}
-        print(f"rollback: exit {code}: {said}", flush=True)
+        if results["hot_loaded"]:
+            code, seconds, said = leximind(["model", "rollback"], env, log)
+            results["rollback"] = {"exit": code, "seconds": round(seconds, 1), "said": said}
+            print(f"rollback: exit {code}: {said}", flush=True)
+        else:
+            results["rollback"] = {"skipped": "the candidate was not promoted"}
 
         control = shuffled_dataset(dataset_dir, run / f"{dataset_dir.name}-shuffled", seed=7)
         outcome = asyncio.run(control_run(env, control))

@@ -3,7 +3,9 @@
 A candidate is promoted only when its primary metric (on the test split) beats the champion's
 by at least `margin`, the gain holds up beyond noise (when per-sample scores are given: a
 paired bootstrap of the per-sample gains puts the lower end of its `confidence` interval above
-zero), and no other metric is worse by more than its tolerance. Metric keys are
+zero), and no other metric is worse by more than its tolerance beyond noise (when that
+metric's per-sample scores are given, a loss counts only when its interval lies wholly below
+zero: on a split of 17 answers a small loss is a coin toss, not a regression). Metric keys are
 `<split>/<metric>` (training.eval_report); on splits named in `lower_is_better` a smaller value
 is the better one.
 """
@@ -98,12 +100,15 @@ def decide(
     policy: GatePolicy,
     *,
     paired_gains: Sequence[float] | None = None,
+    other_gains: Mapping[str, Sequence[float]] | None = None,
 ) -> GateDecision:
     """Compares the metrics both models have; raises ValueError without the primary metric.
 
     `paired_gains`, when given, are the per-sample gains on the primary metric (candidate
     minus champion, in the metric's better direction); without them (a corpus-level metric
-    such as BLEU-4) the gate decides on the means alone."""
+    such as BLEU-4) the gate decides on the means alone. `other_gains` maps other metric
+    keys to their per-sample gains (same direction): a loss beyond tolerance on one of them
+    rejects only when its interval lies below zero."""
     key = policy.primary_key
     if key not in candidate or key not in champion:
         raise ValueError(f"the primary metric {key} is missing from the evaluation")
@@ -124,18 +129,30 @@ def decide(
             return GateDecision(
                 False, f"{summary}: the gain is within noise (the interval reaches 0)", interval
             )
-    regressions = []
+    regressions, noise = [], []
     for other in sorted(set(candidate) & set(champion) - {key}):
         loss = -policy.gain(other, candidate[other], champion[other])
         allowed = policy.tolerance(other)
-        if loss > allowed:
-            regressions.append(
-                f"{other} {champion[other]:.4f} -> {candidate[other]:.4f} "
-                f"(worse by {loss:.4f}, tolerance {allowed:.4f})"
+        if loss <= allowed:
+            continue
+        worse = (
+            f"{other} {champion[other]:.4f} -> {candidate[other]:.4f} "
+            f"(worse by {loss:.4f}, tolerance {allowed:.4f}"
+        )
+        gains = (other_gains or {}).get(other)
+        if gains:
+            spread = paired_bootstrap(
+                gains, confidence=policy.confidence, resamples=policy.resamples, seed=policy.seed
             )
+            if spread.high >= 0:
+                noise.append(f"{worse}; per-sample gain {spread})")
+                continue
+            worse = f"{worse}; per-sample gain {spread}"
+        regressions.append(f"{worse})")
     if regressions:
         reason = f"{summary}, but regressed: " + "; ".join(regressions)
         return GateDecision(False, reason, interval)
-    return GateDecision(
-        True, f"{summary}; no other metric regressed beyond its tolerance", interval
-    )
+    reason = f"{summary}; no other metric regressed beyond its tolerance"
+    if noise:
+        reason += " and noise (" + "; ".join(noise) + ")"
+    return GateDecision(True, reason, interval)

@@ -175,7 +175,13 @@ class RetrainPipeline:
         self._tracker.log_metrics(run_id, metrics)
         self._tracker.log_metrics(run_id, report.metrics(champion), prefix="champion/")
         gains = report.paired_gains(self._policy.primary)  # on test: higher is better
-        decision = decide(metrics, report.metrics(champion), self._policy, paired_gains=gains)
+        decision = decide(
+            metrics,
+            report.metrics(champion),
+            self._policy,
+            paired_gains=gains,
+            other_gains=_other_gains(report, self._policy),
+        )
         scored = RetrainOutcome("", "", version, dataset.version, champion, metrics, str(path))
         if not decision.promote:
             _log.warning("%s rejected: %s", version, decision.reason)
@@ -201,3 +207,17 @@ class RetrainPipeline:
             await self._deployer.discard(version)
         except DeploymentError as exc:
             _log.warning("could not unload %s: %s", version, exc)
+
+
+def _other_gains(report: EvaluationReport, policy: GatePolicy) -> dict[str, list[float]]:
+    """Per-sample gains, in each split's better direction, of every metric that has them."""
+    found = {}
+    for scores in report.scores:
+        if scores.model != report.candidate:
+            continue
+        for metric in scores.per_sample:
+            gains = report.paired_gains(metric, scores.split)
+            if gains:
+                sign = -1.0 if scores.split in policy.lower_is_better else 1.0
+                found[f"{scores.split}/{metric}"] = [sign * g for g in gains]
+    return found

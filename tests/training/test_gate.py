@@ -114,3 +114,47 @@ def test_the_bootstrap_is_seeded_and_its_interval_narrows_with_more_samples() ->
     assert (b.high - b.low) < (a.high - a.low) / 3
     with pytest.raises(ValueError):
         paired_bootstrap([])
+
+
+def test_a_loss_within_noise_on_another_metric_does_not_block() -> None:
+    """A small split's loss beyond tolerance whose per-sample interval reaches 0 is noise: the
+    candidate is promoted and the reason names it; a loss most samples share still rejects."""
+    worse = candidate(test__rougeL=0.40, test__cosine=0.68)
+    noisy = [0.3, -0.4, 0.25, -0.35, 0.1, -0.0]  # mean -0.0167, interval across 0
+    decision = decide(worse, CHAMPION, GatePolicy(), other_gains={"test/cosine": noisy})
+    assert decision.promote
+    assert "within noise" not in decision.reason
+    assert "noise (test/cosine 0.7000 -> 0.6800 (worse by 0.0200" in decision.reason
+    shared = [-0.02, -0.03, -0.01, -0.02, -0.025, -0.015] * 5
+    decision = decide(worse, CHAMPION, GatePolicy(), other_gains={"test/cosine": shared})
+    assert not decision.promote
+    assert "regressed: test/cosine 0.7000 -> 0.6800 (worse by 0.0200" in decision.reason
+    # Without per-sample scores (BLEU-4 is a corpus figure) the mean alone decides.
+    assert not decide(worse, CHAMPION, GatePolicy()).promote
+
+
+def test_the_pipeline_hands_every_metric_its_gains_in_the_better_direction() -> None:
+    """Per-sample gains for every split and metric the report has, negated where lower is
+    better (the feedback hold-out: closer to an answer users rejected is worse)."""
+    from training.eval_report import EvaluationReport, SplitScores
+    from training.pipeline import _other_gains
+
+    def scores(model: str, split: str, values: list[float]) -> SplitScores:
+        return SplitScores(model, split, 2, 1.0, {"cosine": sum(values) / 2}, {"cosine": values})
+
+    report = EvaluationReport(
+        "cand",
+        "base",
+        "v1",
+        "now",
+        4,
+        (
+            scores("cand", "test", [0.5, 0.7]),
+            scores("base", "test", [0.4, 0.4]),
+            scores("cand", "feedback_rejected", [0.9, 0.5]),
+            scores("base", "feedback_rejected", [0.6, 0.6]),
+        ),
+    )
+    gains = _other_gains(report, GatePolicy())
+    assert gains["test/cosine"] == pytest.approx([0.1, 0.3])
+    assert gains["feedback_rejected/cosine"] == pytest.approx([-0.3, 0.1])
