@@ -86,32 +86,37 @@ class LocalObjectStore:
             raise StoreUnavailable(f"cannot delete {key}: {exc}") from exc
 
     def list(self, prefix: str = "") -> Iterator[str]:
-        for key, _ in self.list_versions(prefix):
-            yield key
+        yield from sorted(key for key, _ in self._entries(prefix))
 
     def list_versions(self, prefix: str = "") -> Iterator[tuple[str, str]]:
         """Keys with a version made of the file's inode, modification time (ns) and size.
 
         Every write renames a new file into place, so a rewrite gets a new inode.
         """
+        found = {}
+        for key, entry in self._entries(prefix):
+            try:
+                stat = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # deleted while listing
+            except OSError as exc:
+                raise StoreUnavailable(f"cannot list {prefix!r}: {exc}") from exc
+            found[key] = f"{stat.st_ino}-{stat.st_mtime_ns}-{stat.st_size}"
+        yield from sorted(found.items())
+
+    def _entries(self, prefix: str) -> tuple[tuple[str, os.DirEntry[str]], ...]:
+        """(key, directory entry) of the files whose keys start with `prefix`, unordered."""
         # Only the folder the prefix names is walked, not the whole store, and below it only
         # the folders whose keys can start with the prefix. A prefix with a segment no key
         # can have ("..", "", ".x") matches nothing, as on S3.
         folders = prefix.split("/")[:-1]
         if any(not f or f.startswith(".") or "\\" in f for f in folders):
-            return
+            return ()
         start = "".join(f"{f}/" for f in folders)
         try:
-            found = {}
-            for key, entry in _files(str(self._root.joinpath(*folders)), start, prefix):
-                try:
-                    stat = entry.stat(follow_symlinks=False)
-                except FileNotFoundError:
-                    continue  # deleted while listing
-                found[key] = f"{stat.st_ino}-{stat.st_mtime_ns}-{stat.st_size}"
+            return tuple(_files(str(self._root.joinpath(*folders)), start, prefix))
         except OSError as exc:
             raise StoreUnavailable(f"cannot list {prefix!r}: {exc}") from exc
-        yield from sorted(found.items())
 
 
 def _files(folder: str, key_prefix: str, wanted: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
