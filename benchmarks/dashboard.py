@@ -9,8 +9,8 @@ they are kept for the next run (`--fresh` writes them again). Then it times the 
 the whole period (DashboardService plus the SVG charts) three ways:
 
 - cold: no aggregate yet, so every interaction and label object is read;
-- warm, new process: the aggregate saved by the cold run (sealed days are one object each,
-  only the last days are listed again);
+- warm, new process: the aggregate saved by the cold run (a sealed day is read as its
+  summary, one object; only the last days and the feedback are listed again);
 - warm, same process: a second view with the aggregate in memory.
 """
 

@@ -86,46 +86,58 @@ class LocalObjectStore:
             raise StoreUnavailable(f"cannot delete {key}: {exc}") from exc
 
     def list(self, prefix: str = "") -> Iterator[str]:
-        for key, _ in self.list_versions(prefix):
-            yield key
+        yield from sorted(key for key, _ in self._entries(prefix))
 
     def list_versions(self, prefix: str = "") -> Iterator[tuple[str, str]]:
         """Keys with a version made of the file's inode, modification time (ns) and size.
 
         Every write renames a new file into place, so a rewrite gets a new inode.
         """
-        # Only the folder the prefix names is walked, not the whole store. A prefix with a
-        # segment no key can have ("..", "", ".x") matches nothing, as on S3.
-        folders = prefix.split("/")[:-1]
-        if any(not f or f.startswith(".") or "\\" in f for f in folders):
-            return
-        folder = self._root.joinpath(*folders)
-        try:
-            found = {}
-            for path in _files(folder):
-                key = path.relative_to(self._root).as_posix()
-                if key.startswith(prefix):
-                    try:
-                        stat = path.stat()
-                    except FileNotFoundError:
-                        continue  # deleted while listing
-                    found[key] = f"{stat.st_ino}-{stat.st_mtime_ns}-{stat.st_size}"
-        except OSError as exc:
-            raise StoreUnavailable(f"cannot list {prefix!r}: {exc}") from exc
+        found = {}
+        for key, entry in self._entries(prefix):
+            try:
+                stat = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # deleted while listing
+            except OSError as exc:
+                raise StoreUnavailable(f"cannot list {prefix!r}: {exc}") from exc
+            found[key] = f"{stat.st_ino}-{stat.st_mtime_ns}-{stat.st_size}"
         yield from sorted(found.items())
 
+    def _entries(self, prefix: str) -> tuple[tuple[str, os.DirEntry[str]], ...]:
+        """(key, directory entry) of the files whose keys start with `prefix`, unordered."""
+        # Only the folder the prefix names is walked, not the whole store, and below it only
+        # the folders whose keys can start with the prefix. A prefix with a segment no key
+        # can have ("..", "", ".x") matches nothing, as on S3.
+        folders = prefix.split("/")[:-1]
+        if any(not f or f.startswith(".") or "\\" in f for f in folders):
+            return ()
+        start = "".join(f"{f}/" for f in folders)
+        try:
+            return tuple(_files(str(self._root.joinpath(*folders)), start, prefix))
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot list {prefix!r}: {exc}") from exc
 
-def _files(folder: Path) -> Iterator[Path]:
-    """Files under `folder`, skipping hidden names (temporary files of a write in progress)."""
-    if not folder.is_dir():
+
+def _files(folder: str, key_prefix: str, wanted: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """(key, entry) of the files under `folder` (whose keys start with `key_prefix`) with keys
+    that start with `wanted`, skipping hidden names (temporary files of a write in progress)
+    and folders gone while listing."""
+    try:
+        entries = os.scandir(folder)
+    except (FileNotFoundError, NotADirectoryError):
         return
-    for entry in os.scandir(folder):
-        if entry.name.startswith("."):
-            continue
-        if entry.is_dir(follow_symlinks=False):
-            yield from _files(Path(entry.path))
-        elif entry.is_file(follow_symlinks=False):
-            yield Path(entry.path)
+    with entries:
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            key = key_prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                below = f"{key}/"
+                if below.startswith(wanted) or wanted.startswith(below):
+                    yield from _files(entry.path, below, wanted)
+            elif entry.is_file(follow_symlinks=False) and key.startswith(wanted):
+                yield key, entry
 
 
 @contextlib.contextmanager
