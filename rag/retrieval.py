@@ -83,7 +83,7 @@ def rank_pages(
         chunks_of[pages[chunk_id]].append((chunk_id, score))
     for scored in chunks_of.values():
         scored.sort(key=lambda item: -item[1])
-    borrowed = _fold(chunks_of, folded or {})
+    borrowed = _fold(chunks_of, folded or {}, page_weight)
     own = {
         page: _decayed([s for _, s in scored] + borrowed.get(page, []), decay) * page_weight(page)
         for page, scored in chunks_of.items()
@@ -108,12 +108,16 @@ def rank_pages(
 
 
 def _fold(
-    chunks_of: dict[str, list[tuple[str, float]]], folded: Mapping[str, Sequence[str]]
+    chunks_of: dict[str, list[tuple[str, float]]],
+    folded: Mapping[str, Sequence[str]],
+    page_weight: Callable[[str], float],
 ) -> dict[str, list[float]]:
     """Moves the passages of folded pages to their ranked hosts; the scores each host gains.
 
     Pages are taken best first and a host must still be ranked itself, so two pages that
-    include each other never both vanish.
+    include each other never both vanish. A folded page keeps its own weight: its scores
+    count for the host as much as they would have for the page itself, never more (a
+    changelog a docs page includes lifts that page as little as it would rank).
     """
     borrowed: dict[str, list[float]] = defaultdict(list)
     order = sorted(chunks_of, key=lambda page: -chunks_of[page][0][1])
@@ -122,8 +126,10 @@ def _fold(
         if not hosts:
             continue
         scores = [s for _, s in chunks_of.pop(page)] + borrowed.pop(page, [])
+        mine = page_weight(page)
         for host in hosts:
-            borrowed[host].extend(scores)
+            ratio = min(1.0, mine / page_weight(host)) if page_weight(host) > 0 else 1.0
+            borrowed[host].extend(score * ratio for score in scores)
     return borrowed
 
 
