@@ -14,7 +14,10 @@ from core.types import FileRole
 from rag.chunking.ids import language_for
 
 _PROSE = frozenset({"markdown", "rst", "text"})
-_TEST_DIRS = frozenset({"test", "tests", "testing", "__tests__", "spec", "specs", "e2e"})
+# Benchmarks are tests of speed or quality: they exercise the project, they don't explain it.
+_TEST_DIRS = frozenset(
+    {"test", "tests", "testing", "__tests__", "spec", "specs", "e2e", "benchmarks", "benchmark"}
+)
 _TEST_NAME = re.compile(
     r"^(test_.*|.*_tests?|conftest)\.py$|_test\.(go|rs|rb|exs?)$|\.(test|spec)\.[cm]?[jt]sx?$"
     r"|^Test.*\.java$|.*Tests?\.java$|_spec\.rb$",

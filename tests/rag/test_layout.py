@@ -252,6 +252,7 @@ def test_included_code_joins_the_passage_where_the_directive_was() -> None:
         ("tests/test_routing.py", FileRole.TEST),
         ("pkg/server_test.go", FileRole.TEST),
         ("web/app.spec.ts", FileRole.TEST),
+        ("benchmarks/bench_parse.py", FileRole.TEST),
         ("tests/fixtures/readme.md", FileRole.TEST),
         ("CHANGELOG.md", FileRole.CHANGELOG),
         ("docs/release-notes.md", FileRole.CHANGELOG),
