@@ -134,6 +134,17 @@ def test_slack_command_needs_socket_mode_and_its_tokens(tmp_path: Path) -> None:
     assert "LEXIMIND_SLACK__APP_TOKEN" in result.output
 
 
+def _serve(port: int) -> subprocess.CompletedProcess[str]:
+    """`leximind serve` on `port` in a process of its own, run until it exits."""
+    return subprocess.run(
+        [sys.executable, "-m", "ops.cli", "serve", "--port", str(port)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
 def test_serve_on_a_port_in_use_is_one_line(env: Path) -> None:
     """`leximind serve` on a port another process holds: one line on stderr, exit 1, no
     traceback, and nothing started (the services are never built)."""
@@ -141,13 +152,7 @@ def test_serve_on_a_port_in_use_is_one_line(env: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = subprocess.run(
-            [sys.executable, "-m", "ops.cli", "serve", "--port", str(port)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        done = _serve(port)
     assert done.returncode == 1, done.stderr
     assert done.stderr.splitlines() == [
         f"error: cannot start: cannot listen on 127.0.0.1:{port}: Address already in use"
@@ -163,13 +168,7 @@ def test_serve_whose_start_up_fails_says_why_in_one_line(env: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    done = subprocess.run(
-        [sys.executable, "-m", "ops.cli", "serve", "--port", str(port)],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    done = _serve(port)
     assert done.returncode != 0
     output = done.stdout + done.stderr
     assert "Traceback" not in output, output

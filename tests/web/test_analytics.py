@@ -38,7 +38,7 @@ SEALED = (DAY - timedelta(days=5), DAY - timedelta(days=3))
 SEALED_IN_VIEW = [DAY - timedelta(days=n) for n in range(3, 7)]  # of a 7-day view
 
 
-class RecordingStore(VersionedMemoryObjectStore):
+class _Recording(MemoryObjectStore):
     """Remembers every key read and every prefix listed."""
 
     def __init__(self) -> None:
@@ -54,24 +54,17 @@ class RecordingStore(VersionedMemoryObjectStore):
         self.listed.append(prefix)
         return super().list(prefix)
 
+
+class UnversionedRecordingStore(_Recording):
+    pass
+
+
+class RecordingStore(_Recording, VersionedMemoryObjectStore):
+    """A versioned store that also records the prefixes whose versions it lists."""
+
     def list_versions(self, prefix: str = "") -> Iterator[tuple[str, str]]:
         self.listed.append(prefix)
         return super().list_versions(prefix)
-
-
-class UnversionedRecordingStore(MemoryObjectStore):
-    def __init__(self) -> None:
-        super().__init__()
-        self.read: list[str] = []
-        self.listed: list[str] = []
-
-    def get(self, key: str) -> bytes:
-        self.read.append(key)
-        return super().get(key)
-
-    def list(self, prefix: str = "") -> Iterator[str]:
-        self.listed.append(prefix)
-        return super().list(prefix)
 
 
 @pytest.fixture(params=["versioned", "unversioned"])
