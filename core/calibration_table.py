@@ -1,19 +1,19 @@
 """The committed answer-confidence model, written by `python -m benchmarks.calibration --write`
-on 2026-12-02.
+on 2026-12-03.
 
-Fitted (L2 20.0 on standardised features) on 52 Leximind answers of the
+Fitted (L2 20.0 on standardised features) on 64 Leximind answers of the
 labelled dev questions against their curated corpora and whole repositories
-(fastapi 30, httpx 12, requests 10); label: the first source is the page a maintainer pointed to.
+(fastapi 30, httpx 12, own 12, requests 10); label: the first source is the page a maintainer pointed to.
 Features: top, margin, best (core.confidence.features).
 """
 
 from core.confidence import Calibration
 
 CALIBRATION = Calibration(
-    intercept=-1.483,
+    intercept=-0.5745,
     weights=(
-        1.9197,
-        4.2046,
-        1.6582,
+        1.2608,
+        2.5691,
+        0.7242,
     ),
 )
