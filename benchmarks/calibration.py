@@ -128,15 +128,16 @@ def table_module(model: Calibration, samples: Sequence[Sample], date: str) -> st
     sets = ", ".join(
         f"{dev} {sum(s.dev == dev for s in samples)}" for dev in sorted({s.dev for s in samples})
     )
-    weights = ", ".join(f"{w!r}" for w in model.weights)
+    weights = "".join(f"        {w!r},\n" for w in model.weights)
     return (
         f'"""The committed answer-confidence model, written by `python -m benchmarks.calibration '
         f"--write`\non {date}.\n\nFitted (L2 {PENALTY} on standardised features) on "
         f"{len(samples)} Leximind answers of the\nlabelled dev questions against their curated "
-        f"corpora and whole repositories\n({sets}); label: the first source is the page a "
+        f"corpora and whole repositories\n({sets});\nlabel: the first source is the page a "
         f"maintainer pointed to.\nFeatures: {', '.join(FEATURES)} (core.confidence.features)."
         f'\n"""\n\nfrom core.confidence import Calibration\n\n'
-        f"CALIBRATION = Calibration(intercept={model.intercept!r}, weights=({weights},))\n"
+        f"CALIBRATION = Calibration(\n    intercept={model.intercept!r},\n    weights=(\n"
+        f"{weights}    ),\n)\n"
     )
 
 
