@@ -129,7 +129,7 @@ def main() -> None:
     parser.add_argument("--commits", default="40d5ca4", help="older code, comma-separated")
     parser.add_argument("--slice", type=int, default=1, help="index one file in N")
     parser.add_argument("--rounds", type=int, default=1, help="alternating rounds")
-    parser.add_argument("--variant-rounds", type=int, default=3, help="embedder variants")
+    parser.add_argument("--variant-rounds", type=int, default=3, help="embedder variants (0: none)")
     parser.add_argument("--sample", type=int, default=400, help="passages per variant")
     args = parser.parse_args()
     if args.repo:

@@ -195,6 +195,9 @@ def main(
         print(f"repository: {REPO.name}, {'whole' if every == 1 else f'one file in {every}'}")
         runs = compare_code(commits, repo, scratch, rounds)
         print_code_table(runs)
+        if variant_rounds < 1:
+            print(f"load average at end: {os.getloadavg()}")
+            return
         texts = repo_passages(repo)
         step = max(1, len(texts) // sample)
         picked = texts[::step][:sample]
