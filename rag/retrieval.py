@@ -128,7 +128,8 @@ def _fold(
         scores = [s for _, s in chunks_of.pop(page)] + borrowed.pop(page, [])
         mine = page_weight(page)
         for host in hosts:
-            ratio = min(1.0, mine / page_weight(host)) if page_weight(host) > 0 else 1.0
+            theirs = page_weight(host)
+            ratio = min(1.0, mine / theirs) if theirs > 0 else 1.0
             borrowed[host].extend(score * ratio for score in scores)
     return borrowed
 
