@@ -16,7 +16,7 @@ from core.memory import is_memory_path
 from core.types import Chunk, FileRole
 from rag.catalog import Catalog, KnowledgeBase
 from rag.chunking import chunk_file
-from rag.layout import expand_chunk, read_layout
+from rag.layout import expand_chunks, read_layout
 from rag.ports import Embedder, Vectors, VectorStore
 from rag.sources import SourceTree
 
@@ -137,8 +137,8 @@ class Indexer:
             changed_paths.append(f.path)
             role = layout.roles.get(f.path, FileRole.UNKNOWN)
             includes = layout.includes.get(f.path, [])
-            for chunk in chunk_file(kb=kb, path=f.path, text=f.text, commit=tree.commit):
-                fresh.append(expand_chunk(replace(chunk, role=role), includes, texts))
+            chunks = chunk_file(kb=kb, path=f.path, text=f.text, commit=tree.commit)
+            fresh += expand_chunks([replace(c, role=role) for c in chunks], includes, texts)
         report.files_changed = len(changed_paths)
         report.files_indexed = len(files)
 

@@ -15,15 +15,15 @@ from typing import Protocol
 
 from core.types import FileRole
 from rag.chunking.ids import language_for
-from rag.layout.includes import Include, expand_chunk, find_includes
+from rag.layout.includes import Include, expand_chunk, expand_chunks, find_includes
 from rag.layout.mirrors import Mirrors, find_mirrors
 from rag.layout.roles import classify
 from rag.layout.variants import find_variants
 
-__all__ = ["Include", "Layout", "expand_chunk", "read_layout"]
+__all__ = ["Include", "Layout", "expand_chunk", "expand_chunks", "read_layout"]
 
 # Bumped when the rules change, so every file is re-read (its vectors are reused) once.
-LAYOUT_VERSION = "3"
+LAYOUT_VERSION = "4"
 _PROSE = frozenset({"markdown", "rst", "text"})
 
 

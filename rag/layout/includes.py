@@ -4,6 +4,11 @@ Recognised: `{* path hl[3] ln[1:5] *}` and `{! path !}` (mkdocs-include style), 
 snippets (one per line or a block of paths), Sphinx and MyST `literalinclude` / `include`.
 A target is resolved against the page's folder, then each folder above it (tools resolve
 from the docs root or the config file's folder), and must be a file of the repository.
+
+Pages often show one example several times, each time highlighting the lines the prose
+next to it explains (`hl[8,13]`, Sphinx `:emphasize-lines:`). The page's first showing
+brings the whole selection into its passage; a later one brings only its highlighted
+lines, so the same code does not count as new evidence in every passage of the page.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ MAX_INCLUDED_CHARS = 2_000  # of one included file, in the including passage
 
 _BRACE = re.compile(r"\{\*\s*(?P<path>[^\s*]+)(?P<opts>[^}]*?)\*\}|\{!>?\s*(?P<bang>[^!\s]+)\s*!\}")
 _LINE_OPTION = re.compile(r"\bln\[(?P<spec>[^\]]*)\]")
+_HIGHLIGHT_OPTION = re.compile(r"\bhl\[(?P<spec>[^\]]*)\]")
 _SNIPPET = re.compile(r"""^\s*--8<--\s+(["'])(?P<path>[^"']+)\1\s*$""")
 _SNIPPET_FENCE = re.compile(r"^\s*--8<--\s*$")
 _DIRECTIVE = re.compile(
@@ -42,6 +48,10 @@ class Include:
     start_after: str = ""
     end_before: str = ""
     directive: str = ""  # the directive's own line, as written
+    # The lines the page highlights: 1-based inclusive ranges of the target's own lines
+    # (`hl[...]`) or, with `highlight_in_selection`, of the selected lines (Sphinx).
+    highlight: tuple[tuple[int, int | None], ...] = ()
+    highlight_in_selection: bool = False
 
 
 def find_includes(path: str, text: str, known: Collection[str]) -> list[Include]:
@@ -73,6 +83,8 @@ def find_includes(path: str, text: str, known: Collection[str]) -> list[Include]
                         options.get("start-after", ""),
                         options.get("end-before", ""),
                         line,
+                        _ranges(options.get("emphasize-lines", ""), "-"),
+                        highlight_in_selection=True,
                     )
                 )
             continue
@@ -82,7 +94,11 @@ def find_includes(path: str, text: str, known: Collection[str]) -> list[Include]
                 continue
             spec = _LINE_OPTION.search(match["opts"] or "")
             ranges = _ranges(spec["spec"], ":") if spec else ()
-            found.append(Include(number, target, ranges, directive=match.group()))
+            marked = _HIGHLIGHT_OPTION.search(match["opts"] or "")
+            highlight = _ranges(marked["spec"], ":") if marked else ()
+            found.append(
+                Include(number, target, ranges, directive=match.group(), highlight=highlight)
+            )
     return found
 
 
@@ -137,26 +153,44 @@ def resolve_target(page: str, target: str, known: Collection[str]) -> str | None
     return None
 
 
-def included_text(include: Include, text: str) -> str:
-    """The part of the target's text that the directive selects, at most MAX_INCLUDED_CHARS."""
-    lines = text.splitlines()
-    if include.start_after and (at := _find(lines, include.start_after)) is not None:
-        lines = lines[at + 1 :]
-    if include.end_before and (at := _find(lines, include.end_before)) is not None:
-        lines = lines[:at]
+def included_text(include: Include, text: str, *, highlighted_only: bool = False) -> str:
+    """The part of the target's text that the directive selects, at most MAX_INCLUDED_CHARS;
+    with `highlighted_only`, only the lines of it that the directive highlights (all of
+    them when it highlights none)."""
+    numbered = list(enumerate(text.splitlines(), start=1))
+    if include.start_after and (at := _find(numbered, include.start_after)) is not None:
+        numbered = numbered[at + 1 :]
+    if include.end_before and (at := _find(numbered, include.end_before)) is not None:
+        numbered = numbered[:at]
     if include.lines:
-        picked: list[str] = []
-        for start, end in include.lines:
-            picked.extend(lines[start - 1 : end])
-        lines = picked
-    body = "\n".join(lines).strip("\n")
+        numbered = _picked(numbered, include.lines)
+    if highlighted_only and include.highlight:
+        if include.highlight_in_selection:
+            numbered = _picked(numbered, include.highlight)
+        else:
+            numbered = [(n, line) for n, line in numbered if _within(n, include.highlight)]
+    body = "\n".join(line for _, line in numbered).strip("\n")
     if len(body) > MAX_INCLUDED_CHARS:
         body = body[:MAX_INCLUDED_CHARS].rsplit("\n", 1)[0]
     return body
 
 
-def _find(lines: Sequence[str], marker: str) -> int | None:
-    return next((i for i, line in enumerate(lines) if marker in line), None)
+def _picked(
+    numbered: Sequence[tuple[int, str]], ranges: Sequence[tuple[int, int | None]]
+) -> list[tuple[int, str]]:
+    """The lines at 1-based positions `ranges` of `numbered`, in the ranges' order."""
+    picked: list[tuple[int, str]] = []
+    for start, end in ranges:
+        picked.extend(numbered[start - 1 : end])
+    return picked
+
+
+def _within(number: int, ranges: Sequence[tuple[int, int | None]]) -> bool:
+    return any(start <= number and (end is None or number <= end) for start, end in ranges)
+
+
+def _find(numbered: Sequence[tuple[int, str]], marker: str) -> int | None:
+    return next((i for i, (_, line) in enumerate(numbered) if marker in line), None)
 
 
 def _fenced(target: str, body: str) -> str:
@@ -167,12 +201,34 @@ def _fenced(target: str, body: str) -> str:
     return f"{fence}{language}\n{body}\n{fence}"
 
 
-def expand_chunk(chunk: Chunk, includes: Sequence[Include], texts: Mapping[str, str]) -> Chunk:
+def expand_chunks(
+    chunks: Sequence[Chunk], includes: Sequence[Include], texts: Mapping[str, str]
+) -> list[Chunk]:
+    """A page's chunks, in page order, each with the text of the files it includes
+    (`expand_chunk`); a selection the page has already shown comes again only as its
+    highlighted lines."""
+    shown: set[tuple[str, tuple[tuple[int, int | None], ...], str, str]] = set()
+    expanded = {
+        index: expand_chunk(chunks[index], includes, texts, shown=shown)
+        for index in sorted(range(len(chunks)), key=lambda i: chunks[i].start_line)
+    }
+    return [expanded[index] for index in range(len(chunks))]
+
+
+def expand_chunk(
+    chunk: Chunk,
+    includes: Sequence[Include],
+    texts: Mapping[str, str],
+    *,
+    shown: set[tuple[str, tuple[tuple[int, int | None], ...], str, str]] | None = None,
+) -> Chunk:
     """The chunk with the text of the files its lines include, where each directive was.
 
     A directive still written in the passage is replaced by the included text (fenced as
     code for code files); one that markup cleaning turned into something else gets the text
     after the passage. The id follows the new text, so a changed example re-embeds the page.
+    `shown` collects the selections brought in so far; one already in it comes as its
+    highlighted lines only.
     """
     mine = [i for i in includes if chunk.start_line <= i.line <= chunk.end_line]
     if not mine:
@@ -183,7 +239,11 @@ def expand_chunk(chunk: Chunk, includes: Sequence[Include], texts: Mapping[str, 
         source = texts.get(include.target)
         if source is None:
             continue
-        block = _fenced(include.target, included_text(include, source))
+        selection = (include.target, include.lines, include.start_after, include.end_before)
+        again = shown is not None and selection in shown
+        if shown is not None:
+            shown.add(selection)
+        block = _fenced(include.target, included_text(include, source, highlighted_only=again))
         if include.directive and include.directive in text:
             text = text.replace(include.directive, block, 1)
         else:

@@ -10,7 +10,7 @@ from core.types import Chunk, ChunkKind, FileRole
 from rag.chunking.ids import chunk_id
 from rag.intent import Intent, question_intent, role_weight
 from rag.layout import read_layout
-from rag.layout.includes import expand_chunk, find_includes, included_text
+from rag.layout.includes import expand_chunk, expand_chunks, find_includes, included_text
 from rag.layout.languages import detect, language_code
 from rag.layout.mirrors import find_mirrors
 from rag.layout.roles import classify
@@ -240,6 +240,54 @@ def test_included_code_joins_the_passage_where_the_directive_was() -> None:
     assert expanded.id == chunk_id("kb", page, "Query", expanded.text) != chunk.id
     outside = Chunk("x", "kb", page, "Q", "other", 1, 5, "markdown", ChunkKind.DOC)
     assert expand_chunk(outside, includes, code) is outside
+
+
+def test_an_example_shown_again_brings_only_its_highlighted_lines() -> None:
+    """The first showing brings the whole example; later ones the lines they highlight
+    (hl[...] counts the file's lines, Sphinx :emphasize-lines: the selected ones)."""
+    code = "import a\n\ndef check(token):\n    return token\n\n\ndef route():\n    check(1)\n"
+    first, again = (
+        "{* ../../docs_src/query/tutorial001.py hl[3] *}",
+        "{* ../../docs_src/query/tutorial001.py hl[7:8] *}",
+    )
+    page = "docs/en/docs/tutorial/query.md"
+    text = f"Declare it:\n\n{first}\n\nUse it:\n\n{again}\n"
+    includes = find_includes(page, text, KNOWN)
+    assert [i.highlight for i in includes] == [((3, 3),), ((7, 8),)]
+    chunks = [
+        Chunk(
+            chunk_id("kb", page, t, body),
+            "kb",
+            page,
+            t,
+            body,
+            start,
+            end,
+            "markdown",
+            ChunkKind.DOC,
+        )
+        for t, body, start, end in (
+            ("Use", f"Use it:\n\n{again}", 5, 7),
+            ("Declare", f"Declare it:\n\n{first}", 1, 3),
+        )
+    ]
+    used, declared = expand_chunks(chunks, includes, {"docs_src/query/tutorial001.py": code})
+    assert "import a" in declared.text and "def route():" in declared.text
+    assert "```python\ndef route():\n    check(1)\n```" in used.text and "import a" not in used.text
+    # On its own (no page seen so far) a chunk brings the whole selection.
+    assert (
+        "import a"
+        in expand_chunk(chunks[0], includes, {"docs_src/query/tutorial001.py": code}).text
+    )
+    sphinx = find_includes(
+        "docs/source/usage.rst",
+        ".. literalinclude:: ../../examples/app.py\n   :lines: 3-8\n   :emphasize-lines: 1,5-\n",
+        KNOWN,
+    )[0]
+    assert (
+        included_text(sphinx, code, highlighted_only=True)
+        == "def check(token):\ndef route():\n    check(1)"
+    )
 
 
 @pytest.mark.parametrize(
