@@ -50,6 +50,12 @@ class GatePolicy:
         split = key.split("/", 1)[0]
         return champion - candidate if split in self.lower_is_better else candidate - champion
 
+    def interval(self, gains: Sequence[float]) -> Interval:
+        """The paired-bootstrap interval of per-sample gains, at this policy's settings."""
+        return paired_bootstrap(
+            gains, confidence=self.confidence, resamples=self.resamples, seed=self.seed
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Interval:
@@ -118,12 +124,7 @@ def decide(
         return GateDecision(False, f"{summary}: below the required gain of {policy.margin:+.4f}")
     interval = None
     if paired_gains:
-        interval = paired_bootstrap(
-            paired_gains,
-            confidence=policy.confidence,
-            resamples=policy.resamples,
-            seed=policy.seed,
-        )
+        interval = policy.interval(paired_gains)
         summary = f"{summary}; per-sample gain {interval}"
         if interval.low <= 0:
             return GateDecision(
@@ -141,9 +142,7 @@ def decide(
         )
         gains = (other_gains or {}).get(other)
         if gains:
-            spread = paired_bootstrap(
-                gains, confidence=policy.confidence, resamples=policy.resamples, seed=policy.seed
-            )
+            spread = policy.interval(gains)
             if spread.high >= 0:
                 noise.append(f"{worse}; per-sample gain {spread})")
                 continue
