@@ -1,4 +1,5 @@
-"""Text prepared for keyword (BM25) search: identifiers split into their words."""
+"""Text prepared for keyword (BM25) search: identifiers split into their words, version
+numbers kept whole."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from core.types import Chunk
 
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+|[a-z]+[A-Z][A-Za-z0-9]*")
 _CAMEL_PART = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+_VERSION = re.compile(r"(?<![\w.])[vV]?(\d+)\.(\d+)(?:\.(\d+))?(?![\w]|\.\d)")
 
 
 def split_identifiers(text: str) -> str:
@@ -23,7 +25,29 @@ def split_identifiers(text: str) -> str:
     return " ".join(words)
 
 
+def version_words(text: str) -> str:
+    """A word for each version number of `text` and for its shorter prefixes ("3.0.1" gives
+    `ver3p0 ver3p0p1`), space separated.
+
+    Tokenisers cut "3.0.1" into 3, 0 and 1, the same words as "0.3.1" or "1.0.3"; a question
+    about "version 3.0" then matches every release. Whole version words tell them apart, and
+    the prefix lets "3.0" find "3.0.1".
+    """
+    words: list[str] = []
+    for match in _VERSION.finditer(text):
+        parts = [part for part in match.groups() if part is not None]
+        words.extend("ver" + "p".join(parts[:size]) for size in range(2, len(parts) + 1))
+    return " ".join(words)
+
+
+def keyword_query(question: str) -> str:
+    """The question as the keyword index is searched: its words and its version words."""
+    versions = version_words(question)
+    return f"{question} {versions}" if versions else question
+
+
 def keyword_text(chunk: Chunk) -> str:
-    """What the keyword index sees for a chunk: its path, title, text and identifier words."""
+    """What the keyword index sees for a chunk: its path, title, text, identifier words and
+    version words."""
     body = f"{chunk.title}\n{chunk.text}"
-    return f"{chunk.path}\n{body}\n{split_identifiers(body)}"
+    return f"{chunk.path}\n{body}\n{split_identifiers(body)}\n{version_words(body)}"

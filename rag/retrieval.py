@@ -19,6 +19,7 @@ from core.passages import is_boilerplate
 from core.types import Chunk, ChunkKind, FileRole, Source
 from rag.catalog import Catalog, KnowledgeBase
 from rag.intent import question_intent, role_weight
+from rag.keywords import keyword_query, version_words
 from rag.layout.languages import detect
 from rag.links import linked_paths
 from rag.ports import Embedder, HybridSearch, Vectors, VectorStore
@@ -29,6 +30,13 @@ _MAX_CACHED_LINKS = 200_000  # passages per knowledge base; the cache starts ove
 # A passage of only imports or exports matches module names and little else: its fused
 # score counts this much, so it neither takes a slot nor lifts its page on its own.
 BOILERPLATE_WEIGHT = 0.2
+# A question that names a version ("what changed in 3.0?") is about that release: a section
+# titled with other versions only (a changelog's "Version 0.3.1") counts this much. Embeddings
+# hardly tell 3.0 from 0.3.1.
+OTHER_RELEASE_WEIGHT = 0.3
+# ...and a section titled with the release it names is evidence at least this strong, however
+# little its list of changes resembles the question ("What changed in 3.0?", cosine 0.2-0.3).
+RELEASE_EVIDENCE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,8 +155,9 @@ class HybridRetriever:
     (files) ranked by `rank_pages` (with `follow_links`, pages that candidate passages link
     to are lifted), and the best `per_page` chunks of the top pages returned, so one long
     page cannot fill every slot. A Source's score is the cosine similarity
-    between question and passage, an absolute measure the answering service can threshold;
-    the order is the fused ranking.
+    between question and passage, an absolute measure the answering service can threshold
+    (at least RELEASE_EVIDENCE for the section of a release the question names); the order
+    is the fused ranking.
 
     Searches run on the retriever's own `workers` threads, so a burst of questions cannot
     starve the default executor that the platform clients and the log writer share. The
@@ -212,14 +221,15 @@ class HybridRetriever:
         n = max(self._candidates, k)
         if isinstance(self._store, HybridSearch):
             # The store fuses BM25 and dense itself (Weaviate: alpha and fusion type).
-            hits = self._store.hybrid_search(kb, query, vector, k=n, kind=kind)
+            hits = self._store.hybrid_search(kb, keyword_query(query), vector, k=n, kind=kind)
             hits = _without_memory(hits, kind)
             chunks: dict[str, Chunk] = {c.id: c for c, _ in hits}
             similarity: dict[str, float] = {}
             fused = [(c.id, score) for c, score in hits]
         else:
             dense = _without_memory(self._store.vector_search(kb, vector, k=n, kind=kind), kind)
-            keyword = _without_memory(self._store.keyword_search(kb, query, k=n, kind=kind), kind)
+            words = keyword_query(query)
+            keyword = _without_memory(self._store.keyword_search(kb, words, k=n, kind=kind), kind)
             chunks = {c.id: c for c, _ in [*keyword, *dense]}
             similarity = {c.id: s for c, s in dense}
             w = self._weights
@@ -227,7 +237,7 @@ class HybridRetriever:
                 [([c.id for c, _ in dense], w.dense), ([c.id for c, _ in keyword], w.keyword)],
                 rrf_k=w.rrf_k,
             )
-        fused = _damped(fused, chunks)
+        fused = _damped(fused, chunks, query)
         other_language = _in_other_language(query, record)
         pages = rank_pages(
             fused,
@@ -241,7 +251,11 @@ class HybridRetriever:
         missing = [i for i in order if i not in similarity]
         if missing:
             similarity.update(_cosines(vector, self._store.vectors(kb, missing)))
-        return [self._source(record, chunks[i], similarity.get(i, 0.0)) for i in order]
+        asked = set(version_words(query).split())
+        return [
+            self._source(record, chunks[i], _evidence(similarity.get(i, 0.0), chunks[i], asked))
+            for i in order
+        ]
 
     def _page_weight(
         self, query: str, chunks: dict[str, Chunk], other_language: bool
@@ -298,12 +312,23 @@ def _without_memory(
     return [(c, s) for c, s in hits if c.kind is not ChunkKind.MEMORY]
 
 
-def _damped(fused: list[tuple[str, float]], chunks: dict[str, Chunk]) -> list[tuple[str, float]]:
-    """The fused scores with boilerplate passages (core.passages) weighed down, re-sorted."""
-    damped = [
-        (i, score * BOILERPLATE_WEIGHT if is_boilerplate(chunks[i]) else score)
-        for i, score in fused
-    ]
+def _damped(
+    fused: list[tuple[str, float]], chunks: dict[str, Chunk], query: str
+) -> list[tuple[str, float]]:
+    """The fused scores with boilerplate passages (core.passages) and, for a question that
+    names a version, the sections of other releases weighed down; re-sorted."""
+    asked = set(version_words(query).split())
+
+    def weight(chunk: Chunk) -> float:
+        if is_boilerplate(chunk):
+            return BOILERPLATE_WEIGHT
+        if asked:
+            titled = set(version_words(chunk.title).split())
+            if titled and not titled & asked:
+                return OTHER_RELEASE_WEIGHT
+        return 1.0
+
+    damped = [(i, score * weight(chunks[i])) for i, score in fused]
     return sorted(damped, key=lambda item: -item[1])
 
 
@@ -330,6 +355,14 @@ def _in_other_language(query: str, record: KnowledgeBase | None) -> bool:
         return False
     language = detect(query, min_words=4)
     return language not in ("", record.language)
+
+
+def _evidence(similarity: float, chunk: Chunk, asked: set[str]) -> float:
+    """A passage's score: its similarity, or RELEASE_EVIDENCE if higher for a section titled
+    with a release that the question names (`asked`: its version words)."""
+    if asked and asked & set(version_words(chunk.title).split()):
+        return max(similarity, RELEASE_EVIDENCE)
+    return similarity
 
 
 def _cosines(query: Vectors, vectors: dict[str, Vectors]) -> dict[str, float]:

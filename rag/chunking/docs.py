@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -119,18 +120,25 @@ def chunk_document(
     return chunks
 
 
+# A heading that names a release ("Version 3.0.1", "v2.1 (2024-01-02)", "[1.4.0] - ..."):
+# a changelog's top-level headings are releases side by side, not one title over the rest.
+_RELEASE = re.compile(r"^\W*(version\s+|release\s+|v)?\d+\.\d+", re.IGNORECASE)
+
+
 def _sections(outline: Outline, line_count: int) -> list[_Section]:
-    """The document cut at each heading, with heading paths rooted at the first H1."""
+    """The document cut at each heading, with heading paths rooted at the first H1 (unless
+    the H1s are releases, which stand side by side)."""
     headings = outline.headings
     first_heading = headings[0].line if headings else line_count
     sections = [_Section((), outline.first, outline.first, first_heading)]
-    has_root = False
+    root = ""
     stack: list[tuple[int, str]] = []
     for index, heading in enumerate(headings):
         level = heading.level
-        if has_root and level <= 1:
+        if root and level <= 1 and not (_RELEASE.match(root) and _RELEASE.match(heading.title)):
             level = 2  # a later H1 sits under the document title rather than replacing it
-        has_root = has_root or level == 1
+        if not root and level == 1:
+            root = heading.title
         while stack and stack[-1][0] >= level:
             stack.pop()
         stack.append((level, heading.title))

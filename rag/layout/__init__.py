@@ -15,7 +15,7 @@ from typing import Protocol
 
 from core.types import FileRole
 from rag.chunking.ids import language_for
-from rag.layout.includes import Include, expand_chunk, expand_chunks, find_includes
+from rag.layout.includes import Include, expand_chunk, expand_chunks, find_includes, is_alias
 from rag.layout.mirrors import Mirrors, find_mirrors
 from rag.layout.roles import classify
 from rag.layout.variants import find_variants
@@ -23,7 +23,7 @@ from rag.layout.variants import find_variants
 __all__ = ["Include", "Layout", "expand_chunk", "expand_chunks", "read_layout"]
 
 # Bumped when the rules change, so every file is re-read (its vectors are reused) once.
-LAYOUT_VERSION = "4"
+LAYOUT_VERSION = "5"
 _PROSE = frozenset({"markdown", "rst", "text"})
 
 
@@ -66,14 +66,22 @@ def read_layout(files: Sequence[TextFile], *, languages: Iterable[str] = ()) -> 
     known = frozenset(kept)
     includes: dict[str, list[Include]] = {}
     included_by: dict[str, list[str]] = defaultdict(list)
+    aliases: dict[str, list[str]] = {}
     for path in kept:
         if language_for(path) not in _PROSE:
             continue
         found = [i for i in find_includes(path, texts[path], known) if i.target != path]
-        if found:
-            includes[path] = found
-            for target in sorted({i.target for i in found}):
-                included_by[target].append(path)
+        if not found:
+            continue
+        includes[path] = found
+        targets = sorted({i.target for i in found})
+        if all(language_for(t) in _PROSE for t in targets) and is_alias(texts[path], found):
+            # The page is the included document under another name: its hits count for
+            # that file, which keeps its own slot (and its role) in the ranking.
+            aliases[path] = targets
+            continue
+        for target in targets:
+            included_by[target].append(path)
     code = [
         p for p in kept if language_for(p) not in (*_PROSE, None) and p not in mirrors.translations
     ]
@@ -84,6 +92,10 @@ def read_layout(files: Sequence[TextFile], *, languages: Iterable[str] = ()) -> 
             roles[path] = FileRole.TRANSLATION
         else:
             roles[path] = classify(path, texts[path], included=path in included_by)
+    for alias, targets in aliases.items():
+        included_by[alias] = [*included_by.get(alias, ()), *targets]
+        if len(targets) == 1 and targets[0] in roles:
+            roles[alias] = roles[targets[0]]  # a changelog under another name is a changelog
     return Layout(
         main_language=mirrors.main_language,
         roles=roles,

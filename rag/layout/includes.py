@@ -102,6 +102,39 @@ def find_includes(path: str, text: str, known: Collection[str]) -> list[Include]
     return found
 
 
+_RST_ADORNMENT = re.compile(r"^\s*([=\-~^\"'`#*+:.])\1{2,}\s*$")
+_RST_LABEL = re.compile(r"^\s*\.\.\s+(_[^:]+:.*|\|[^|]+\|.*)?$")  # `.. _name:` and bare comments
+_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s")
+
+
+def is_alias(text: str, includes: Sequence[Include]) -> bool:
+    """Whether a page is only a wrapper around whole files it includes: no words of its own
+    but headings and labels (Sphinx's `docs/changes.rst` holding `.. include:: ../CHANGES.rst`).
+    When what it includes is prose, the page is that document under another name, not a
+    page that quotes it (a page of only a heading and an example still shows the example)."""
+    if not includes or any(i.lines or i.start_after or i.end_before for i in includes):
+        return False
+    lines = text.splitlines()
+    skip = {i.line - 1 for i in includes}
+    for index in list(skip):
+        skip.update(range(index + 1, index + 1 + len(_options(lines, index + 1))))
+    for index, line in enumerate(lines):
+        if (
+            index in skip
+            or not line.strip()
+            or _RST_ADORNMENT.match(line)
+            or _RST_LABEL.match(line)
+        ):
+            continue
+        if _MD_HEADING.match(line) or line.strip().startswith("<!--"):
+            continue
+        following = lines[index + 1] if index + 1 < len(lines) else ""
+        if _RST_ADORNMENT.match(following) and len(following.strip()) >= len(line.strip()):
+            continue  # a reST heading's title line
+        return False
+    return True
+
+
 def _snippet(page: str, spec: str, number: int, line: str, known: Collection[str]) -> list[Include]:
     """A snippet line: "path", or "path:start:end" for a range of its lines."""
     path, ranges = spec, cast(tuple[tuple[int, int | None], ...], ())

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from core.types import Chunk, ChunkKind, FileRole
+from rag.keywords import keyword_query
 from rag.ports import Vectors, VectorStore
 
 DIM = 8
@@ -106,6 +107,23 @@ class VectorStoreContract:
         """A question saying 'load settings' finds the function load_settings."""
         hits = filled.keyword_search("alpha", "where do we load settings", k=5)
         assert "src/app.py" in [c.path for c, _ in hits]
+
+    def test_keyword_search_tells_versions_apart(self, open_store: StoreFactory) -> None:
+        """ "version 3.0" finds the 3.0.1 release, not 0.3.0, whose digits are the same (and
+        whose two zeros a tokeniser alone would rank first)."""
+        store = open_store()
+        releases = [
+            make_chunk("gamma", "CHANGES.rst", f"Version {v}. {what}", title=f"Version {v}")
+            for v, what in (
+                ("0.3.0", "Fixed an error reporting bug."),
+                ("3.0.1", "Removed previously deprecated code."),
+                ("1.0.3", "Fixed a bug in the test client."),
+            )
+        ]
+        store.upsert(releases, vectors_for(releases))
+        store.optimize()
+        hits = store.keyword_search("gamma", keyword_query("What changed in version 3.0?"), k=3)
+        assert hits[0][0].title == "Version 3.0.1"
 
     def test_filters_by_kb_and_kind(self, filled: VectorStore) -> None:
         """Searches never cross knowledge bases and honour the kind filter."""

@@ -36,6 +36,16 @@ def _drawn_from(chunk: Chunk, lines: list[str]) -> bool:
     return ordered and window[0] == text_lines[0] and window[-1] == text_lines[-1]
 
 
+def test_a_changelogs_releases_stand_side_by_side() -> None:
+    """Top-level release headings are peers: the first release is no title over the rest."""
+    text = "".join(
+        f"Version {v}\n-------------\n\nReleased {d}\n\n-   {FILLER}\n\n\n"
+        for v, d in (("3.0.1", "2024-01-02"), ("3.0.0", "2023-09-30"), ("0.3.1", "2010-05-28"))
+    )
+    chunks = chunk_document(kb="kb", path="CHANGES.rst", text=text, language="rst")
+    assert [c.title for c in chunks] == ["Version 3.0.1", "Version 3.0.0", "Version 0.3.1"]
+
+
 def test_titles_are_heading_paths_rooted_at_the_first_h1() -> None:
     """Each section is titled with its heading path, without `{ #anchor }` attributes."""
     text = dedent(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.types import FileRole
 from rag.intent import Intent, role_weight
-from rag.keywords import split_identifiers
+from rag.keywords import keyword_query, split_identifiers, version_words
 from rag.retrieval import rank_pages, reciprocal_rank_fusion
 
 
@@ -109,3 +109,11 @@ def test_split_identifiers() -> None:
         "load settings get user name"
     )
     assert split_identifiers("plain words only") == ""
+
+
+def test_version_words() -> None:
+    """Version numbers become whole words with their prefixes; other numbers do not."""
+    assert version_words("Version 3.0.1 (v2.1), see 0.35") == "ver3p0 ver3p0p1 ver2p1 ver0p35"
+    assert version_words("host 10.0.0.1, python3.11, 2024-01-02") == ""
+    assert keyword_query("What changed in 3.0?") == "What changed in 3.0? ver3p0"
+    assert keyword_query("plain words") == "plain words"

@@ -10,7 +10,13 @@ from core.types import Chunk, ChunkKind, FileRole
 from rag.chunking.ids import chunk_id
 from rag.intent import Intent, question_intent, role_weight
 from rag.layout import read_layout
-from rag.layout.includes import expand_chunk, expand_chunks, find_includes, included_text
+from rag.layout.includes import (
+    expand_chunk,
+    expand_chunks,
+    find_includes,
+    included_text,
+    is_alias,
+)
 from rag.layout.languages import detect, language_code
 from rag.layout.mirrors import find_mirrors
 from rag.layout.roles import classify
@@ -288,6 +294,36 @@ def test_an_example_shown_again_brings_only_its_highlighted_lines() -> None:
         included_text(sphinx, code, highlighted_only=True)
         == "def check(token):\ndef route():\n    check(1)"
     )
+
+
+def test_a_page_that_only_includes_a_file_is_that_file_under_another_name() -> None:
+    """A Sphinx wrapper page (a heading and an include) folds into the file it includes,
+    which keeps its own slot and lends the wrapper its role; a page with prose of its own
+    around the include stays the host of the file it quotes."""
+    files = [
+        File("CHANGES.rst", "Version 2.0\n-----------\n\n- Added a thing.\n"),
+        File("CONTRIBUTING.rst", "How to contribute\n=================\n\nRun the tests.\n"),
+        File("docs/changes.rst", "Changes\n=======\n\n.. include:: ../CHANGES.rst\n"),
+        File("docs/contributing.rst", ".. _contributing:\n\n.. include:: ../CONTRIBUTING.rst\n"),
+        File(
+            "docs/usage.rst",
+            "Usage\n=====\n\nRead this first.\n\n.. include:: ../CONTRIBUTING.rst\n",
+        ),
+        File(
+            "docs/part.rst",
+            "Part\n====\n\n.. include:: ../CHANGES.rst\n   :start-line: 2\n   :end-before: x\n",
+        ),
+    ]
+    layout = read_layout(files)
+    assert layout.included_by["docs/changes.rst"] == ["CHANGES.rst"]
+    assert layout.included_by["docs/contributing.rst"] == ["CONTRIBUTING.rst"]
+    assert layout.included_by["CONTRIBUTING.rst"] == ["docs/usage.rst"]
+    assert layout.included_by["CHANGES.rst"] == ["docs/part.rst"]
+    assert layout.roles["docs/changes.rst"] is FileRole.CHANGELOG
+    assert layout.roles["CHANGES.rst"] is FileRole.CHANGELOG
+    md = "# Changes\n\n<!-- kept in one place -->\n{! ../CHANGES.md !}\n"
+    assert is_alias(md, find_includes("docs/changes.md", md, {"CHANGES.md"}))
+    assert not is_alias("# Changes\n", [])
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import pytest
 from core.types import Chunk, ChunkKind
 from rag.catalog import Catalog, FileCatalog, KnowledgeBase
 from rag.ports import Vectors
-from rag.retrieval import HybridRetriever
+from rag.retrieval import RELEASE_EVIDENCE, HybridRetriever
 from tests.fakes import chunk
 
 
@@ -33,6 +33,16 @@ class RankedStore:
 
     def vectors(self, ids: Sequence[str]) -> dict[str, Vectors]:
         return {i: np.ones(2, dtype=np.float32) / np.sqrt(2) for i in ids}
+
+
+class FaintStore(RankedStore):
+    """Ranks as RankedStore does, at similarities under any relevance threshold."""
+
+    def vector_search(
+        self, kb: str, vector: Vectors, *, k: int, kind: ChunkKind | None = None
+    ) -> list[tuple[Chunk, float]]:
+        hits = super().vector_search(kb, vector, k=k, kind=kind)
+        return [(c, round(0.3 - 0.05 * i, 4)) for i, (c, _) in enumerate(hits)]
 
 
 class ConstantEmbedder:
@@ -115,3 +125,21 @@ async def test_an_imports_only_passage_gives_way(catalog: Catalog) -> None:
     )
     found = await retriever.search("question", kb="default", k=3)
     assert [s.path for s in found] == ["docs/other.md", "docs/target.md", "pkg/cli.py"]
+
+
+async def test_a_question_naming_a_release_gets_that_releases_section(catalog: Catalog) -> None:
+    """'version 3.0' takes the 3.0.0 section of a changelog, not 0.3.1 that the embedding
+    prefers, and counts it as evidence however little its list resembles the question."""
+    older = chunk("CHANGES.rst", "- Fixed a bug.", title="Version 0.3.1", lines=(90, 95))
+    asked = chunk("CHANGES.rst", "- Removed old code.", title="Version 3.0.0", lines=(1, 5))
+    retriever = HybridRetriever(
+        store=FaintStore([older, asked, RANKING[1]]),
+        embedder=ConstantEmbedder(),
+        catalog=catalog,
+        follow_links=False,
+    )
+    found = await retriever.search("What changed in version 3.0?", kb="default", k=2)
+    assert [s.title for s in found] == ["Version 3.0.0", "Title"]
+    assert [s.score for s in found] == [RELEASE_EVIDENCE, 0.2]
+    plain = await retriever.search("What changed lately?", kb="default", k=2)
+    assert {s.path: (s.title, s.score) for s in plain}["CHANGES.rst"] == ("Version 0.3.1", 0.3)
