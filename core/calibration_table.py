@@ -11,10 +11,10 @@ Features: top, margin, best (core.confidence.features).
 from core.confidence import Calibration
 
 CALIBRATION = Calibration(
-    intercept=-0.5745,
+    intercept=-0.4645,
     weights=(
-        1.2608,
-        2.5691,
-        0.7242,
+        1.2599,
+        2.7148,
+        0.3973,
     ),
 )
