@@ -1,15 +1,15 @@
 """Text prepared for keyword (BM25) search: identifiers split into their words, version
-numbers kept whole."""
+numbers kept whole (core.versions)."""
 
 from __future__ import annotations
 
 import re
 
 from core.types import Chunk
+from core.versions import version_words
 
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+|[a-z]+[A-Z][A-Za-z0-9]*")
 _CAMEL_PART = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
-_VERSION = re.compile(r"(?<![\w.])[vV]?(\d+)\.(\d+)(?:\.(\d+))?(?![\w]|\.\d)")
 
 
 def split_identifiers(text: str) -> str:
@@ -22,21 +22,6 @@ def split_identifiers(text: str) -> str:
     for match in _IDENTIFIER.finditer(text):
         for piece in match.group().split("_"):
             words.extend(part.lower() for part in _CAMEL_PART.findall(piece))
-    return " ".join(words)
-
-
-def version_words(text: str) -> str:
-    """A word for each version number of `text` and for its shorter prefixes ("3.0.1" gives
-    `ver3p0 ver3p0p1`), space separated.
-
-    Tokenisers cut "3.0.1" into 3, 0 and 1, the same words as "0.3.1" or "1.0.3"; a question
-    about "version 3.0" then matches every release. Whole version words tell them apart, and
-    the prefix lets "3.0" find "3.0.1".
-    """
-    words: list[str] = []
-    for match in _VERSION.finditer(text):
-        parts = [part for part in match.groups() if part is not None]
-        words.extend("ver" + "p".join(parts[:size]) for size in range(2, len(parts) + 1))
     return " ".join(words)
 
 

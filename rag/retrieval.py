@@ -17,9 +17,10 @@ from core.citations import source_url
 from core.errors import UnknownKnowledgeBase
 from core.passages import is_boilerplate
 from core.types import Chunk, ChunkKind, FileRole, Source
+from core.versions import version_words
 from rag.catalog import Catalog, KnowledgeBase
 from rag.intent import question_intent, role_weight
-from rag.keywords import keyword_query, version_words
+from rag.keywords import keyword_query
 from rag.layout.languages import detect
 from rag.links import linked_paths
 from rag.ports import Embedder, HybridSearch, Vectors, VectorStore

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from core.types import FileRole
+from core.versions import version_words
 from rag.intent import Intent, role_weight
-from rag.keywords import keyword_query, split_identifiers, version_words
+from rag.keywords import keyword_query, split_identifiers
 from rag.retrieval import rank_pages, reciprocal_rank_fusion
 
 

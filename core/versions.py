@@ -1,0 +1,22 @@
+"""Version numbers in text, as whole words: "3.0.1" is not the digits of "0.3.1"."""
+
+from __future__ import annotations
+
+import re
+
+_VERSION = re.compile(r"(?<![\w.])[vV]?(\d+)\.(\d+)(?:\.(\d+))?(?![\w]|\.\d)")
+
+
+def version_words(text: str) -> str:
+    """A word for each version number of `text` and for its shorter prefixes ("3.0.1" gives
+    `ver3p0 ver3p0p1`), space separated.
+
+    Tokenisers cut "3.0.1" into 3, 0 and 1, the same words as "0.3.1" or "1.0.3"; a question
+    about "version 3.0" then matches every release. Whole version words tell them apart, and
+    the prefix lets "3.0" find "3.0.1".
+    """
+    words: list[str] = []
+    for match in _VERSION.finditer(text):
+        parts = [part for part in match.groups() if part is not None]
+        words.extend("ver" + "p".join(parts[:size]) for size in range(2, len(parts) + 1))
+    return " ".join(words)
