@@ -105,16 +105,15 @@ def decide(
     champion: Mapping[str, float],
     policy: GatePolicy,
     *,
-    paired_gains: Sequence[float] | None = None,
-    other_gains: Mapping[str, Sequence[float]] | None = None,
+    gains: Mapping[str, Sequence[float]] | None = None,
 ) -> GateDecision:
     """Compares the metrics both models have; raises ValueError without the primary metric.
 
-    `paired_gains`, when given, are the per-sample gains on the primary metric (candidate
-    minus champion, in the metric's better direction); without them (a corpus-level metric
-    such as BLEU-4) the gate decides on the means alone. `other_gains` maps other metric
-    keys to their per-sample gains (same direction): a loss beyond tolerance on one of them
-    rejects only when its interval lies below zero."""
+    `gains` maps metric keys ("test/rougeL") to their per-sample gains (candidate minus
+    champion, in the metric's better direction). With the primary metric's, its gain must
+    also hold up in a paired bootstrap; without them (a corpus-level metric such as BLEU-4)
+    the gate decides on the means alone. A loss beyond tolerance on another metric that has
+    per-sample gains rejects only when its interval lies below zero."""
     key = policy.primary_key
     if key not in candidate or key not in champion:
         raise ValueError(f"the primary metric {key} is missing from the evaluation")
@@ -122,9 +121,10 @@ def decide(
     summary = f"{key} {champion[key]:.4f} -> {candidate[key]:.4f} ({primary_gain:+.4f})"
     if primary_gain < policy.margin:
         return GateDecision(False, f"{summary}: below the required gain of {policy.margin:+.4f}")
+    per_sample = gains or {}
     interval = None
-    if paired_gains:
-        interval = policy.interval(paired_gains)
+    if per_sample.get(key):
+        interval = policy.interval(per_sample[key])
         summary = f"{summary}; per-sample gain {interval}"
         if interval.low <= 0:
             return GateDecision(
@@ -140,9 +140,8 @@ def decide(
             f"{other} {champion[other]:.4f} -> {candidate[other]:.4f} "
             f"(worse by {loss:.4f}, tolerance {allowed:.4f}"
         )
-        gains = (other_gains or {}).get(other)
-        if gains:
-            spread = policy.interval(gains)
+        if per_sample.get(other):
+            spread = policy.interval(per_sample[other])
             if spread.high >= 0:
                 noise.append(f"{worse}; per-sample gain {spread})")
                 continue

@@ -174,13 +174,11 @@ class RetrainPipeline:
         metrics = report.metrics(version)
         self._tracker.log_metrics(run_id, metrics)
         self._tracker.log_metrics(run_id, report.metrics(champion), prefix="champion/")
-        gains = report.paired_gains(self._policy.primary)  # on test: higher is better
         decision = decide(
             metrics,
             report.metrics(champion),
             self._policy,
-            paired_gains=gains,
-            other_gains=_other_gains(report, self._policy),
+            gains=_per_sample_gains(report, self._policy),
         )
         scored = RetrainOutcome("", "", version, dataset.version, champion, metrics, str(path))
         if not decision.promote:
@@ -209,7 +207,7 @@ class RetrainPipeline:
             _log.warning("could not unload %s: %s", version, exc)
 
 
-def _other_gains(report: EvaluationReport, policy: GatePolicy) -> dict[str, list[float]]:
+def _per_sample_gains(report: EvaluationReport, policy: GatePolicy) -> dict[str, list[float]]:
     """Per-sample gains, in each split's better direction, of every metric that has them."""
     found = {}
     for scores in report.scores:

@@ -87,7 +87,7 @@ def test_a_mean_gain_carried_by_a_few_samples_is_rejected_as_noise() -> None:
     mean = sum(gains) / len(gains)
     assert mean > GatePolicy().margin
     decision = decide(
-        candidate(test__rougeL=0.35 + mean), CHAMPION, GatePolicy(), paired_gains=gains
+        candidate(test__rougeL=0.35 + mean), CHAMPION, GatePolicy(), gains={"test/rougeL": gains}
     )
     assert not decision.promote
     assert decision.interval is not None and decision.interval.low <= 0 < decision.interval.high
@@ -98,7 +98,7 @@ def test_a_gain_most_samples_share_is_promoted_with_its_interval() -> None:
     gains = [0.05 if i % 4 else -0.05 for i in range(300)]  # three in four gain
     mean = sum(gains) / len(gains)
     decision = decide(
-        candidate(test__rougeL=0.35 + mean), CHAMPION, GatePolicy(), paired_gains=gains
+        candidate(test__rougeL=0.35 + mean), CHAMPION, GatePolicy(), gains={"test/rougeL": gains}
     )
     assert decision.promote, decision.reason
     assert decision.interval is not None and 0 < decision.interval.low < mean
@@ -121,12 +121,12 @@ def test_a_loss_within_noise_on_another_metric_does_not_block() -> None:
     candidate is promoted and the reason names it; a loss most samples share still rejects."""
     worse = candidate(test__rougeL=0.40, test__cosine=0.68)
     noisy = [0.3, -0.4, 0.25, -0.35, 0.1, -0.0]  # mean -0.0167, interval across 0
-    decision = decide(worse, CHAMPION, GatePolicy(), other_gains={"test/cosine": noisy})
+    decision = decide(worse, CHAMPION, GatePolicy(), gains={"test/cosine": noisy})
     assert decision.promote
     assert "within noise" not in decision.reason
     assert "noise (test/cosine 0.7000 -> 0.6800 (worse by 0.0200" in decision.reason
     shared = [-0.02, -0.03, -0.01, -0.02, -0.025, -0.015] * 5
-    decision = decide(worse, CHAMPION, GatePolicy(), other_gains={"test/cosine": shared})
+    decision = decide(worse, CHAMPION, GatePolicy(), gains={"test/cosine": shared})
     assert not decision.promote
     assert "regressed: test/cosine 0.7000 -> 0.6800 (worse by 0.0200" in decision.reason
     # Without per-sample scores (BLEU-4 is a corpus figure) the mean alone decides.
@@ -137,7 +137,7 @@ def test_the_pipeline_hands_every_metric_its_gains_in_the_better_direction() -> 
     """Per-sample gains for every split and metric the report has, negated where lower is
     better (the feedback hold-out: closer to an answer users rejected is worse)."""
     from training.eval_report import EvaluationReport, SplitScores
-    from training.pipeline import _other_gains
+    from training.pipeline import _per_sample_gains
 
     def scores(model: str, split: str, values: list[float]) -> SplitScores:
         return SplitScores(model, split, 2, 1.0, {"cosine": sum(values) / 2}, {"cosine": values})
@@ -155,6 +155,6 @@ def test_the_pipeline_hands_every_metric_its_gains_in_the_better_direction() -> 
             scores("base", "feedback_rejected", [0.6, 0.6]),
         ),
     )
-    gains = _other_gains(report, GatePolicy())
+    gains = _per_sample_gains(report, GatePolicy())
     assert gains["test/cosine"] == pytest.approx([0.1, 0.3])
     assert gains["feedback_rejected/cosine"] == pytest.approx([-0.3, 0.1])
