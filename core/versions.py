@@ -7,9 +7,9 @@ import re
 _VERSION = re.compile(r"(?<![\w.])[vV]?(\d+)\.(\d+)(?:\.(\d+))?(?![\w]|\.\d)")
 
 
-def version_words(text: str) -> str:
+def version_words(text: str) -> list[str]:
     """A word for each version number of `text` and for its shorter prefixes ("3.0.1" gives
-    `ver3p0 ver3p0p1`), space separated.
+    `ver3p0`, `ver3p0p1`).
 
     Tokenisers cut "3.0.1" into 3, 0 and 1, the same words as "0.3.1" or "1.0.3"; a question
     about "version 3.0" then matches every release. Whole version words tell them apart, and
@@ -19,4 +19,4 @@ def version_words(text: str) -> str:
     for match in _VERSION.finditer(text):
         parts = [part for part in match.groups() if part is not None]
         words.extend("ver" + "p".join(parts[:size]) for size in range(2, len(parts) + 1))
-    return " ".join(words)
+    return words

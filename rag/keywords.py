@@ -28,11 +28,11 @@ def split_identifiers(text: str) -> str:
 def keyword_query(question: str) -> str:
     """The question as the keyword index is searched: its words and its version words."""
     versions = version_words(question)
-    return f"{question} {versions}" if versions else question
+    return " ".join([question, *versions])
 
 
 def keyword_text(chunk: Chunk) -> str:
     """What the keyword index sees for a chunk: its path, title, text, identifier words and
     version words."""
     body = f"{chunk.title}\n{chunk.text}"
-    return f"{chunk.path}\n{body}\n{split_identifiers(body)}\n{version_words(body)}"
+    return f"{chunk.path}\n{body}\n{split_identifiers(body)}\n{' '.join(version_words(body))}"

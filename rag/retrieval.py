@@ -36,7 +36,8 @@ BOILERPLATE_WEIGHT = 0.2
 # hardly tell 3.0 from 0.3.1.
 OTHER_RELEASE_WEIGHT = 0.3
 # ...and a section titled with the release it names is evidence at least this strong, however
-# little its list of changes resembles the question ("What changed in 3.0?", cosine 0.2-0.3).
+# little its list of changes resembles the question (Flask's "What changed in version 3.0?":
+# cosine 0.33 to its 3.0.0 section, under the 0.35 an answer needs).
 RELEASE_EVIDENCE = 0.5
 
 
@@ -238,7 +239,8 @@ class HybridRetriever:
                 [([c.id for c, _ in dense], w.dense), ([c.id for c, _ in keyword], w.keyword)],
                 rrf_k=w.rrf_k,
             )
-        fused = _damped(fused, chunks, query)
+        asked = set(version_words(query))
+        fused = _damped(fused, chunks, asked)
         other_language = _in_other_language(query, record)
         pages = rank_pages(
             fused,
@@ -252,7 +254,6 @@ class HybridRetriever:
         missing = [i for i in order if i not in similarity]
         if missing:
             similarity.update(_cosines(vector, self._store.vectors(kb, missing)))
-        asked = set(version_words(query).split())
         return [
             self._source(record, chunks[i], _evidence(similarity.get(i, 0.0), chunks[i], asked))
             for i in order
@@ -314,20 +315,17 @@ def _without_memory(
 
 
 def _damped(
-    fused: list[tuple[str, float]], chunks: dict[str, Chunk], query: str
+    fused: list[tuple[str, float]], chunks: dict[str, Chunk], asked: set[str]
 ) -> list[tuple[str, float]]:
     """The fused scores with boilerplate passages (core.passages) and, for a question that
-    names a version, the sections of other releases weighed down; re-sorted."""
-    asked = set(version_words(query).split())
+    names a version (`asked`: its version words), the sections of other releases weighed
+    down; re-sorted."""
 
     def weight(chunk: Chunk) -> float:
         if is_boilerplate(chunk):
             return BOILERPLATE_WEIGHT
-        if asked:
-            titled = set(version_words(chunk.title).split())
-            if titled and not titled & asked:
-                return OTHER_RELEASE_WEIGHT
-        return 1.0
+        titled = set(version_words(chunk.title)) if asked else set()
+        return OTHER_RELEASE_WEIGHT if titled and not titled & asked else 1.0
 
     damped = [(i, score * weight(chunks[i])) for i, score in fused]
     return sorted(damped, key=lambda item: -item[1])
@@ -361,7 +359,7 @@ def _in_other_language(query: str, record: KnowledgeBase | None) -> bool:
 def _evidence(similarity: float, chunk: Chunk, asked: set[str]) -> float:
     """A passage's score: its similarity, or RELEASE_EVIDENCE if higher for a section titled
     with a release that the question names (`asked`: its version words)."""
-    if asked and asked & set(version_words(chunk.title).split()):
+    if asked and asked & set(version_words(chunk.title)):
         return max(similarity, RELEASE_EVIDENCE)
     return similarity
 

@@ -75,7 +75,7 @@ def read_layout(files: Sequence[TextFile], *, languages: Iterable[str] = ()) -> 
             continue
         includes[path] = found
         targets = sorted({i.target for i in found})
-        if all(language_for(t) in _PROSE for t in targets) and is_alias(texts[path], found):
+        if all(language_for(t) in _PROSE for t in targets) and is_alias(path, texts[path], found):
             # The page is the included document under another name: its hits count for
             # that file, which keeps its own slot (and its role) in the ranking.
             aliases[path] = targets

@@ -22,6 +22,7 @@ from typing import cast
 
 from core.types import Chunk
 from rag.chunking.ids import chunk_id, language_for
+from rag.chunking.outline import markdown_outline, rst_outline
 
 MAX_INCLUDED_CHARS = 2_000  # of one included file, in the including passage
 
@@ -38,19 +39,22 @@ _OPTION = re.compile(r"^\s*:(?P<name>[\w-]+):\s*(?P<value>.*?)\s*$")
 _SNIPPET_RANGE = re.compile(r"^(?P<path>.+?)((?::-?\d*){1,2})$")
 
 
+_Ranges = tuple[tuple[int, int | None], ...]  # 1-based inclusive line ranges
+
+
 @dataclass(frozen=True, slots=True)
 class Include:
     """One directive: the 1-based line it is on, the file it names and which of its lines."""
 
     line: int
     target: str
-    lines: tuple[tuple[int, int | None], ...] = ()  # 1-based inclusive ranges; () is all
+    lines: _Ranges = ()  # () is all
     start_after: str = ""
     end_before: str = ""
     directive: str = ""  # the directive's own line, as written
     # The lines the page highlights: 1-based inclusive ranges of the target's own lines
     # (`hl[...]`) or, with `highlight_in_selection`, of the selected lines (Sphinx).
-    highlight: tuple[tuple[int, int | None], ...] = ()
+    highlight: _Ranges = ()
     highlight_in_selection: bool = False
 
 
@@ -102,42 +106,32 @@ def find_includes(path: str, text: str, known: Collection[str]) -> list[Include]
     return found
 
 
-_RST_ADORNMENT = re.compile(r"^\s*([=\-~^\"'`#*+:.])\1{2,}\s*$")
-_RST_LABEL = re.compile(r"^\s*\.\.\s+(_[^:]+:.*|\|[^|]+\|.*)?$")  # `.. _name:` and bare comments
-_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s")
+# reST comments and targets: `.. _name:`, `.. |sub| ...`, and a bare `..`.
+_RST_COMMENT = re.compile(r"^\s*\.\.\s*(_[^:]+:.*|\|[^|]+\|.*)?$")
 
 
-def is_alias(text: str, includes: Sequence[Include]) -> bool:
+def is_alias(path: str, text: str, includes: Sequence[Include]) -> bool:
     """Whether a page is only a wrapper around whole files it includes: no words of its own
-    but headings and labels (Sphinx's `docs/changes.rst` holding `.. include:: ../CHANGES.rst`).
-    When what it includes is prose, the page is that document under another name, not a
-    page that quotes it (a page of only a heading and an example still shows the example)."""
+    but headings, labels and comments (Sphinx's `docs/changes.rst` holding
+    `.. include:: ../CHANGES.rst`). When what it includes is prose, the page is that
+    document under another name, not a page that quotes it (a page of only a heading and
+    an example still shows the example)."""
     if not includes or any(i.lines or i.start_after or i.end_before for i in includes):
         return False
     lines = text.splitlines()
-    skip = {i.line - 1 for i in includes}
-    for index in list(skip):
-        skip.update(range(index + 1, index + 1 + len(_options(lines, index + 1))))
-    for index, line in enumerate(lines):
-        if (
-            index in skip
-            or not line.strip()
-            or _RST_ADORNMENT.match(line)
-            or _RST_LABEL.match(line)
-        ):
-            continue
-        if _MD_HEADING.match(line) or line.strip().startswith("<!--"):
-            continue
-        following = lines[index + 1] if index + 1 < len(lines) else ""
-        if _RST_ADORNMENT.match(following) and len(following.strip()) >= len(line.strip()):
-            continue  # a reST heading's title line
-        return False
-    return True
+    outline = rst_outline(lines) if language_for(path) == "rst" else markdown_outline(lines)
+    own = set(range(outline.first, len(lines))) - outline.hidden
+    for heading in outline.headings:
+        own -= set(range(heading.line, heading.body))
+    for include in includes:
+        at = include.line - 1
+        own -= set(range(at, at + 1 + len(_options(lines, at + 1))))
+    return all(not lines[i].strip() or _RST_COMMENT.match(lines[i]) for i in own)
 
 
 def _snippet(page: str, spec: str, number: int, line: str, known: Collection[str]) -> list[Include]:
     """A snippet line: "path", or "path:start:end" for a range of its lines."""
-    path, ranges = spec, cast(tuple[tuple[int, int | None], ...], ())
+    path, ranges = spec, cast(_Ranges, ())
     if (match := _SNIPPET_RANGE.match(spec)) and resolve_target(page, spec, known) is None:
         path, ranges = match["path"], _ranges(match.group(2)[1:], ":")
     target = resolve_target(page, path, known)
@@ -155,7 +149,7 @@ def _options(lines: Sequence[str], start: int) -> dict[str, str]:
     return options
 
 
-def _ranges(spec: str, separator: str) -> tuple[tuple[int, int | None], ...]:
+def _ranges(spec: str, separator: str) -> _Ranges:
     """1-based inclusive ranges from "1-5,8,10-" (Sphinx) or "1:5,8" (brace includes)."""
     ranges: list[tuple[int, int | None]] = []
     for part in spec.split(","):
@@ -234,13 +228,16 @@ def _fenced(target: str, body: str) -> str:
     return f"{fence}{language}\n{body}\n{fence}"
 
 
+_Selection = tuple[str, _Ranges, str, str]  # target, lines, start-after, end-before
+
+
 def expand_chunks(
     chunks: Sequence[Chunk], includes: Sequence[Include], texts: Mapping[str, str]
 ) -> list[Chunk]:
     """A page's chunks, in page order, each with the text of the files it includes
     (`expand_chunk`); a selection the page has already shown comes again only as its
     highlighted lines."""
-    shown: set[tuple[str, tuple[tuple[int, int | None], ...], str, str]] = set()
+    shown: set[_Selection] = set()
     expanded = {
         index: expand_chunk(chunks[index], includes, texts, shown=shown)
         for index in sorted(range(len(chunks)), key=lambda i: chunks[i].start_line)
@@ -253,7 +250,7 @@ def expand_chunk(
     includes: Sequence[Include],
     texts: Mapping[str, str],
     *,
-    shown: set[tuple[str, tuple[tuple[int, int | None], ...], str, str]] | None = None,
+    shown: set[_Selection] | None = None,
 ) -> Chunk:
     """The chunk with the text of the files its lines include, where each directive was.
 

@@ -114,7 +114,12 @@ def test_split_identifiers() -> None:
 
 def test_version_words() -> None:
     """Version numbers become whole words with their prefixes; other numbers do not."""
-    assert version_words("Version 3.0.1 (v2.1), see 0.35") == "ver3p0 ver3p0p1 ver2p1 ver0p35"
-    assert version_words("host 10.0.0.1, python3.11, 2024-01-02") == ""
+    assert version_words("Version 3.0.1 (v2.1), see 0.35") == [
+        "ver3p0",
+        "ver3p0p1",
+        "ver2p1",
+        "ver0p35",
+    ]
+    assert version_words("host 10.0.0.1, python3.11, 2024-01-02") == []
     assert keyword_query("What changed in 3.0?") == "What changed in 3.0? ver3p0"
     assert keyword_query("plain words") == "plain words"

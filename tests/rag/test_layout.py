@@ -322,8 +322,8 @@ def test_a_page_that_only_includes_a_file_is_that_file_under_another_name() -> N
     assert layout.roles["docs/changes.rst"] is FileRole.CHANGELOG
     assert layout.roles["CHANGES.rst"] is FileRole.CHANGELOG
     md = "# Changes\n\n<!-- kept in one place -->\n{! ../CHANGES.md !}\n"
-    assert is_alias(md, find_includes("docs/changes.md", md, {"CHANGES.md"}))
-    assert not is_alias("# Changes\n", [])
+    assert is_alias("docs/changes.md", md, find_includes("docs/changes.md", md, {"CHANGES.md"}))
+    assert not is_alias("docs/changes.md", "# Changes\n", [])
 
 
 @pytest.mark.parametrize(
