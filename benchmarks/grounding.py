@@ -42,7 +42,7 @@ from ops.settings import (
     RetrievalSettings,
     Settings,
 )
-from ops.small_model import prepare_small_model
+from ops.small_model import cpu_dtype, prepare_small_model
 from ops.wiring import Services, open_services
 from rag.sources import read_tree
 from tests.support.small_model import SERVED_NAME, start_small_vllm
@@ -203,6 +203,9 @@ def main() -> None:
     parser.add_argument("--top-k", type=int, default=3)
     parser.add_argument("--context-chars", type=int, default=1500)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument(
+        "--dtype", default=cpu_dtype(), help="vLLM's --dtype (default: what this CPU is fastest in)"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     OUT.mkdir(parents=True, exist_ok=True)
@@ -213,7 +216,11 @@ def main() -> None:
     if todo:
         model = prepare_small_model(BENCH_DIR).path
         with start_small_vllm(
-            vllm_python(), model, work_dir=OUT / "vllm", enable_lora=False
+            vllm_python(),
+            model,
+            work_dir=OUT / "vllm",
+            enable_lora=False,
+            extra_args=["--dtype", args.dtype],
         ) as server:
             settings = settings_for(server.base_url, OUT / "data", args)
             asyncio.run(_index_and_answer(settings, todo, args.concurrency, answers))

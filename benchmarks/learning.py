@@ -45,7 +45,7 @@ import httpx
 from adapters.storage.local import LocalObjectStore
 from benchmarks.common import BENCH_DIR, SHARED_DATA
 from core.types import FeedbackLabel
-from ops.small_model import SYSTEM_LINE
+from ops.small_model import SYSTEM_LINE, cpu_dtype
 from tests.support.datasets import (
     stored_correction,
     stored_interaction,
@@ -314,6 +314,9 @@ def main() -> None:
     parser.add_argument("--test-items", type=int, default=400, help="test samples evaluated")
     parser.add_argument("--feedback", type=int, default=60, help="seeded users' questions")
     parser.add_argument("--learning-rate", type=float, default=2e-4)
+    parser.add_argument(
+        "--dtype", default=cpu_dtype(), help="vLLM's --dtype (default: what this CPU is fastest in)"
+    )
     parser.add_argument("--quick", action="store_true", help="2 steps, 20 items: the plumbing")
     args = parser.parse_args()
     if args.quick:
@@ -331,7 +334,10 @@ def main() -> None:
     results: dict[str, Any] = {"args": vars(args), "load_start": os.getloadavg()}
 
     with start_small_vllm(
-        vllm_python, model_dir, work_dir=run / "vllm", extra_args=["--max-num-seqs", EVAL_SEQS]
+        vllm_python,
+        model_dir,
+        work_dir=run / "vllm",
+        extra_args=["--max-num-seqs", EVAL_SEQS, "--dtype", args.dtype],
     ) as vllm:
         results["vllm_startup_s"] = round(vllm.startup_s, 1)
         data_dir = run / "data"

