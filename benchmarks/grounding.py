@@ -6,10 +6,16 @@ Every dev question of ../shared/data/qa (FastAPI docs, httpx, requests) is answe
 small model over its project's index, with the check off, so the text is the model's. The
 check then scores each text (core.grounding, semantic support on, as served). An answer is
 labelled supported when a passage it cites (or that the check attributes to it) is the file
-a maintainer pointed to. The report is the curve of both thresholds:
+a maintainer pointed to. With `--extra`, the questions of benchmarks/qa_extra are asked too.
+
+That label is a retrieval fact. Whether an answer says only what its passages say is a
+judgement: benchmarks/grounding_labels.jsonl holds people's faithfulness labels, keyed by
+the answer's text (`answer_key`), and .bench/grounding/label_sheet.md lists every answer
+still without one, with the passages the model was given. The report is the curve of the
+thresholds:
 
 - `min_support`: for each threshold, how many supported and unsupported answers would be
-  sent as generated;
+  sent as generated, and how many of the labelled faithful and unfaithful ones;
 - `min_evidence`: for each threshold, how many questions whose reference file was retrieved
   (and how many whose was not) would be declined when their answer fails the check;
 - `min_question_relevance`: for each threshold, how many supported and unsupported answers
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import logging
 import os
@@ -54,6 +61,12 @@ SETS = {
     "httpx": ("httpx_qa_dev.jsonl", SHARED_DATA / "repos" / "httpx", "httpx/"),
     "requests": ("requests_qa_dev.jsonl", SHARED_DATA / "repos" / "requests", "requests/"),
 }
+EXTRA = {
+    "fastapi": REPO_ROOT / "benchmarks" / "qa_extra" / "fastapi_qa_extra.jsonl",
+    "httpx": REPO_ROOT / "benchmarks" / "qa_extra" / "httpx_qa_extra.jsonl",
+    "requests": REPO_ROOT / "benchmarks" / "qa_extra" / "requests_qa_extra.jsonl",
+}
+LABELS = REPO_ROOT / "benchmarks" / "grounding_labels.jsonl"
 THRESHOLDS = [round(0.05 * i, 2) for i in range(21)]
 
 
@@ -64,14 +77,31 @@ class Case:
     reference: str
 
 
-def cases() -> list[Case]:
+def cases(*, extra: bool = False) -> list[Case]:
     found = []
     for kb, (name, _, prefix) in SETS.items():
-        for line in (SHARED_DATA / "qa" / name).read_text().splitlines():
-            if line.strip():
-                row = json.loads(line)
-                found.append(Case(kb, row["question"], row["answer_doc"].removeprefix(prefix)))
+        files = [SHARED_DATA / "qa" / name] + ([EXTRA[kb]] if extra else [])
+        for path in files:
+            for line in path.read_text().splitlines():
+                if line.strip():
+                    row = json.loads(line)
+                    reference = row["answer_doc"].removeprefix(prefix)
+                    found.append(Case(kb, row["question"], reference))
     return found
+
+
+def answer_key(text: str) -> str:
+    """What a faithfulness label is filed under: the answer's text (greedy decoding gives
+    the same text again until the model, prompt or passages change)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def faithfulness_labels(path: Path = LABELS) -> dict[str, bool]:
+    """answer key -> whether people judged the answer faithful to its passages."""
+    if not path.exists():
+        return {}
+    rows = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line)
+    return {row["key"]: bool(row["faithful"]) for row in rows}
 
 
 def settings_for(base_url: str, data: Path, args: argparse.Namespace) -> Settings:
@@ -123,6 +153,8 @@ def labelled(case: Case, answer: Any, services: Services) -> dict[str, Any]:
         "best_passage": max((s.score for s in answer.sources), default=0.0),
         "retrieved": case.reference in paths,
         "supported": any(paths[n - 1] == case.reference for n in cited),
+        "key": answer_key(answer.text),
+        "passages": [{"path": p, "text": t} for p, t in zip(paths, passages, strict=True)],
     }
 
 
@@ -141,27 +173,37 @@ async def answer_all(services: Services, todo: list[Case], concurrency: int, out
 
 
 def _sent_curve(
-    rows: list[dict[str, Any]], passes: Callable[[dict[str, Any], float], bool]
+    rows: list[dict[str, Any]],
+    passes: Callable[[dict[str, Any], float], bool],
+    labels: dict[str, bool],
 ) -> list[dict[str, Any]]:
-    """For each threshold, the supported and unsupported answers that `passes` lets through."""
+    """For each threshold, the supported and unsupported answers that `passes` lets through,
+    and the labelled faithful and unfaithful ones."""
     curve = []
     for t in THRESHOLDS:
         sent = [r for r in rows if passes(r, t)]
+        judged = [labels[r["key"]] for r in sent if r.get("key") in labels]
         curve.append(
             {
                 "threshold": t,
                 "supported_sent": sum(r["supported"] for r in sent),
                 "unsupported_sent": sum(not r["supported"] for r in sent),
+                "faithful_sent": sum(judged),
+                "unfaithful_sent": len(judged) - sum(judged),
             }
         )
     return curve
 
 
-def curves(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def curves(rows: list[dict[str, Any]], labels: dict[str, bool] | None = None) -> dict[str, Any]:
+    labels = labels or {}
     generated = [r for r in rows if r["model"] == SERVED_NAME]
-    support = _sent_curve(generated, lambda r, t: bool(r["sentences"]) and r["support"] >= t)
+    judged = [labels[r["key"]] for r in generated if r.get("key") in labels]
+    support = _sent_curve(
+        generated, lambda r, t: bool(r["sentences"]) and r["support"] >= t, labels
+    )
     relevance = _sent_curve(
-        generated, lambda r, t: r.get("relevance") is None or r["relevance"] >= t
+        generated, lambda r, t: r.get("relevance") is None or r["relevance"] >= t, labels
     )
     evidence = []
     for t in THRESHOLDS:
@@ -178,10 +220,34 @@ def curves(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "generated": len(generated),
         "supported": sum(r["supported"] for r in generated),
         "retrieved": sum(r["retrieved"] for r in rows),
+        "labelled": len(judged),
+        "faithful": sum(judged),
         "min_support": support,
         "min_question_relevance": relevance,
         "min_evidence": evidence,
     }
+
+
+def label_sheet(rows: list[dict[str, Any]], labels: dict[str, bool], out: Path) -> int:
+    """Writes the generated answers that have no label yet, each with its question and the
+    passages the model was given, for people to judge; returns how many."""
+    todo = [r for r in rows if r["model"] == SERVED_NAME and r.get("key") not in labels]
+    parts = [
+        "# Is each answer faithful to its passages?\n\nFaithful: every claim it makes is "
+        "stated in, or follows directly from, the numbered passages (a sentence with no "
+        "claim, like 'Here is an example:', is neutral). Unfaithful: it states anything the "
+        "passages do not (an invented function, option, behaviour or fact), or contradicts "
+        "them. Whether it answers the question well is another matter. Label lines go to "
+        "benchmarks/grounding_labels.jsonl: "
+        '{"key": KEY, "faithful": true|false, "note": "..."}\n'
+    ]
+    for r in todo:
+        parts.append(f"\n## {r['key']}\n\n**Question ({r['kb']}):** {r['question']}\n")
+        for n, p in enumerate(r.get("passages", []), start=1):
+            parts.append(f"\n**[{n}] {p['path']}**\n\n````\n{p['text']}\n````\n")
+        parts.append(f"\n**Answer:**\n\n````\n{r['text']}\n````\n")
+    out.write_text("".join(parts), encoding="utf-8")
+    return len(todo)
 
 
 def vllm_python() -> Path:
@@ -203,6 +269,7 @@ def main() -> None:
     parser.add_argument("--top-k", type=int, default=3)
     parser.add_argument("--context-chars", type=int, default=1500)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--extra", action="store_true", help="benchmarks/qa_extra's questions too")
     parser.add_argument(
         "--dtype", default=cpu_dtype(), help="vLLM's --dtype (default: what this CPU is fastest in)"
     )
@@ -212,7 +279,7 @@ def main() -> None:
     answers = OUT / "answers.jsonl"
     done = [json.loads(x) for x in answers.read_text().splitlines()] if answers.exists() else []
     seen = {(r["kb"], r["question"]) for r in done}
-    todo = [c for c in cases() if (c.kb, c.question) not in seen]
+    todo = [c for c in cases(extra=args.extra) if (c.kb, c.question) not in seen]
     if todo:
         model = prepare_small_model(BENCH_DIR).path
         with start_small_vllm(
@@ -225,7 +292,9 @@ def main() -> None:
             settings = settings_for(server.base_url, OUT / "data", args)
             asyncio.run(_index_and_answer(settings, todo, args.concurrency, answers))
     rows = [json.loads(x) for x in answers.read_text().splitlines()]
-    report = curves(rows)
+    labels = faithfulness_labels()
+    report = curves(rows, labels)
+    report["to_label"] = label_sheet(rows, labels, OUT / "label_sheet.md")
     (OUT / "report.json").write_text(json.dumps(report, indent=1) + "\n")
     print(json.dumps(report, indent=1))
 

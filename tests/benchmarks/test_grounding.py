@@ -1,0 +1,62 @@
+"""The grounding benchmark's faithfulness labels: filed under the answer's text, counted per
+threshold beside the retrieval label, and every unlabelled answer put on the sheet."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from benchmarks.grounding import answer_key, curves, faithfulness_labels, label_sheet
+from tests.support.small_model import SERVED_NAME
+
+
+def row(text: str, support: float, supported: bool) -> dict[str, Any]:
+    return {
+        "kb": "k",
+        "question": f"q {text}",
+        "model": SERVED_NAME,
+        "text": text,
+        "support": support,
+        "relevance": 1.0,
+        "sentences": 2,
+        "best_passage": 0.6,
+        "retrieved": True,
+        "supported": supported,
+        "key": answer_key(text),
+        "passages": [{"path": "docs/a.md", "text": f"passage for {text}"}],
+    }
+
+
+def test_labels_are_filed_under_the_answer_text(tmp_path: Path) -> None:
+    path = tmp_path / "labels.jsonl"
+    lines = [
+        {"key": answer_key("one"), "faithful": True, "note": ""},
+        {"key": answer_key("two"), "faithful": False, "note": "invents an option"},
+    ]
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    assert faithfulness_labels(path) == {answer_key("one"): True, answer_key("two"): False}
+    assert answer_key("one") != answer_key("one ")
+    assert faithfulness_labels(tmp_path / "none.jsonl") == {}
+
+
+def test_each_threshold_counts_labelled_faithful_and_unfaithful_answers_sent() -> None:
+    rows = [row("a", 0.7, True), row("b", 0.5, True), row("c", 0.3, False), row("d", 0.1, False)]
+    labels = {answer_key("a"): True, answer_key("b"): False, answer_key("c"): True}
+    report = curves(rows, labels)
+    by = {p["threshold"]: p for p in report["min_support"]}
+    assert (report["labelled"], report["faithful"]) == (3, 2)
+    assert (by[0.0]["faithful_sent"], by[0.0]["unfaithful_sent"]) == (2, 1)  # d has no label
+    assert (by[0.4]["faithful_sent"], by[0.4]["unfaithful_sent"]) == (1, 1)
+    assert (by[0.6]["faithful_sent"], by[0.6]["unfaithful_sent"]) == (1, 0)
+    assert (by[0.6]["supported_sent"], by[0.6]["unsupported_sent"]) == (1, 0)
+
+
+def test_the_sheet_lists_only_unlabelled_answers_with_their_passages(tmp_path: Path) -> None:
+    rows = [row("labelled answer", 0.7, True), row("open answer", 0.2, False)]
+    sheet = tmp_path / "sheet.md"
+    count = label_sheet(rows, {answer_key("labelled answer"): True}, sheet)
+    text = sheet.read_text()
+    assert count == 1
+    assert answer_key("open answer") in text and "passage for open answer" in text
+    assert answer_key("labelled answer") not in text
