@@ -22,7 +22,8 @@ thresholds:
   the relevance part of the check would let through (answers kept from a run before it
   existed have no relevance and count as let through).
 
-Answers are kept in .bench/grounding/answers.jsonl as they come, and a re-run reuses them.
+Answers are kept in .bench/grounding/answers.jsonl as they come, with the passages the model
+was given; a re-run reuses them and checks them again with this checkout's check.
 Needs the small-model extra and the vLLM venv (LEXIMIND_TEST_VLLM_PYTHON, else .venv-vllm).
 """
 
@@ -34,13 +35,13 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from benchmarks.common import BENCH_DIR, CORPORA, REPO_ROOT, SHARED_DATA
-from core.grounding import GroundingPolicy, check_answer
+from core.grounding import GroundingPolicy, PassageHeader, check_answer
 from core.types import Question
 from ops.settings import (
     AnswerSettings,
@@ -51,6 +52,7 @@ from ops.settings import (
 )
 from ops.small_model import cpu_dtype, prepare_small_model
 from ops.wiring import Services, open_services
+from ops.wiring.serving import build_embedder
 from rag.sources import read_tree
 from tests.support.small_model import SERVED_NAME, start_small_vllm
 
@@ -127,34 +129,60 @@ def index_sets(services: Services) -> None:
         logging.info("indexed %s: %s", kb, report)
 
 
-def labelled(case: Case, answer: Any, services: Services) -> dict[str, Any]:
-    """One answer with its check and its label (a cited passage is the reference file)."""
-    passages = [s.chunk.text for s in answer.sources]
-    embed = services.embedder
-    check = check_answer(
-        answer.text,
-        passages,
-        policy=GroundingPolicy(min_support=0.0, min_question_relevance=0.0),
-        embed=lambda texts: embed.embed(texts).tolist(),
-        question=case.question,
-    )
-    paths = [s.chunk.path for s in answer.sources]
-    cited = {n for s in check.sentences for n in s.cited}
+def answered(case: Case, answer: Any) -> dict[str, Any]:
+    """One answer as kept: the question, the text and the passages the model was given."""
     return {
         "kb": case.kb,
         "question": case.question,
         "reference": case.reference,
         "model": answer.model,
         "text": answer.text,
+        "best_passage": max((s.score for s in answer.sources), default=0.0),
+        "passages": [
+            {
+                "path": s.chunk.path,
+                "title": s.chunk.title,
+                "start_line": s.chunk.start_line,
+                "end_line": s.chunk.end_line,
+                "text": s.chunk.text,
+            }
+            for s in answer.sources
+        ],
+    }
+
+
+def checked(
+    row: dict[str, Any], embed: Callable[[Sequence[str]], list[list[float]]]
+) -> dict[str, Any]:
+    """A kept answer with the check of this checkout and its retrieval label (a passage it
+    cites, or that the check attributes to it, is the reference file)."""
+    passages = [p["text"] for p in row["passages"]]
+    headers = None
+    if all("start_line" in p for p in row["passages"]):
+        headers = [
+            PassageHeader(p["path"], p["start_line"], p["end_line"]) for p in row["passages"]
+        ]
+    check = check_answer(
+        row["text"],
+        passages,
+        policy=GroundingPolicy(min_support=0.0, min_question_relevance=0.0),
+        embed=embed,
+        question=row["question"],
+        headers=headers,
+    )
+    paths = [p["path"] for p in row["passages"]]
+    cited = {n for s in check.sentences for n in s.cited}
+    return {
+        **row,
         "support": check.support,
         "relevance": check.relevance,
         "sentences": len(check.sentences),
         "removed": check.removed_citations,
-        "best_passage": max((s.score for s in answer.sources), default=0.0),
-        "retrieved": case.reference in paths,
-        "supported": any(paths[n - 1] == case.reference for n in cited),
-        "key": answer_key(answer.text),
-        "passages": [{"path": p, "text": t} for p, t in zip(paths, passages, strict=True)],
+        "invented": check.invented_sources,
+        "repetitive": check.repetitive,
+        "retrieved": row["reference"] in paths,
+        "supported": any(paths[n - 1] == row["reference"] for n in cited),
+        "key": answer_key(row["text"]),
     }
 
 
@@ -164,10 +192,9 @@ async def answer_all(services: Services, todo: list[Case], concurrency: int, out
     async def one(case: Case) -> None:
         async with gate:
             answer = await services.answers.answer(Question(text=case.question, kb=case.kb))
-        row = labelled(case, answer, services)
         with out.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(row) + "\n")
-        logging.info("%s support %.2f supported %s", case.kb, row["support"], row["supported"])
+            f.write(json.dumps(answered(case, answer)) + "\n")
+        logging.info("%s answered: %s", case.kb, case.question[:60])
 
     await asyncio.gather(*(one(c) for c in todo))  # open_services closes the services
 
@@ -199,9 +226,13 @@ def curves(rows: list[dict[str, Any]], labels: dict[str, bool] | None = None) ->
     labels = labels or {}
     generated = [r for r in rows if r["model"] == SERVED_NAME]
     judged = [labels[r["key"]] for r in generated if r.get("key") in labels]
-    support = _sent_curve(
-        generated, lambda r, t: bool(r["sentences"]) and r["support"] >= t, labels
-    )
+
+    def sent(r: dict[str, Any], t: float) -> bool:
+        return (
+            bool(r["sentences"]) and r["support"] >= t and not r["invented"] and not r["repetitive"]
+        )
+
+    support = _sent_curve(generated, sent, labels)
     relevance = _sent_curve(
         generated, lambda r, t: r.get("relevance") is None or r["relevance"] >= t, labels
     )
@@ -233,7 +264,8 @@ def label_sheet(rows: list[dict[str, Any]], labels: dict[str, bool], out: Path) 
     passages the model was given, for people to judge; returns how many."""
     todo = [r for r in rows if r["model"] == SERVED_NAME and r.get("key") not in labels]
     parts = [
-        "# Is each answer faithful to its passages?\n\nFaithful: every claim it makes is "
+        "# Is each answer faithful to its passages?\n\nEach passage is headed as the prompt "
+        "headed it. Faithful: every claim it makes is "
         "stated in, or follows directly from, the numbered passages (a sentence with no "
         "claim, like 'Here is an example:', is neutral). Unfaithful: it states anything the "
         "passages do not (an invented function, option, behaviour or fact), or contradicts "
@@ -244,7 +276,9 @@ def label_sheet(rows: list[dict[str, Any]], labels: dict[str, bool], out: Path) 
     for r in todo:
         parts.append(f"\n## {r['key']}\n\n**Question ({r['kb']}):** {r['question']}\n")
         for n, p in enumerate(r.get("passages", []), start=1):
-            parts.append(f"\n**[{n}] {p['path']}**\n\n````\n{p['text']}\n````\n")
+            lines = f"lines {p.get('start_line')}-{p.get('end_line')}"
+            head = f"[{n}] {p['path']} — {p.get('title', '')} ({lines})"
+            parts.append(f"\n**{head}**\n\n````\n{p['text']}\n````\n")
         parts.append(f"\n**Answer:**\n\n````\n{r['text']}\n````\n")
     out.write_text("".join(parts), encoding="utf-8")
     return len(todo)
@@ -291,7 +325,13 @@ def main() -> None:
         ) as server:
             settings = settings_for(server.base_url, OUT / "data", args)
             asyncio.run(_index_and_answer(settings, todo, args.concurrency, answers))
-    rows = [json.loads(x) for x in answers.read_text().splitlines()]
+    embedder = build_embedder(
+        EmbeddingSettings(cache_dir=BENCH_DIR / "models"), data_dir=OUT / "data"
+    )
+    rows = [
+        checked(json.loads(x), lambda texts: embedder.embed(list(texts)).tolist())
+        for x in answers.read_text().splitlines()
+    ]
     labels = faithfulness_labels()
     report = curves(rows, labels)
     report["to_label"] = label_sheet(rows, labels, OUT / "label_sheet.md")

@@ -14,7 +14,7 @@ from core.calibration_table import CALIBRATION
 from core.confidence import Calibration, calibrated_confidence, evidence
 from core.errors import InvalidQuestion, ModelUnavailable, StoreUnavailable
 from core.extractive import EXTRACTIVE_MODEL, abstention, extractive_answer
-from core.grounding import Embed, GroundingPolicy, check_answer
+from core.grounding import Embed, GroundingPolicy, PassageHeader, check_answer
 from core.memory import MemoryHit, best_hit, for_surface, lead
 from core.ports import (
     AnswerMemory,
@@ -48,6 +48,8 @@ ABSTAINED_MODEL = "abstained"
 LOW_SUPPORT = "low_support"
 NO_SENTENCE = "no_sentence"
 OFF_TOPIC = "off_topic"
+INVENTED_SOURCE = "invented_source"
+REPETITIVE = "repetitive"
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,11 +356,20 @@ class AnswerService:
         """The generated reply checked against the passages; a poorly supported one is
         replaced by the extractive answer or, on weak evidence, by an abstention."""
         passages = [s.chunk.text for s in sources]
+        headers = [
+            PassageHeader(s.chunk.path, s.chunk.start_line, s.chunk.end_line) for s in sources
+        ]
         if self._embed is None:
-            check = check_answer(reply, passages, policy=policy, question=question)
+            check = check_answer(reply, passages, policy=policy, question=question, headers=headers)
         else:
             check = await asyncio.to_thread(
-                check_answer, reply, passages, policy=policy, embed=self._embed, question=question
+                check_answer,
+                reply,
+                passages,
+                policy=policy,
+                embed=self._embed,
+                question=question,
+                headers=headers,
             )
         grounding = Grounding(
             model=model,
@@ -372,7 +383,12 @@ class AnswerService:
         )
         if check.grounded:
             return check.text, model, False, grounding
-        if not check.sentences:
+        if check.invented_sources:
+            cause = INVENTED_SOURCE
+            reason = f"names {check.invented_sources} source(s) the passages do not come from"
+        elif check.repetitive:
+            cause, reason = REPETITIVE, f"{check.repeated} lines or sentences said again"
+        elif not check.sentences:
             cause, reason = NO_SENTENCE, "no sentence to check"
         elif check.support < policy.min_support:
             cause, reason = (

@@ -22,6 +22,13 @@ Three steps, all pure functions of the answer text and the passages:
    relative to the most relevant passage's. Below `min_question_relevance` the answer is off
    topic and not sent as it is; when no passage relates to the question there is nothing to
    compare with, and the evidence threshold of core.answering decides.
+5. Two shapes of text make no claim a passage could support, and small models write both.
+   A line that only names a source ("[2] docs/a.md — Title (lines 3-9)", as the prompt
+   heads each passage, or a bare file path) is not scored when it names a passage as the
+   prompt did; when it names a passage that does not exist, or a file under another
+   passage's number, or one that no passage comes from, the answer invents a source and is
+   not sent as it is. An answer whose lines or sentences mostly repeat one another (a
+   sentence said a third time, a list of the same item) is not sent either.
 """
 
 from __future__ import annotations
@@ -40,6 +47,15 @@ _CODE = re.compile(r"(?ms)^[ \t]*(```|~~~).*?^[ \t]*\1[^\n]*$|`[^`\n]+`")
 _FENCE = re.compile(r"(?ms)^[ \t]*(```|~~~).*?^[ \t]*\1[^\n]*$")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _PARAGRAPH = re.compile(r"\n\s*\n")
+# A line that only names a source: an optional list number, citation markers, a file path,
+# then optionally "— title" and "(lines a-b)" as core.prompting heads each passage.
+_REFERENCE = re.compile(
+    r"^\s*(?:[-*]\s+|\d+[.)]\s*)?(?P<markers>(?:\[\d+(?:\s*,\s*\d+)*\]\s*)*)`?"
+    r"(?P<path>[\w.-]*(?:/[\w.-]+)+/?|[\w-]+(?:\.[\w-]+)*\.[A-Za-z]\w{0,7})`?"
+    r"(?:\s+[—–-]+\s+(?P<title>.*?))?(?:\s*\(lines\s+(?P<lines>\d+\s*-\s*\d+)\)?)?\s*:?\s*$"
+)
+_LIST_NUMBER = re.compile(r"^\s*(?:[-*]\s+|\d+[.)]\s*)")
+_NOT_WORD = re.compile(r"[^\w]+")
 
 Embed = Callable[[Sequence[str]], Sequence[Sequence[float]]]
 
@@ -50,7 +66,8 @@ class GroundingPolicy:
 
     `semantic_weight` is the share of the semantic score in a sentence's support when an
     embedding function is given; `min_terms` the content words a sentence needs to be scored
-    (shorter ones, like "Sure!", neither help nor hurt).
+    (shorter ones, like "Sure!", neither help nor hurt); `max_repeated_share` the share of an
+    answer's lines and sentences that may repeat earlier ones (two at least are needed).
     """
 
     min_support: float = 0.45
@@ -58,6 +75,16 @@ class GroundingPolicy:
     semantic_weight: float = 0.5
     min_terms: int = 2
     min_question_relevance: float = 0.4
+    max_repeated_share: float = 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class PassageHeader:
+    """Where a passage comes from, as the prompt named it above the passage's text."""
+
+    path: str
+    start_line: int | None = None
+    end_line: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +113,9 @@ class GroundingCheck:
     sentence_floor: float = 0.5
     relevance: float | None = None
     on_topic: bool = True
+    invented_sources: int = 0
+    repeated: int = 0
+    repetitive: bool = False
 
     @property
     def unsupported(self) -> int:
@@ -211,21 +241,29 @@ def check_answer(
     policy: GroundingPolicy | None = None,
     embed: Embed | None = None,
     question: str | None = None,
+    headers: Sequence[PassageHeader] | None = None,
 ) -> GroundingCheck:
     """The answer with invalid citations removed and missing ones attributed, its support
     and, when `question` is given, its relevance to the question (step 4 above).
 
     `passages` are the texts numbered 1.. in the prompt; `embed`, if given, turns texts into
-    vectors (any length, compared by cosine).
+    vectors (any length, compared by cosine); `headers`, if given, where each passage comes
+    from, which lines that only name a source are checked against (step 5).
     """
     p = policy or GroundingPolicy()
+    references = [_reference(u.text(text)) for u in _units(text)]
+    invented = sum(_invented(r, headers, passages) for r in references if r is not None)
     cleaned, removed = remove_invalid_citations(text, len(passages))
     units = _units(cleaned)
     bodies = [_MARKER.sub("", u.text(cleaned)) for u in units]
-    terms = [content_terms(b) for b in bodies]
+    naming = [_reference(u.text(cleaned)) is not None for u in units]
+    terms = [set() if naming[i] else content_terms(b) for i, b in enumerate(bodies)]
     cites = [tuple(dict.fromkeys(cited_numbers(u.text(cleaned)))) for u in units]
     passage_terms = [content_terms(t) for t in passages]
-    scored = [i for i, t in enumerate(terms) if len(t) >= p.min_terms]
+    repeats = _repeats(cleaned, units)
+    said = [i for i, t in enumerate(terms) if t or naming[i]]
+    scored = [i for i, t in enumerate(terms) if len(t) >= p.min_terms and i not in repeats]
+    repetitive = len(repeats) >= 2 and len(repeats) > p.max_repeated_share * len(said)
 
     question_terms = content_terms(question) if question is not None else set()
     asks = bool(question_terms) and bool(scored) and bool(passages)
@@ -300,11 +338,85 @@ def check_answer(
         sentences=tuple(results),
         removed_citations=removed,
         attributed_citations=len(insertions),
-        grounded=bool(results) and answer_support >= p.min_support and on_topic,
+        grounded=bool(results)
+        and answer_support >= p.min_support
+        and on_topic
+        and not invented
+        and not repetitive,
         sentence_floor=p.min_sentence_support,
         relevance=None if relevance is None else round(relevance, 3),
         on_topic=on_topic,
+        invented_sources=invented,
+        repeated=len(repeats),
+        repetitive=repetitive,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Reference:
+    numbers: tuple[int, ...]
+    path: str
+    lines: tuple[int, int] | None
+
+
+def _reference(unit: str) -> _Reference | None:
+    """The source a line names when it names nothing else (step 5), else None."""
+    if "\n" in unit.strip() or unit.lstrip().startswith(("```", "~~~")):
+        return None
+    found = _REFERENCE.match(unit)
+    if found is None:
+        return None
+    lines = None
+    if found.group("lines"):
+        first, last = (int(n) for n in found.group("lines").split("-"))
+        lines = (first, last)
+    numbers = tuple(int(n) for n in _NUMBERS.findall(found.group("markers")))
+    return _Reference(numbers, found.group("path").strip("/"), lines)
+
+
+def _invented(
+    reference: _Reference, headers: Sequence[PassageHeader] | None, passages: Sequence[str]
+) -> bool:
+    """Whether a line that names a source names one the prompt did not show: a passage
+    number out of range, a file under another passage's number, invented line numbers, or
+    a bare path that neither heads nor appears in any passage."""
+    if headers is None:
+        return False
+
+    def same_file(path: str, header: PassageHeader) -> bool:
+        return path == header.path or header.path.endswith("/" + path)
+
+    if not reference.numbers:
+        named = any(same_file(reference.path, h) for h in headers)
+        return not named and not any(reference.path in t for t in passages)
+    for n in reference.numbers:
+        if not 1 <= n <= len(headers) or not same_file(reference.path, headers[n - 1]):
+            return True
+        header = headers[n - 1]
+        shown = (header.start_line, header.end_line)
+        if (
+            reference.lines is not None
+            and header.start_line is not None
+            and reference.lines != shown
+        ):
+            return True
+    return False
+
+
+def _repeats(text: str, units: Sequence[_Unit]) -> set[int]:
+    """The units that say again what an earlier unit said (list numbers, markers, case and
+    punctuation aside)."""
+    seen: set[str] = set()
+    again: set[int] = set()
+    for i, unit in enumerate(units):
+        body = _MARKER.sub("", _LIST_NUMBER.sub("", unit.text(text)))
+        key = _NOT_WORD.sub(" ", body.lower()).strip()
+        if not key:
+            continue
+        if key in seen:
+            again.add(i)
+        seen.add(key)
+    return again
 
 
 def _neighbours(

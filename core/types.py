@@ -132,8 +132,9 @@ class Grounding:
     it had to reach. `fallback` is None when the text was sent (with invalid citations
     removed and missing ones added), else what was sent instead, "extractive" or
     "abstained", and `reason` says why in words; `cause` names why in one word for metrics
-    ("low_support", "no_sentence" or "off_topic"). `relevance` is the answer's relevance to
-    the question relative to the best passage's (None when it was not measured).
+    ("low_support", "no_sentence", "off_topic", "invented_source" or "repetitive").
+    `relevance` is the answer's relevance to the question relative to the best passage's
+    (None when it was not measured).
     """
 
     model: str

@@ -96,7 +96,8 @@ class Metrics:
         self.grounding_fallbacks = Counter(
             "leximind_grounding_fallbacks_total",
             "Generated answers not sent as written, by the model that wrote them and cause: "
-            "low_support, no_sentence or off_topic (the answer does not relate to the question)",
+            "low_support, no_sentence, off_topic (the answer does not relate to the question), "
+            "invented_source (it names a source no passage comes from) or repetitive",
             ["model", "cause"],
             registry=r,
         )

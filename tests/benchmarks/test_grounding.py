@@ -1,13 +1,15 @@
 """The grounding benchmark's faithfulness labels: filed under the answer's text, counted per
-threshold beside the retrieval label, and every unlabelled answer put on the sheet."""
+threshold beside the retrieval label, every unlabelled answer put on the sheet, and kept
+answers checked again by this checkout's check."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.grounding import answer_key, curves, faithfulness_labels, label_sheet
+from benchmarks.grounding import answer_key, checked, curves, faithfulness_labels, label_sheet
 from tests.support.small_model import SERVED_NAME
 
 
@@ -23,6 +25,8 @@ def row(text: str, support: float, supported: bool) -> dict[str, Any]:
         "best_passage": 0.6,
         "retrieved": True,
         "supported": supported,
+        "invented": 0,
+        "repetitive": False,
         "key": answer_key(text),
         "passages": [{"path": "docs/a.md", "text": f"passage for {text}"}],
     }
@@ -60,3 +64,19 @@ def test_the_sheet_lists_only_unlabelled_answers_with_their_passages(tmp_path: P
     assert count == 1
     assert answer_key("open answer") in text and "passage for open answer" in text
     assert answer_key("labelled answer") not in text
+
+
+def test_kept_answers_are_checked_again_with_their_passage_headers() -> None:
+    def embed(texts: Sequence[str]) -> list[list[float]]:
+        return [[1.0, 0.0] for _ in texts]
+
+    kept = row("x", 0.0, False)
+    kept["reference"] = "docs/a.md"
+    kept["passages"] = [
+        {"path": "docs/a.md", "title": "A", "start_line": 3, "end_line": 9, "text": "Run pytest."}
+    ]
+    kept["text"] = "[1] docs/a.md — A (lines 3-9)\nRun the tests with pytest [1]."
+    again = checked(kept, embed)
+    assert again["invented"] == 0 and again["supported"] and again["support"] > 0.5
+    kept["text"] = "[2] docs/b.md — B (lines 1-4)\nRun the tests with pytest [1]."
+    assert checked(kept, embed)["invented"] == 1

@@ -1,13 +1,27 @@
-"""Generated answers checked against their sources: citations, support, and the fallback."""
+"""Generated answers checked against their sources: citations, support, invented sources,
+repetition, and the fallback."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from core.answering import ABSTAINED_MODEL, LOW_SUPPORT, AnswerPolicy, AnswerService
+from core.answering import (
+    ABSTAINED_MODEL,
+    INVENTED_SOURCE,
+    LOW_SUPPORT,
+    REPETITIVE,
+    AnswerPolicy,
+    AnswerService,
+)
 from core.answering import OFF_TOPIC as OFF_TOPIC_CAUSE
 from core.extractive import EXTRACTIVE_MODEL
-from core.grounding import GroundingPolicy, check_answer, cited_numbers, remove_invalid_citations
+from core.grounding import (
+    GroundingPolicy,
+    PassageHeader,
+    check_answer,
+    cited_numbers,
+    remove_invalid_citations,
+)
 from core.types import Question, Source
 from tests.fakes import ListRetriever, MemoryInteractionLog, ScriptedChatModel, chunk
 
@@ -212,3 +226,77 @@ async def test_an_off_topic_copy_falls_back_to_the_extractive_answer_and_says_wh
     recorded = log.records[answer.interaction_id].to_record()["answer"]["grounding"]
     assert recorded["reason"].startswith("off topic: relevance to the question 0.00 below 0.40")
     assert recorded["cause"] == "off_topic" and recorded["support"] == 1.0
+
+
+HEADERS = [PassageHeader("docs/testing.md", 1, 5), PassageHeader("docs/bodies.md", 10, 14)]
+
+
+def test_a_line_that_names_a_passage_as_the_prompt_did_is_no_claim() -> None:
+    answer = (
+        "1. [1] docs/testing.md — Testing (lines 1-5)\n"
+        "Run the test suite with pytest from the repository root."
+    )
+    check = check_answer(answer, PASSAGES, headers=HEADERS)
+    assert check.grounded and check.invented_sources == 0
+    assert [s.text for s in check.sentences] == [
+        "Run the test suite with pytest from the repository root."
+    ]
+
+
+def test_a_line_that_names_a_source_the_prompt_did_not_show_is_an_invented_source() -> None:
+    supported = "Run the test suite with pytest from the repository root [1]."
+    for named in (
+        "[3] docs/deploy.md — Deploying (lines 1-9)",  # no passage 3
+        "[2] docs/testing.md — Testing (lines 1-5)",  # passage 1's file under number 2
+        "[1] docs/testing.md — Testing (lines 40-60)",  # lines the prompt did not give
+        "docs/deploy.md",  # a bare path that no passage heads or mentions
+    ):
+        check = check_answer(f"{named}\n\n{supported}", PASSAGES, headers=HEADERS)
+        assert check.invented_sources == 1 and not check.grounded, named
+        assert check.support == 1.0  # the rest is supported: the source alone sinks it
+
+
+def test_a_bare_path_a_passage_mentions_or_heads_is_not_invented() -> None:
+    passages = [PASSAGES[0] + " The settings live in conf/settings.toml.", PASSAGES[1]]
+    for named in ("conf/settings.toml", "`docs/bodies.md`", "testing.md"):
+        answer = f"{named}\n\nRun the test suite with pytest from the repository root [1]."
+        assert check_answer(answer, passages, headers=HEADERS).grounded, named
+
+
+def test_without_headers_a_source_line_is_neither_scored_nor_judged() -> None:
+    answer = "[3] docs/deploy.md — Deploying (lines 1-9)\nRun the test suite with pytest [1]."
+    check = check_answer(answer, PASSAGES)
+    assert check.grounded and check.invented_sources == 0 and len(check.sentences) == 1
+
+
+def test_an_answer_that_mostly_repeats_itself_is_not_sent() -> None:
+    looping = "\n".join(f"{n}. Run the test suite with pytest [1]." for n in range(1, 6))
+    check = check_answer(looping, PASSAGES, headers=HEADERS)
+    assert check.repetitive and check.repeated == 4 and not check.grounded
+    once = (
+        "Run the test suite with pytest [1]. Install the test extra first [1]. "
+        "Run the test suite with pytest [1]."
+    )
+    check = check_answer(once, PASSAGES, headers=HEADERS)
+    assert check.repeated == 1 and not check.repetitive and check.grounded
+
+
+async def test_an_answer_that_invents_a_source_falls_back_and_says_why() -> None:
+    reply = (
+        "[4] docs/ci.md — Continuous integration (lines 1-20)\n"
+        "Run the test suite with pytest from the repository root [1]."
+    )
+    service, log = _service(reply, score=0.8)
+    answer = await service.answer(Question("How do I run the tests?"))
+    assert answer.extractive and "docs/ci.md" not in answer.text
+    recorded = log.records[answer.interaction_id].to_record()["answer"]["grounding"]
+    assert recorded["cause"] == INVENTED_SOURCE and "1 source(s)" in recorded["reason"]
+
+
+async def test_a_looping_answer_falls_back_and_says_why() -> None:
+    reply = "\n".join("- Use pytest from the repository root [1]." for _ in range(4))
+    service, log = _service(reply, score=0.8)
+    answer = await service.answer(Question("How do I run the tests?"))
+    assert answer.extractive
+    recorded = log.records[answer.interaction_id].to_record()["answer"]["grounding"]
+    assert recorded["cause"] == REPETITIVE and recorded["reason"].startswith("3 lines")
