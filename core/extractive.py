@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.types import ChunkKind, Source
+from core.versions import named_versions, version_words
 
 EXTRACTIVE_MODEL = "extractive"
 _WORD = re.compile(r"[a-z0-9_]+")
@@ -140,16 +141,23 @@ def extractive_answer(question: str, sources: Sequence[Source], *, max_units: in
     """An answer quoted from the passages, each quote citing its passage number.
 
     Sentences and code blocks of documents are chosen by the question words they share,
-    better-ranked passages first; at most one code block is quoted. When a source-code
+    better-ranked passages first; at most one code block is quoted. For a question that
+    names a release, they come from the sections titled with it, if any. When a source-code
     passage ranks first, its definition is shown as an excerpt.
     """
     wanted = content_terms(question)
+    asked = set(named_versions(question))
+    # The notes of the release a question names answer it, in words of their own: when a
+    # section titled with that release is among the passages, the quotes come from it.
+    releases = {
+        n for n, s in enumerate(sources, start=1) if asked & set(version_words(s.chunk.title))
+    }
     scored: list[tuple[float, int, int, _Unit]] = []
     for number, source in enumerate(sources, start=1):
-        if source.chunk.kind is ChunkKind.CODE:
+        if source.chunk.kind is ChunkKind.CODE or (releases and number not in releases):
             continue
         for position, unit in enumerate(_units(source.chunk.text)):
-            overlap = len(wanted & content_terms(unit.text))
+            overlap = len(wanted & content_terms(unit.text)) + (number in releases)
             if overlap and len(unit.items) > _LIST_ITEMS:
                 unit = _matching_items(unit, wanted)
             if overlap:

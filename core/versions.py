@@ -20,3 +20,12 @@ def version_words(text: str) -> list[str]:
         parts = [part for part in match.groups() if part is not None]
         words.extend("ver" + "p".join(parts[:size]) for size in range(2, len(parts) + 1))
     return words
+
+
+def named_versions(text: str) -> list[str]:
+    """The word of each version number of `text` as written, without its prefixes: the
+    release a question names ("what changed in 3.0.2?" names `ver3p0p2`, not 3.0.0 through
+    `ver3p0`; "in 3.0?" names `ver3p0`, which every 3.0.x title holds)."""
+    return [
+        "ver" + "p".join(p for p in m.groups() if p is not None) for m in _VERSION.finditer(text)
+    ]

@@ -17,7 +17,7 @@ from core.citations import source_url
 from core.errors import UnknownKnowledgeBase
 from core.passages import is_boilerplate
 from core.types import Chunk, ChunkKind, FileRole, Source
-from core.versions import version_words
+from core.versions import named_versions, version_words
 from rag.catalog import Catalog, KnowledgeBase
 from rag.intent import question_intent, role_weight
 from rag.keywords import keyword_query
@@ -239,7 +239,7 @@ class HybridRetriever:
                 [([c.id for c, _ in dense], w.dense), ([c.id for c, _ in keyword], w.keyword)],
                 rrf_k=w.rrf_k,
             )
-        asked = set(version_words(query))
+        asked = set(named_versions(query))
         fused = _damped(fused, chunks, asked)
         other_language = _in_other_language(query, record)
         pages = rank_pages(
@@ -318,8 +318,8 @@ def _damped(
     fused: list[tuple[str, float]], chunks: dict[str, Chunk], asked: set[str]
 ) -> list[tuple[str, float]]:
     """The fused scores with boilerplate passages (core.passages) and, for a question that
-    names a version (`asked`: its version words), the sections of other releases weighed
-    down; re-sorted."""
+    names a version (`asked`: core.versions.named_versions), the sections of other releases
+    weighed down; re-sorted."""
 
     def weight(chunk: Chunk) -> float:
         if is_boilerplate(chunk):
@@ -358,7 +358,7 @@ def _in_other_language(query: str, record: KnowledgeBase | None) -> bool:
 
 def _evidence(similarity: float, chunk: Chunk, asked: set[str]) -> float:
     """A passage's score: its similarity, or RELEASE_EVIDENCE if higher for a section titled
-    with a release that the question names (`asked`: its version words)."""
+    with a release that the question names (`asked`: core.versions.named_versions)."""
     if asked and asked & set(version_words(chunk.title)):
         return max(similarity, RELEASE_EVIDENCE)
     return similarity

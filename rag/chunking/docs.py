@@ -153,13 +153,18 @@ def _groups(sections: Sequence[_Section], visible: _Text, min_chars: int) -> lis
 
     A small section joins the sections that follow while they share its parent; at a
     parent's end it joins the previous group if that group is under the same parent.
-    A lone heading with nothing to join is dropped.
+    A lone heading with nothing to join is dropped. A release's section ("Version 3.0.2",
+    a changelog's patch release of one line) joins no sibling and no sibling joins it: merged,
+    it would be titled and found as another section.
     """
     groups: list[_Group] = []
     pending: list[int] = []
     for index, section in enumerate(sections):
         if visible.empty(section.start, section.end):
             continue
+        if pending and _releases_apart(pending, section, sections):
+            _release_group(pending, groups, sections, visible)
+            pending = []
         if pending and not _within(section.path, sections[pending[0]].path[:-1]):
             _flush(pending, groups, sections, visible)
             pending = []
@@ -176,11 +181,38 @@ def _groups(sections: Sequence[_Section], visible: _Text, min_chars: int) -> lis
     return groups
 
 
+def _releases_apart(
+    members: Sequence[int], section: _Section, sections: Sequence[_Section]
+) -> bool:
+    """Whether `section` and a section among `members` are siblings of which one names a
+    release: a release's section is joined only by its own subsections."""
+    if not section.path:
+        return False
+    depth = len(section.path)
+    siblings = [sections[m].path[-1] for m in members if len(sections[m].path) == depth]
+    if not siblings:
+        return False
+    return bool(_RELEASE.match(section.path[-1])) or any(_RELEASE.match(t) for t in siblings)
+
+
+def _release_group(
+    members: list[int], groups: list[_Group], sections: Sequence[_Section], visible: _Text
+) -> None:
+    """A small release's sections as a group of their own, titled by the first with a body."""
+    if _headings_only(members, sections, visible):
+        return
+    main = next(m for m in members if not visible.empty(sections[m].body, sections[m].end))
+    groups.append(_Group(list(members), main))
+
+
 def _flush(
     pending: list[int], groups: list[_Group], sections: Sequence[_Section], visible: _Text
 ) -> None:
     """Places a small run of sections that found no following sibling."""
     parent = sections[pending[0]].path[:-1]
+    if groups and _releases_apart(groups[-1].members, sections[pending[0]], sections):
+        _release_group(pending, groups, sections, visible)
+        return
     if groups and _within(sections[groups[-1].members[-1]].path, parent):
         groups[-1].members.extend(pending)
     elif not _headings_only(pending, sections, visible):

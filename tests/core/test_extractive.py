@@ -132,3 +132,28 @@ def test_a_list_of_sentences_is_quoted_sentence_by_sentence() -> None:
     text = extractive_answer("How do I stream a response body?", [Source(chunk("a.md", items), 1)])
     assert "> Streaming a response reads its body in chunks instead of loading it whole" in text
     assert "same host. Streaming" not in text
+
+
+def test_a_question_naming_a_release_is_answered_from_its_notes() -> None:
+    """The notes of the release asked about share no word with "what changed in 3.0.2?";
+    a configuration page's "Changed in version ..." lines share two. The notes are quoted."""
+    notes = chunk(
+        "CHANGES.rst",
+        "- Correct the type of the loader property.\n- Fix an error with two CLI options.",
+        title="Version 3.0.2",
+    )
+    config = chunk(
+        "docs/config.rst",
+        "Changed in version 1.0: two logging settings were removed.\n\n"
+        "Changed in version 2.3: the environment setting was removed.",
+        title="Configuration",
+    )
+    answer = extractive_answer(
+        "What changed in version 3.0.2?", [Source(config, 0.6), Source(notes, 0.5)]
+    )
+    assert "loader property" in answer and "two CLI options" in answer
+    assert "Changed in version" not in answer
+    other = extractive_answer(
+        "What changed in version 2.9?", [Source(config, 0.6), Source(notes, 0.5)]
+    )
+    assert "Changed in version" in other  # no section names 2.9: the words decide

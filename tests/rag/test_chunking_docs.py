@@ -46,6 +46,50 @@ def test_a_changelogs_releases_stand_side_by_side() -> None:
     assert [c.title for c in chunks] == ["Version 3.0.1", "Version 3.0.0", "Version 0.3.1"]
 
 
+def test_a_small_release_is_a_passage_of_its_own() -> None:
+    """A one-line patch release neither joins the next release nor takes it in: merged, it
+    would be titled, and found, as the other one. Other small sections still merge."""
+    text = dedent(
+        f"""\
+        # Changelog
+
+        ## 3.0.3
+
+        - Fix the reloader on Windows.
+
+        ## 3.0.2
+
+        - Correct the type of `jinja_loader`.
+
+        ## 3.0.1
+
+        - {FILLER}
+
+        ## 3.0.0
+
+        - Remove deprecated code.
+
+        ## Notes
+
+        Short.
+
+        ## More notes
+
+        {FILLER}
+        """
+    )
+    chunks = _markdown(text)
+    assert [c.title for c in chunks] == [
+        "Changelog > 3.0.3",
+        "Changelog > 3.0.2",
+        "Changelog > 3.0.1",
+        "Changelog > 3.0.0",
+        "Changelog > More notes",
+    ]
+    assert "jinja_loader" in chunks[1].text and "reloader" not in chunks[1].text
+    assert "Short." in chunks[4].text  # a small section that names no release still merges
+
+
 def test_titles_are_heading_paths_rooted_at_the_first_h1() -> None:
     """Each section is titled with its heading path, without `{ #anchor }` attributes."""
     text = dedent(

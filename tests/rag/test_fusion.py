@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.types import FileRole
-from core.versions import version_words
+from core.versions import named_versions, version_words
 from rag.intent import Intent, role_weight
 from rag.keywords import keyword_query, split_identifiers
 from rag.retrieval import rank_pages, reciprocal_rank_fusion
@@ -123,3 +123,10 @@ def test_version_words() -> None:
     assert version_words("host 10.0.0.1, python3.11, 2024-01-02") == []
     assert keyword_query("What changed in 3.0?") == "What changed in 3.0? ver3p0"
     assert keyword_query("plain words") == "plain words"
+
+
+def test_named_versions_are_the_versions_as_written() -> None:
+    """A question names the release it writes out, not the prefixes that find its siblings."""
+    assert named_versions("What changed in 3.0.2, and in v2.1?") == ["ver3p0p2", "ver2p1"]
+    assert named_versions("no version here, 0.35 aside") == ["ver0p35"]
+    assert named_versions("host 10.0.0.1") == []

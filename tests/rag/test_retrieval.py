@@ -143,3 +143,22 @@ async def test_a_question_naming_a_release_gets_that_releases_section(catalog: C
     assert [s.score for s in found] == [RELEASE_EVIDENCE, 0.2]
     plain = await retriever.search("What changed lately?", kb="default", k=2)
     assert {s.path: (s.title, s.score) for s in plain}["CHANGES.rst"] == ("Version 0.3.1", 0.3)
+
+
+async def test_a_question_naming_a_patch_release_gets_that_release_not_its_siblings(
+    catalog: Catalog,
+) -> None:
+    """'3.0.2' names one release: the 3.0.0 section ranked above it is another release, though
+    both are 3.0; '3.0' names them all."""
+    first = chunk("CHANGES.rst", "- Removed old code.", title="Version 3.0.0", lines=(1, 5))
+    patch = chunk("CHANGES.rst", "- Fixed a type.", title="Version 3.0.2", lines=(9, 12))
+    retriever = HybridRetriever(
+        store=FaintStore([first, patch, RANKING[1]]),
+        embedder=ConstantEmbedder(),
+        catalog=catalog,
+        follow_links=False,
+    )
+    found = await retriever.search("What changed in version 3.0.2?", kb="default", k=1)
+    assert [(s.title, s.score) for s in found] == [("Version 3.0.2", RELEASE_EVIDENCE)]
+    found = await retriever.search("What changed in version 3.0?", kb="default", k=1)
+    assert [s.title for s in found] == ["Version 3.0.0"]
