@@ -385,7 +385,8 @@ class AnswerService:
             return check.text, model, False, grounding
         if check.invented_sources:
             cause = INVENTED_SOURCE
-            reason = f"names {check.invented_sources} source(s) the passages do not come from"
+            n = check.invented_sources
+            reason = f"names {n} source{'s' if n != 1 else ''} the passages do not come from"
         elif check.repetitive:
             cause, reason = REPETITIVE, f"{check.repeated} lines or sentences said again"
         elif not check.sentences:
