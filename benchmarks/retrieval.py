@@ -421,9 +421,11 @@ def table(figures: Figures, runs: Sequence[Run]) -> list[str]:
 
 
 def write_docs(command: str, figures: Figures, runs: Sequence[Run], embedder: str) -> None:
-    """Replaces the Retrieval section of docs/benchmarks.md with these figures."""
+    """Replaces the command line and the table of the Retrieval section of
+    docs/benchmarks.md with these figures. The text after the table, the team's reading of
+    the figures, is kept for a person to revise (the run's notes are printed, not written)."""
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    section = "\n".join(
+    head = "\n".join(
         [
             "## Retrieval",
             "",
@@ -433,18 +435,28 @@ def write_docs(command: str, figures: Figures, runs: Sequence[Run], embedder: st
             "",
             *table(figures, runs),
             "",
-            *(f"- {note}" for note in figures.notes),
-            "",
         ]
     )
     text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
+    print(f"{DOCS.name}: Retrieval table updated; revise the text below it by hand")
+    DOCS.write_text(replace_retrieval_table(text, head))
+
+
+def replace_retrieval_table(text: str, head: str) -> str:
+    """`text` with its Retrieval section's opening and table replaced by `head`; the rest of
+    the section and of the document stay as they were."""
     start = text.find("\n## Retrieval\n")
     if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[: start + 1] + section + ("\n" + text[end + 1 :] if end != -1 else "")
-    DOCS.write_text(text)
+        return text.rstrip("\n") + "\n\n" + head
+    end = text.find("\n## ", start + 1)
+    section = text[start + 1 : end + 1] if end != -1 else text[start + 1 :]
+    lines = section.split("\n")
+    row = next((n for n, line in enumerate(lines) if line.startswith("|")), len(lines))
+    while row < len(lines) and lines[row].startswith("|"):
+        row += 1
+    rest = "\n".join(lines[row:]).lstrip("\n")
+    kept = head + ("\n" + rest if rest else "")
+    return text[: start + 1] + kept + (text[end + 1 :] if end != -1 else "")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
