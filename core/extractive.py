@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core.types import ChunkKind, Source
-from core.versions import named_versions, version_words
+from core.versions import named_versions, names_release
 
 EXTRACTIVE_MODEL = "extractive"
 _WORD = re.compile(r"[a-z0-9_]+")
@@ -149,9 +149,7 @@ def extractive_answer(question: str, sources: Sequence[Source], *, max_units: in
     asked = set(named_versions(question))
     # The notes of the release a question names answer it, in words of their own: when a
     # section titled with that release is among the passages, the quotes come from it.
-    releases = {
-        n for n, s in enumerate(sources, start=1) if asked & set(version_words(s.chunk.title))
-    }
+    releases = {n for n, s in enumerate(sources, start=1) if names_release(s.chunk.title, asked)}
     scored: list[tuple[float, int, int, _Unit]] = []
     for number, source in enumerate(sources, start=1):
         if source.chunk.kind is ChunkKind.CODE or (releases and number not in releases):

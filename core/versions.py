@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 _VERSION = re.compile(r"(?<![\w.])[vV]?(\d+)\.(\d+)(?:\.(\d+))?(?![\w]|\.\d)")
 
@@ -16,8 +17,7 @@ def version_words(text: str) -> list[str]:
     the prefix lets "3.0" find "3.0.1".
     """
     words: list[str] = []
-    for match in _VERSION.finditer(text):
-        parts = [part for part in match.groups() if part is not None]
+    for parts in _numbers(text):
         words.extend("ver" + "p".join(parts[:size]) for size in range(2, len(parts) + 1))
     return words
 
@@ -26,6 +26,15 @@ def named_versions(text: str) -> list[str]:
     """The word of each version number of `text` as written, without its prefixes: the
     release a question names ("what changed in 3.0.2?" names `ver3p0p2`, not 3.0.0 through
     `ver3p0`; "in 3.0?" names `ver3p0`, which every 3.0.x title holds)."""
-    return [
-        "ver" + "p".join(p for p in m.groups() if p is not None) for m in _VERSION.finditer(text)
-    ]
+    return ["ver" + "p".join(parts) for parts in _numbers(text)]
+
+
+def names_release(title: str, asked: Collection[str]) -> bool:
+    """Whether a section title names one of the releases `asked` (named_versions of a
+    question): "Version 3.0.2" names `ver3p0p2` and `ver3p0`, not `ver3p0p0`."""
+    return bool(asked) and not set(asked).isdisjoint(version_words(title))
+
+
+def _numbers(text: str) -> list[list[str]]:
+    """The parts of each version number of `text` ("3.0.1" -> 3, 0, 1)."""
+    return [[p for p in m.groups() if p is not None] for m in _VERSION.finditer(text)]

