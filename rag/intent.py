@@ -129,6 +129,19 @@ def _tier(intent: Intent, role: FileRole, path: str) -> str:
     return _TIERS[intent].get(role, _S)
 
 
+def excluded_roles(intent: Intent) -> frozenset[FileRole]:
+    """Roles whose passages take no candidate place for questions of `intent`.
+
+    Tests, for running the tests, building or setting up: a test module's passages say
+    "test", "run" and the project's names over and over, and never how to run anything,
+    while the files that do (a Makefile, a CI workflow, a CONTRIBUTING section) are few
+    and short. A repository with hundreds of test modules filled both candidate lists with
+    them and left its `scripts/test.sh` out of either; weighed down afterwards, the tests
+    still took every slot.
+    """
+    return frozenset({FileRole.TEST}) if intent is Intent.ONBOARDING else frozenset()
+
+
 def role_weight(
     intent: Intent, *, secondary: float, translations_first: bool = False
 ) -> Callable[[FileRole, str], float]:

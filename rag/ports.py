@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from core.types import Chunk, ChunkKind
+from core.types import Chunk, ChunkKind, FileRole
 
 Vectors = npt.NDArray[np.float32]
 
@@ -58,15 +58,29 @@ class VectorStore(Protocol):
         ...
 
     def vector_search(
-        self, kb: str, vector: Vectors, *, k: int, kind: ChunkKind | None = None
+        self,
+        kb: str,
+        vector: Vectors,
+        *,
+        k: int,
+        kind: ChunkKind | None = None,
+        exclude_roles: frozenset[FileRole] = frozenset(),
     ) -> list[tuple[Chunk, float]]:
-        """Nearest chunks by cosine similarity, best first, with the similarity."""
+        """Nearest chunks by cosine similarity, best first, with the similarity; chunks of
+        `exclude_roles` (core.types.FileRole) take no place."""
         ...
 
     def keyword_search(
-        self, kb: str, query: str, *, k: int, kind: ChunkKind | None = None
+        self,
+        kb: str,
+        query: str,
+        *,
+        k: int,
+        kind: ChunkKind | None = None,
+        exclude_roles: frozenset[FileRole] = frozenset(),
     ) -> list[tuple[Chunk, float]]:
-        """Best BM25 matches, best first, with the BM25 score."""
+        """Best BM25 matches, best first, with the BM25 score; chunks of `exclude_roles` take
+        no place."""
         ...
 
     def close(self) -> None:
@@ -99,7 +113,14 @@ class HybridSearch(Protocol):
     """
 
     def hybrid_search(
-        self, kb: str, query: str, vector: Vectors, *, k: int, kind: ChunkKind | None = None
+        self,
+        kb: str,
+        query: str,
+        vector: Vectors,
+        *,
+        k: int,
+        kind: ChunkKind | None = None,
+        exclude_roles: frozenset[FileRole] = frozenset(),
     ) -> list[tuple[Chunk, float]]:
         """Best chunks by the store's fused score, best first, with that score."""
         ...

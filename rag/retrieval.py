@@ -19,7 +19,7 @@ from core.passages import is_boilerplate
 from core.types import Chunk, ChunkKind, FileRole, Source
 from core.versions import named_versions, names_release, version_words
 from rag.catalog import Catalog, KnowledgeBase
-from rag.intent import question_intent, role_weight
+from rag.intent import excluded_roles, question_intent, role_weight
 from rag.keywords import keyword_query
 from rag.layout.languages import detect
 from rag.links import linked_paths
@@ -221,17 +221,24 @@ class HybridRetriever:
         kb = record.name
         vector = self._embedder.embed([query])[0]
         n = max(self._candidates, k)
+        skip = excluded_roles(question_intent(query))
         if isinstance(self._store, HybridSearch):
             # The store fuses BM25 and dense itself (Weaviate: alpha and fusion type).
-            hits = self._store.hybrid_search(kb, keyword_query(query), vector, k=n, kind=kind)
+            hits = self._store.hybrid_search(
+                kb, keyword_query(query), vector, k=n, kind=kind, exclude_roles=skip
+            )
             hits = _without_memory(hits, kind)
             chunks: dict[str, Chunk] = {c.id: c for c, _ in hits}
             similarity: dict[str, float] = {}
             fused = [(c.id, score) for c, score in hits]
         else:
-            dense = _without_memory(self._store.vector_search(kb, vector, k=n, kind=kind), kind)
+            dense = _without_memory(
+                self._store.vector_search(kb, vector, k=n, kind=kind, exclude_roles=skip), kind
+            )
             words = keyword_query(query)
-            keyword = _without_memory(self._store.keyword_search(kb, words, k=n, kind=kind), kind)
+            keyword = _without_memory(
+                self._store.keyword_search(kb, words, k=n, kind=kind, exclude_roles=skip), kind
+            )
             chunks = {c.id: c for c, _ in [*keyword, *dense]}
             similarity = {c.id: s for c, s in dense}
             w = self._weights

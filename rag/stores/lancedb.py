@@ -68,10 +68,15 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _where(kb: str, kind: ChunkKind | None) -> str:
+def _where(
+    kb: str, kind: ChunkKind | None, exclude_roles: frozenset[FileRole] = frozenset()
+) -> str:
     clause = f"kb = {_literal(kb)}"
     if kind is not None:
         clause += f" AND kind = {_literal(kind.value)}"
+    if exclude_roles:
+        roles = ", ".join(_literal(r.value) for r in sorted(exclude_roles))
+        clause += f" AND (role IS NULL OR role NOT IN ({roles}))"
     return clause
 
 
@@ -272,11 +277,17 @@ class LanceDBStore:
         return rows
 
     def vector_search(
-        self, kb: str, vector: Vectors, *, k: int, kind: ChunkKind | None = None
+        self,
+        kb: str,
+        vector: Vectors,
+        *,
+        k: int,
+        kind: ChunkKind | None = None,
+        exclude_roles: frozenset[FileRole] = frozenset(),
     ) -> list[tuple[Chunk, float]]:
         snapshot = self._snapshot(kb)
         if snapshot is not None:
-            return snapshot.search(vector, k=k, kind=kind)
+            return snapshot.search(vector, k=k, kind=kind, exclude_roles=exclude_roles)
         table = self._open(create=False)
         if table is None:
             return []
@@ -284,7 +295,7 @@ class LanceDBStore:
             rows = (
                 table.search(np.asarray(vector, dtype=np.float32), vector_column_name="vector")
                 .metric("cosine")
-                .where(_where(kb, kind), prefilter=True)
+                .where(_where(kb, kind, exclude_roles), prefilter=True)
                 .select([*_COLUMNS, "_distance"])
                 .limit(k)
                 .to_list()
@@ -292,7 +303,13 @@ class LanceDBStore:
         return [(_chunk(r), 1.0 - float(r["_distance"])) for r in rows]
 
     def keyword_search(
-        self, kb: str, query: str, *, k: int, kind: ChunkKind | None = None
+        self,
+        kb: str,
+        query: str,
+        *,
+        k: int,
+        kind: ChunkKind | None = None,
+        exclude_roles: frozenset[FileRole] = frozenset(),
     ) -> list[tuple[Chunk, float]]:
         table = self._open(create=False)
         if table is None or not query.strip():
@@ -306,7 +323,7 @@ class LanceDBStore:
         with _translated("search keywords"):
             rows = (
                 table.search(query, query_type="fts", fts_columns="search_text")
-                .where(_where(kb, kind), prefilter=True)
+                .where(_where(kb, kind, exclude_roles), prefilter=True)
                 .select([*_COLUMNS, "_score"])
                 .limit(k)
                 .to_list()

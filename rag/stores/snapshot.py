@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.types import Chunk, ChunkKind
+from core.types import Chunk, ChunkKind, FileRole
 from rag.ports import Vectors
 
 
@@ -27,6 +27,7 @@ class DenseSnapshot:
     chunks: list[Chunk]
     matrix: Vectors  # one unit-length row per chunk, float32
     kinds: np.ndarray  # the kind of each chunk, for filtering
+    roles: np.ndarray  # the role of each chunk, for filtering
     index: dict[str, int]
 
     @classmethod
@@ -36,12 +37,19 @@ class DenseSnapshot:
         norms = np.linalg.norm(raw, axis=1, keepdims=True)
         matrix = (raw / np.where(norms == 0, 1.0, norms)).astype(np.float32)
         kinds = np.array([c.kind.value for c in chunks], dtype=object)
-        return cls(chunks, matrix, kinds, {c.id: i for i, c in enumerate(chunks)})
+        roles = np.array([c.role.value for c in chunks], dtype=object)
+        return cls(chunks, matrix, kinds, roles, {c.id: i for i, c in enumerate(chunks)})
 
     def search(
-        self, vector: Vectors, *, k: int, kind: ChunkKind | None
+        self,
+        vector: Vectors,
+        *,
+        k: int,
+        kind: ChunkKind | None,
+        exclude_roles: frozenset[FileRole] = frozenset(),
     ) -> list[tuple[Chunk, float]]:
-        """The k most similar chunks by cosine, best first (ties in table order)."""
+        """The k most similar chunks by cosine, best first (ties in table order), none of
+        `exclude_roles`."""
         if not self.chunks or k <= 0:
             return []
         query = np.asarray(vector, dtype=np.float32).ravel()
@@ -50,6 +58,9 @@ class DenseSnapshot:
         candidates = np.arange(len(self.chunks))
         if kind is not None:
             candidates = candidates[self.kinds == kind.value]
+        if exclude_roles:
+            excluded = [r.value for r in exclude_roles]
+            candidates = candidates[~np.isin(self.roles[candidates], excluded)]
         if len(candidates) > k:
             part = np.argpartition(-scores[candidates], k - 1)[:k]
             candidates = candidates[part]

@@ -19,7 +19,7 @@ from weaviate.classes.tenants import Tenant
 from weaviate.exceptions import WeaviateBaseError, WeaviateInsertManyAllFailedError
 
 from core.errors import StoreUnavailable
-from core.types import Chunk, ChunkKind
+from core.types import Chunk, ChunkKind, FileRole
 from rag.ports import Vectors
 from rag.stores.batching import send_with_retries
 from rag.stores.weaviate_schema import (
@@ -285,7 +285,13 @@ class WeaviateStore:
         return found
 
     def vector_search(
-        self, kb: str, vector: Vectors, *, k: int, kind: ChunkKind | None = None
+        self,
+        kb: str,
+        vector: Vectors,
+        *,
+        k: int,
+        kind: ChunkKind | None = None,
+        exclude_roles: frozenset[FileRole] = frozenset(),
     ) -> list[tuple[Chunk, float]]:
         view = self._tenant(kb, create=False)
         if view is None:
@@ -294,14 +300,20 @@ class WeaviateStore:
             found = view.query.near_vector(
                 near_vector=np.asarray(vector, dtype=np.float32).tolist(),
                 limit=k,
-                filters=chunk_filter(kb, kind),
+                filters=chunk_filter(kb, kind, exclude_roles),
                 return_metadata=MetadataQuery(distance=True),
                 return_properties=CHUNK_PROPERTIES,
             ).objects
         return [(from_properties(o.properties), 1.0 - float(o.metadata.distance)) for o in found]
 
     def keyword_search(
-        self, kb: str, query: str, *, k: int, kind: ChunkKind | None = None
+        self,
+        kb: str,
+        query: str,
+        *,
+        k: int,
+        kind: ChunkKind | None = None,
+        exclude_roles: frozenset[FileRole] = frozenset(),
     ) -> list[tuple[Chunk, float]]:
         view = self._tenant(kb, create=False)
         if view is None or not query.strip():
@@ -311,18 +323,25 @@ class WeaviateStore:
                 query=query,
                 query_properties=[SEARCH_PROPERTY],
                 limit=k,
-                filters=chunk_filter(kb, kind),
+                filters=chunk_filter(kb, kind, exclude_roles),
                 return_metadata=MetadataQuery(score=True),
                 return_properties=CHUNK_PROPERTIES,
             ).objects
         return [(from_properties(o.properties), float(o.metadata.score or 0.0)) for o in found]
 
     def hybrid_search(
-        self, kb: str, query: str, vector: Vectors, *, k: int, kind: ChunkKind | None = None
+        self,
+        kb: str,
+        query: str,
+        vector: Vectors,
+        *,
+        k: int,
+        kind: ChunkKind | None = None,
+        exclude_roles: frozenset[FileRole] = frozenset(),
     ) -> list[tuple[Chunk, float]]:
         """Weaviate's own fusion of BM25 and vector search, weighted by alpha (1: vector only)."""
         if not query.strip():
-            return self.vector_search(kb, vector, k=k, kind=kind)
+            return self.vector_search(kb, vector, k=k, kind=kind, exclude_roles=exclude_roles)
         view = self._tenant(kb, create=False)
         if view is None:
             return []
@@ -334,7 +353,7 @@ class WeaviateStore:
                 fusion_type=self._fusion,
                 query_properties=[SEARCH_PROPERTY],
                 limit=k,
-                filters=chunk_filter(kb, kind),
+                filters=chunk_filter(kb, kind, exclude_roles),
                 return_metadata=MetadataQuery(score=True),
                 return_properties=CHUNK_PROPERTIES,
             ).objects

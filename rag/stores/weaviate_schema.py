@@ -161,8 +161,10 @@ def from_properties(props: Mapping[str, Any]) -> Chunk:
     )
 
 
-def chunk_filter(kb: str, kind: ChunkKind | None = None) -> _Filters:
-    """Chunks of the knowledge base, of one kind if given.
+def chunk_filter(
+    kb: str, kind: ChunkKind | None = None, exclude_roles: frozenset[FileRole] = frozenset()
+) -> _Filters:
+    """Chunks of the knowledge base, of one kind if given, of none of `exclude_roles`.
 
     The tenant already holds one knowledge base only; the kb condition keeps that true
     even if two names ever shared a tenant.
@@ -170,6 +172,7 @@ def chunk_filter(kb: str, kind: ChunkKind | None = None) -> _Filters:
     conditions = [Filter.by_property("kb").equal(kb)]
     if kind is not None:
         conditions.append(Filter.by_property("kind").equal(kind.value))
+    conditions.extend(Filter.by_property("role").not_equal(r.value) for r in sorted(exclude_roles))
     return Filter.all_of(conditions)
 
 

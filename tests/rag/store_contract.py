@@ -135,6 +135,17 @@ class VectorStoreContract:
         docs = filled.keyword_search("alpha", "install settings", k=10, kind=ChunkKind.DOC)
         assert all(c.kind is ChunkKind.DOC for c, _ in docs)
 
+    def test_excludes_roles(self, filled: VectorStore) -> None:
+        """Chunks of an excluded role take no place in either search; others keep theirs."""
+        source = CORPUS[2]
+        skip = frozenset({FileRole.SOURCE})
+        dense = filled.vector_search("alpha", vectors_for([source])[0], k=10, exclude_roles=skip)
+        assert [c.path for c, _ in dense] and source.id not in {c.id for c, _ in dense}
+        words = filled.keyword_search("alpha", "load settings config", k=10, exclude_roles=skip)
+        assert [c.path for c, _ in words] == ["docs/config.md"]
+        kept = filled.keyword_search("alpha", "load settings config", k=10)
+        assert {c.path for c, _ in kept} == {"docs/config.md", "src/app.py"}
+
     def test_delete_by_path(self, filled: VectorStore) -> None:
         """Deleting a path removes its chunks from that knowledge base only."""
         filled.delete_paths("alpha", ["docs/install.md"])

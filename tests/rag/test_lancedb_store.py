@@ -10,7 +10,7 @@ import lancedb
 import numpy as np
 import pytest
 
-from core.types import ChunkKind
+from core.types import ChunkKind, FileRole
 from rag.stores.lancedb import TABLE, LanceDBStore
 from tests.rag.store_contract import (
     CORPUS,
@@ -41,7 +41,11 @@ def test_dense_search_from_memory_matches_lancedb(tmp_path: Path) -> None:
     """Same chunks, same order and the same cosines as LanceDB's exact search."""
     rng = np.random.default_rng(7)
     kinds = [ChunkKind.DOC, ChunkKind.CODE]
-    chunks = [make_chunk("alpha", f"f{i}.md", f"text {i}", kind=kinds[i % 2]) for i in range(300)]
+    roles = [FileRole.DOCS, FileRole.SOURCE, FileRole.TEST]
+    chunks = [
+        make_chunk("alpha", f"f{i}.md", f"text {i}", kind=kinds[i % 2], role=roles[i % 3])
+        for i in range(300)
+    ]
     vectors = rng.normal(size=(len(chunks), DIM)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     memory = LanceDBStore(tmp_path / "lancedb", dimension=DIM)
@@ -49,9 +53,10 @@ def test_dense_search_from_memory_matches_lancedb(tmp_path: Path) -> None:
     direct = LanceDBStore(tmp_path / "lancedb", dimension=DIM, memory_rows=0)
     for seed in range(5):
         query = rng.normal(size=DIM).astype(np.float32)
-        for kind in (None, ChunkKind.CODE):
-            got = memory.vector_search("alpha", query, k=20, kind=kind)
-            want = direct.vector_search("alpha", query, k=20, kind=kind)
+        for kind, skip in ((None, frozenset()), (ChunkKind.CODE, frozenset({FileRole.TEST}))):
+            got = memory.vector_search("alpha", query, k=20, kind=kind, exclude_roles=skip)
+            want = direct.vector_search("alpha", query, k=20, kind=kind, exclude_roles=skip)
+            assert not skip or all(c.role not in skip for c, _ in got)
             assert [c.id for c, _ in got] == [c.id for c, _ in want], seed
             assert [s for _, s in got] == pytest.approx([s for _, s in want], abs=1e-5)
 

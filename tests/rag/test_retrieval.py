@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import cast
 
 import numpy as np
 import pytest
 
-from core.types import Chunk, ChunkKind
+from core.types import Chunk, ChunkKind, FileRole
 from rag.catalog import Catalog, FileCatalog, KnowledgeBase
 from rag.ports import Vectors, VectorStore
 from rag.retrieval import RELEASE_EVIDENCE, HybridRetriever
@@ -22,15 +23,30 @@ class RankedStore:
     def __init__(self, ranking: list[Chunk]) -> None:
         self._ranking = ranking
 
+    def _ranked(self, k: int, exclude_roles: frozenset[FileRole]) -> list[Chunk]:
+        return [c for c in self._ranking if c.role not in exclude_roles][:k]
+
     def vector_search(
-        self, kb: str, vector: Vectors, *, k: int, kind: ChunkKind | None = None
+        self,
+        kb: str,
+        vector: Vectors,
+        *,
+        k: int,
+        kind: ChunkKind | None = None,
+        exclude_roles: frozenset[FileRole] = frozenset(),
     ) -> list[tuple[Chunk, float]]:
-        return [(c, 0.9 - 0.1 * i) for i, c in enumerate(self._ranking[:k])]
+        return [(c, 0.9 - 0.001 * i) for i, c in enumerate(self._ranked(k, exclude_roles))]
 
     def keyword_search(
-        self, kb: str, query: str, *, k: int, kind: ChunkKind | None = None
+        self,
+        kb: str,
+        query: str,
+        *,
+        k: int,
+        kind: ChunkKind | None = None,
+        exclude_roles: frozenset[FileRole] = frozenset(),
     ) -> list[tuple[Chunk, float]]:
-        return [(c, 10.0 - i) for i, c in enumerate(self._ranking[:k])]
+        return [(c, 10.0 - i) for i, c in enumerate(self._ranked(k, exclude_roles))]
 
     def vectors(self, ids: Sequence[str]) -> dict[str, Vectors]:
         return {i: np.ones(2, dtype=np.float32) / np.sqrt(2) for i in ids}
@@ -40,9 +56,15 @@ class FaintStore(RankedStore):
     """Ranks as RankedStore does, at similarities under any relevance threshold."""
 
     def vector_search(
-        self, kb: str, vector: Vectors, *, k: int, kind: ChunkKind | None = None
+        self,
+        kb: str,
+        vector: Vectors,
+        *,
+        k: int,
+        kind: ChunkKind | None = None,
+        exclude_roles: frozenset[FileRole] = frozenset(),
     ) -> list[tuple[Chunk, float]]:
-        hits = super().vector_search(kb, vector, k=k, kind=kind)
+        hits = super().vector_search(kb, vector, k=k, kind=kind, exclude_roles=exclude_roles)
         return [(c, round(0.3 - 0.05 * i, 4)) for i, (c, _) in enumerate(hits)]
 
 
@@ -126,6 +148,32 @@ async def test_an_imports_only_passage_gives_way(catalog: Catalog) -> None:
     retriever = _retriever(catalog, RankedStore([imports, RANKING[1], RANKING[2]]))
     found = await retriever.search("question", kb="default", k=3)
     assert [s.path for s in found] == ["docs/other.md", "docs/target.md", "pkg/cli.py"]
+
+
+async def test_test_modules_take_no_candidate_place_for_running_the_tests(
+    catalog: Catalog,
+) -> None:
+    """However many test passages match "run the tests" better, the build script that runs
+    them is a candidate and comes first; a question about the tests still gets the tests."""
+    tests = [
+        replace(
+            chunk(f"tests/test_{n}.py", "def test_run(): ...", kind=ChunkKind.CODE),
+            role=FileRole.TEST,
+        )
+        for n in range(30)
+    ]
+    script = replace(chunk("scripts/test.sh", "pytest --cov"), role=FileRole.BUILD)
+    retriever = HybridRetriever(
+        store=cast(VectorStore, RankedStore([*tests, script])),
+        embedder=ConstantEmbedder(),
+        catalog=catalog,
+        candidates=20,
+    )
+    found = await retriever.search("How do I run the tests?", kb="default", k=3)
+    assert [s.path for s in found][:1] == ["scripts/test.sh"]
+    assert all(s.chunk.role is not FileRole.TEST for s in found)
+    about = await retriever.search("What do the test fixtures mock?", kb="default", k=3)
+    assert [s.path for s in about] == ["tests/test_0.py", "tests/test_1.py", "tests/test_2.py"]
 
 
 async def test_a_question_naming_a_release_gets_that_releases_section(catalog: Catalog) -> None:

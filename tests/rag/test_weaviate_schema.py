@@ -10,7 +10,7 @@ from weaviate.classes.config import DataType
 from weaviate.classes.query import HybridFusion
 
 from core.errors import StoreUnavailable
-from core.types import Chunk, ChunkKind
+from core.types import Chunk, ChunkKind, FileRole
 from rag.keywords import keyword_text
 from rag.stores.weaviate_schema import (
     CHUNK_PROPERTIES,
@@ -106,11 +106,16 @@ def test_collection_has_tenants_no_vectorizer_and_cosine_vectors() -> None:
 
 
 def test_filters_select_knowledge_base_kind_paths_and_ids() -> None:
-    """Filters name the kb, the kind when given, the paths and the object ids."""
+    """Filters name the kb, the kind when given, the roles left out, the paths and the ids."""
     kb_only = chunk_filter("alpha")
     assert (kb_only.target, kb_only.operator.value, kb_only.value) == ("kb", "Equal", "alpha")
     both = chunk_filter("alpha", ChunkKind.CODE)
     assert [(f.target, f.value) for f in both.filters] == [("kb", "alpha"), ("kind", "code")]
+    skip = chunk_filter("alpha", exclude_roles=frozenset({FileRole.TEST}))
+    assert [(f.target, f.operator.value, f.value) for f in skip.filters] == [
+        ("kb", "Equal", "alpha"),
+        ("role", "NotEqual", "test"),
+    ]
     paths = paths_filter("alpha", ["a.md", "b.md"])
     assert [(f.target, f.operator.value, f.value) for f in paths.filters] == [
         ("kb", "Equal", "alpha"),

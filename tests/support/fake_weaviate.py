@@ -203,6 +203,8 @@ def _matches(where: Any, key: uuid.UUID, properties: dict[str, Any]) -> bool:
     value = str(key) if where.target == "_id" else properties.get(str(where.target))
     if where.operator == _Operator.EQUAL:
         return bool(value == where.value)
+    if where.operator == _Operator.NOT_EQUAL:
+        return bool(value != where.value)
     if where.operator == _Operator.CONTAINS_ANY:
         return value in [str(v) for v in where.value]  # type: ignore[union-attr]
     raise AssertionError(f"operator {where.operator} not supported by the fake")
