@@ -96,7 +96,7 @@ def chunk_document(
     else:
         outline = Outline()
     visible = _Text(lines, outline.hidden)
-    sections = _sections(outline, len(lines))
+    sections = _sections(outline, len(lines), title_first=language != "rst")
     name = PurePosixPath(path).name
     chunks: list[Chunk] = []
     for group in _groups(sections, visible, min_chars):
@@ -125,9 +125,15 @@ def chunk_document(
 _RELEASE = re.compile(r"^\W*(version\s+|release\s+|v)?\d+\.\d+", re.IGNORECASE)
 
 
-def _sections(outline: Outline, line_count: int) -> list[_Section]:
+def _sections(outline: Outline, line_count: int, *, title_first: bool) -> list[_Section]:
     """The document cut at each heading, with heading paths rooted at the first H1 (unless
-    the H1s are releases, which stand side by side)."""
+    the H1s are releases, which stand side by side).
+
+    With `title_first` (Markdown) a later H1 nests under the first, the document's title.
+    reStructuredText says otherwise: its title is the one top-level section, and several
+    sections underlined alike are siblings ("Donations", then "What's a Task Queue?" at
+    the same level of a README are not one under the other).
+    """
     headings = outline.headings
     first_heading = headings[0].line if headings else line_count
     sections = [_Section((), outline.first, outline.first, first_heading)]
@@ -135,7 +141,8 @@ def _sections(outline: Outline, line_count: int) -> list[_Section]:
     stack: list[tuple[int, str]] = []
     for index, heading in enumerate(headings):
         level = heading.level
-        if root and level <= 1 and not (_RELEASE.match(root) and _RELEASE.match(heading.title)):
+        releases = _RELEASE.match(root) and _RELEASE.match(heading.title)
+        if title_first and root and level <= 1 and not releases:
             level = 2  # a later H1 sits under the document title rather than replacing it
         if not root and level == 1:
             root = heading.title

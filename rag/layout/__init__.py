@@ -23,7 +23,7 @@ from rag.layout.variants import find_variants
 __all__ = ["Include", "Layout", "expand_chunk", "expand_chunks", "read_layout"]
 
 # Bumped when the rules change, so every file is re-read (its vectors are reused) once.
-LAYOUT_VERSION = "6"
+LAYOUT_VERSION = "7"
 _PROSE = frozenset({"markdown", "rst", "text"})
 
 

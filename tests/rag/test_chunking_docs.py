@@ -280,3 +280,19 @@ def test_every_fastapi_doc_chunks_into_bounded_passages_drawn_from_the_file() ->
             assert chunk.text == clean_markup(window, "markdown"), (path, chunk.start_line)
             single_line = chunk.start_line == chunk.end_line
             assert len(chunk.text) <= MAX_CHARS or single_line, (path, chunk.start_line)
+
+
+def test_rst_sections_underlined_alike_are_siblings() -> None:
+    """In reStructuredText several sections of the first style are peers (the document
+    title is a lone top-level section), while a later Markdown H1 nests under the first."""
+    sections = ["Donations", "For enterprise", "What's a Task Queue?"]
+    text = "".join(f"{t}\n{'=' * len(t)}\n\n{FILLER}\n\n" for t in sections)
+    chunks = chunk_document(kb="kb", path="README.rst", text=text, language="rst")
+    assert [c.title for c in chunks] == sections
+    markdown = "".join(f"# {t}\n\n{FILLER}\n\n" for t in sections)
+    nested = chunk_document(kb="kb", path="README.md", text=markdown, language="markdown")
+    assert [c.title for c in nested] == [
+        "Donations",
+        "Donations > For enterprise",
+        "Donations > What's a Task Queue?",
+    ]
