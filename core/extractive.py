@@ -7,6 +7,7 @@ import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from core.overview import asks_overview, defines, overview_pages
 from core.types import ChunkKind, Source
 from core.versions import named_versions, names_release
 
@@ -27,8 +28,9 @@ _ITEM = re.compile(r"^\s*(?:[*+-]|\d+[.)])\s+(?=\S)")
 _LIST_ITEMS = 8  # items of a quoted list
 _SHORT_ITEM = 8  # words: a list of short items is quoted as a list, not as sentences
 _INDENTED_CODE = re.compile(r"^(?: {4}|\t)")
-# A lone line of a few words without closing punctuation: a heading, not a sentence.
-_TITLE = re.compile(r"^(?:\S+[ \t]+){0,9}\S+$(?<![.!?:;,)])")
+# A lone line of a few words without closing punctuation: a heading, not a sentence (a
+# sentence in bold or italics, "**X makes it easy to ...**", still ends as a sentence).
+_TITLE = re.compile(r"^(?:\S+[ \t]+){0,9}\S+$(?<![.!?:;,)])(?<![.!?][*_])(?<![.!?][*_]{2})")
 
 
 def content_terms(text: str) -> set[str]:
@@ -142,9 +144,21 @@ def extractive_answer(question: str, sources: Sequence[Source], *, max_units: in
 
     Sentences and code blocks of documents are chosen by the question words they share,
     better-ranked passages first; at most one code block is quoted. For a question that
-    names a release, they come from the sections titled with it, if any. When a source-code
-    passage ranks first, its definition is shown as an excerpt.
+    names a release, they come from the sections titled with it, if any. For a question
+    about what the project is (core.overview), the first passage's opening sentences are
+    quoted in order: a README says what its project is in words the question does not use.
+    When a source-code passage ranks first, its definition is shown as an excerpt.
     """
+    header = "From the project's sources (quoted, not generated):"
+    lead = sources[0].chunk if sources else None
+    if asks_overview(question) and lead and overview_pages([lead.path]):
+        prose = [u for u in _units(lead.text) if u.code_language is None]
+        name = lead.title.split(" > ")[0]
+        start = next((n for n, u in enumerate(prose) if defines(u.text, name)), 0)
+        opening = prose[start:]
+        if opening:
+            quoted = "\n\n".join(u.render(1) for u in opening[:max_units])
+            return header + "\n\n" + quoted
     wanted = content_terms(question)
     asked = set(named_versions(question))
     # The notes of the release a question names answer it, in words of their own: when a
@@ -179,7 +193,6 @@ def extractive_answer(question: str, sources: Sequence[Source], *, max_units: in
     if not parts:
         first = sources[0].chunk
         parts.append(f"See {first.title} in `{first.path}` [1].")
-    header = "From the project's sources (quoted, not generated):"
     return header + "\n\n" + "\n\n".join(parts)
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from pathlib import PurePosixPath
 
+from core.overview import asks_overview, overview_pages
 from core.types import FileRole
 from rag.layout.roles import classify
 
@@ -21,6 +22,7 @@ class Intent(StrEnum):
     ONBOARDING = "onboarding"  # run the tests, build, set up, contribute
     TESTS = "tests"  # about the project's own tests
     CHANGES = "changes"  # versions, releases, what changed
+    OVERVIEW = "overview"  # what the project itself is, does or is for
     GENERAL = "general"
 
 
@@ -57,6 +59,8 @@ _CHANGES = re.compile(
 
 def question_intent(question: str) -> Intent:
     """The intent of a question, the most specific that its phrasing shows."""
+    if asks_overview(question):
+        return Intent.OVERVIEW
     if _ONBOARDING.search(question):
         return Intent.ONBOARDING
     if _CHANGES.search(question):
@@ -97,6 +101,7 @@ _TIERS: dict[Intent, dict[FileRole, str]] = {
         FileRole.SOURCE: _N,
         FileRole.EXAMPLE: _N,
     },
+    Intent.OVERVIEW: {FileRole.DOCS: _N},
     Intent.GENERAL: {
         FileRole.DOCS: _P,
         FileRole.SOURCE: _N,
@@ -118,6 +123,8 @@ _REFERENCE_DIRS = re.compile(r"^(reference|references|api|api[-_]reference|apido
 def _tier(intent: Intent, role: FileRole, path: str) -> str:
     if role is FileRole.TEST and intent is not Intent.TESTS:
         return _D  # a test shows how the project checks itself, seldom how to use it
+    if intent is Intent.OVERVIEW and role is FileRole.DOCS and overview_pages([path]):
+        return _P  # the README (or the docs' landing page) says what the project is
     folders = PurePosixPath(path).parts[:-1]
     howto = intent in (Intent.HOWTO, Intent.GENERAL)
     if role is FileRole.DOCS and howto and any(_REFERENCE_DIRS.match(f) for f in folders):

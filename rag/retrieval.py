@@ -15,11 +15,12 @@ import numpy as np
 
 from core.citations import source_url
 from core.errors import UnknownKnowledgeBase
+from core.overview import lead_passage, overview_pages
 from core.passages import is_boilerplate
 from core.types import Chunk, ChunkKind, FileRole, Source
 from core.versions import named_versions, names_release, version_words
 from rag.catalog import Catalog, KnowledgeBase
-from rag.intent import excluded_roles, question_intent, role_weight
+from rag.intent import Intent, excluded_roles, question_intent, role_weight
 from rag.keywords import keyword_query
 from rag.layout.languages import detect
 from rag.links import linked_paths
@@ -39,6 +40,9 @@ OTHER_RELEASE_WEIGHT = 0.3
 # little its list of changes resembles the question (Flask's "What changed in version 3.0?":
 # cosine 0.33 to its 3.0.0 section, under the 0.35 an answer needs).
 RELEASE_EVIDENCE = 0.5
+# The same floor for the lead of the README when a question asks what the project is
+# (core.overview): it says so in words the question does not use.
+LEAD_EVIDENCE = RELEASE_EVIDENCE
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +199,7 @@ class HybridRetriever:
         )
         self._link_cache: dict[str, tuple[tuple[str, str], dict[str, list[str]]]] = {}
         self._link_lock = threading.Lock()
+        self._lead_cache: dict[str, tuple[tuple[str, str], Chunk | None]] = {}
 
     def close(self) -> None:
         """Stops the search threads once the searches in flight are done."""
@@ -221,7 +226,8 @@ class HybridRetriever:
         kb = record.name
         vector = self._embedder.embed([query])[0]
         n = max(self._candidates, k)
-        skip = excluded_roles(question_intent(query))
+        intent = question_intent(query)
+        skip = excluded_roles(intent)
         if isinstance(self._store, HybridSearch):
             # The store fuses BM25 and dense itself (Weaviate: alpha and fusion type).
             hits = self._store.hybrid_search(
@@ -246,25 +252,38 @@ class HybridRetriever:
                 [([c.id for c, _ in dense], w.dense), ([c.id for c, _ in keyword], w.keyword)],
                 rrf_k=w.rrf_k,
             )
+        overview = intent is Intent.OVERVIEW and kind in (None, ChunkKind.DOC)
+        lead = self._lead(record) if overview else None
+        if lead is not None:
+            # The README's opening says what the project is: first among the candidates.
+            chunks[lead.id] = lead
+            top = max((score for _, score in fused), default=1.0)
+            fused = [(lead.id, top), *((i, s) for i, s in fused if i != lead.id)]
         asked = set(named_versions(query))
         fused = _damped(fused, chunks, asked)
         other_language = _in_other_language(query, record)
+        folded = _folded(record, chunks, translations=not other_language)
+        if lead is not None:
+            folded.pop(lead.path, None)  # a README that the docs' index includes is still itself
         pages = rank_pages(
             fused,
             {i: c.path for i, c in chunks.items()},
             decay=self._page_decay,
             page_weight=self._page_weight(query, chunks, other_language),
             links=self._links(record, chunks) if self._follow_links else None,
-            folded=_folded(record, chunks, translations=not other_language),
+            folded=folded,
         )
         order = [i for _, ids in pages[:k] for i in ids[: self._per_page]][:k]
         missing = [i for i in order if i not in similarity]
         if missing:
             similarity.update(_cosines(vector, self._store.vectors(kb, missing)))
-        return [
-            self._source(record, chunks[i], _evidence(similarity.get(i, 0.0), chunks[i], asked))
-            for i in order
-        ]
+        sources = []
+        for i in order:
+            score = _evidence(similarity.get(i, 0.0), chunks[i], asked)
+            if lead is not None and i == lead.id:
+                score = max(score, LEAD_EVIDENCE)
+            sources.append(self._source(record, chunks[i], score))
+        return sources
 
     def _page_weight(
         self, query: str, chunks: dict[str, Chunk], other_language: bool
@@ -277,6 +296,23 @@ class HybridRetriever:
             translations_first=other_language,
         )
         return lambda path: weight(roles.get(path, FileRole.UNKNOWN), path)
+
+    def _lead(self, record: KnowledgeBase) -> Chunk | None:
+        """The opening passage of the knowledge base's README (core.overview), looked up
+        once per indexed version: listing a knowledge base's chunks reads the whole table."""
+        version = (record.indexed_at, record.commit)
+        with self._link_lock:
+            cached = self._lead_cache.get(record.name)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        pages = set(overview_pages(record.files))
+        lead = None
+        if pages:
+            ids = [i for i, p in self._store.chunk_ids(record.name).items() if p in pages]
+            lead = lead_passage(self._store.chunks(record.name, ids).values())
+        with self._link_lock:
+            self._lead_cache[record.name] = (version, lead)
+        return lead
 
     def _links(self, record: KnowledgeBase, chunks: dict[str, Chunk]) -> dict[str, list[str]]:
         """The files of the knowledge base that each candidate passage links to."""

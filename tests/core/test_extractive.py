@@ -157,3 +157,26 @@ def test_a_question_naming_a_release_is_answered_from_its_notes() -> None:
         "What changed in version 2.9?", [Source(config, 0.6), Source(notes, 0.5)]
     )
     assert "Changed in version" in other  # no section names 2.9: the words decide
+
+
+def test_a_question_about_the_project_quotes_the_readme_opening() -> None:
+    """ "What does this project do?" shares no word with the sentence that answers it; the
+    README's opening is quoted from its defining sentence on, not what shares words."""
+    readme = chunk(
+        "README.md",
+        "**Documentation**: https://example.org\n\n"
+        "Quill is a library for building command line tools that people enjoy using.\n\n"
+        "It is based on type hints.",
+        title="Quill",
+    )
+    other = chunk("docs/faq.md", "This project does not do telemetry.", title="FAQ")
+    answer = extractive_answer(
+        "What does this project do?", [Source(readme, 0.5), Source(other, 0.3)]
+    )
+    assert "Quill is a library for building command line tools" in answer
+    assert "based on type hints" in answer
+    assert "Documentation" not in answer and "telemetry" not in answer
+    # Another question over the same passages is answered by the words it shares.
+    assert "telemetry" in extractive_answer(
+        "Does this project do telemetry?", [Source(readme, 0.5), Source(other, 0.3)]
+    )

@@ -382,6 +382,9 @@ def test_roles_from_content() -> None:
         ("Which tests cover the parser?", Intent.TESTS),
         ("What changed in 2.1.0?", Intent.CHANGES),
         ("Uploads fail with a timeout", Intent.GENERAL),
+        ("What does this project do?", Intent.OVERVIEW),
+        ("What is this library for?", Intent.OVERVIEW),
+        ("What does this function do?", Intent.LOOKUP),
     ],
 )
 def test_question_intent(question: str, intent: Intent) -> None:

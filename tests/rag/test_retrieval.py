@@ -13,7 +13,7 @@ import pytest
 from core.types import Chunk, ChunkKind, FileRole
 from rag.catalog import Catalog, FileCatalog, KnowledgeBase
 from rag.ports import Vectors, VectorStore
-from rag.retrieval import RELEASE_EVIDENCE, HybridRetriever
+from rag.retrieval import LEAD_EVIDENCE, RELEASE_EVIDENCE, HybridRetriever
 from tests.fakes import chunk
 
 
@@ -48,8 +48,24 @@ class RankedStore:
     ) -> list[tuple[Chunk, float]]:
         return [(c, 10.0 - i) for i, c in enumerate(self._ranked(k, exclude_roles))]
 
-    def vectors(self, ids: Sequence[str]) -> dict[str, Vectors]:
+    def vectors(self, kb: str, ids: Sequence[str]) -> dict[str, Vectors]:
         return {i: np.ones(2, dtype=np.float32) / np.sqrt(2) for i in ids}
+
+
+class StoreWithFiles(RankedStore):
+    """Ranks some chunks for every search and holds others that no search finds."""
+
+    def __init__(self, ranking: list[Chunk], unranked: list[Chunk]) -> None:
+        super().__init__(ranking)
+        self._all = {c.id: c for c in [*ranking, *unranked]}
+        self.listed = 0
+
+    def chunk_ids(self, kb: str) -> dict[str, str]:
+        self.listed += 1
+        return {i: c.path for i, c in self._all.items()}
+
+    def chunks(self, kb: str, ids: Sequence[str]) -> dict[str, Chunk]:
+        return {i: self._all[i] for i in ids if i in self._all}
 
 
 class FaintStore(RankedStore):
@@ -174,6 +190,39 @@ async def test_test_modules_take_no_candidate_place_for_running_the_tests(
     assert all(s.chunk.role is not FileRole.TEST for s in found)
     about = await retriever.search("What do the test fixtures mock?", kb="default", k=3)
     assert [s.path for s in about] == ["tests/test_0.py", "tests/test_1.py", "tests/test_2.py"]
+
+
+async def test_a_question_about_the_project_gets_the_readme_opening(tmp_path: Path) -> None:
+    """No search finds the README's opening for "what does this project do?"; it comes
+    first anyway, as evidence enough to answer, though the docs' index includes the README
+    (which would otherwise fold it away). The README is looked up once per indexed version."""
+    logo = chunk("README.md", '<img src="logo.svg">', lines=(1, 2))
+    opening = chunk(
+        "README.md", "Quill is a library for building command line tools.", lines=(3, 6)
+    )
+    catalog = FileCatalog(tmp_path / "catalog.json")
+    files = {p: "0" for p in ("README.md", "docs/index.md", "docs/other.md")}
+    catalog.save(
+        KnowledgeBase(
+            name="default",
+            source="repo",
+            root="repo",
+            files=files,
+            included_by={"README.md": ["docs/index.md"]},
+        )
+    )
+    ranking = [chunk("docs/index.md", "Welcome."), chunk("docs/other.md", "Other things.")]
+    store = StoreWithFiles(ranking, [logo, opening])
+    retriever = HybridRetriever(
+        store=cast(VectorStore, store), embedder=ConstantEmbedder(), catalog=catalog
+    )
+    found = await retriever.search("What does this project do?", kb="default", k=3)
+    assert [(s.path, s.chunk.start_line) for s in found][:1] == [("README.md", 3)]
+    assert found[0].score >= LEAD_EVIDENCE
+    await retriever.search("What is this project for?", kb="default", k=3)
+    assert store.listed == 1
+    other = await retriever.search("What does the other page say?", kb="default", k=3)
+    assert "README.md" not in [s.path for s in other]
 
 
 async def test_a_question_naming_a_release_gets_that_releases_section(catalog: Catalog) -> None:

@@ -1,0 +1,101 @@
+"""Questions about what a project is, and the passage that answers them: its README's lead.
+
+"What does this project do?" shares no word with "Starlette is a lightweight ASGI
+framework", so no search finds the answer by its words (MiniLM puts READMEs' opening
+paragraphs at cosine 0.1-0.3 to the question). By convention a README opens by saying what
+the project is; the retriever takes that passage for such questions (rag.retrieval) and the
+quoted answer quotes its opening sentences (core.extractive).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import PurePosixPath
+
+from core.types import Chunk, ChunkKind
+
+# "this project", "the library", "this repo", "it": the project itself, never a part of it.
+_ITSELF = (
+    r"(this|the)\s+(project|library|package|repo(sitory)?|framework|tool(kit)?|module|app"
+    r"|application|codebase|software|lib)"
+)
+_OVERVIEW = re.compile(
+    rf"\bwhat\s+(does|do|can|is)\s+{_ITSELF}\s+(do|for|about|used\s+for)\b"
+    rf"|\bwhat\s+is\s+{_ITSELF}\s*\??\s*$"
+    rf"|\bwhat('s|\s+is)\s+the\s+(purpose|point|goal|aim)\s+of\s+{_ITSELF}\b"
+    rf"|\bwhat\s+(problems?|use\s+cases?)\s+does\s+{_ITSELF}\s+(solve|address|have)\b"
+    rf"|\bwhy\s+(would|should)\s+(i|we|you|one)\s+use\s+{_ITSELF}\b"
+    rf"|\bwhat\s+can\s+(i|we|you)\s+do\s+with\s+{_ITSELF}\b"
+    rf"|\b(give\s+me\s+an?\s+)?overview\s+of\s+{_ITSELF}\b",
+    re.IGNORECASE,
+)
+# A README at the repository's root, else the landing page of its docs folder.
+_README = re.compile(r"^readme(\.[a-z]+)?$", re.IGNORECASE)
+_INDEX = re.compile(r"^(index|readme)\.[a-z]+$", re.IGNORECASE)
+_DOCS_DIRS = frozenset({"docs", "doc", "documentation"})
+_WORD = re.compile(r"\b[A-Za-z][A-Za-z'-]*\b")
+_NOISE = re.compile(r"<[^>]*>|\]\([^)]*\)|https?://\S+|\|\S+\|")
+_SENTENCE_END = re.compile(r"(?<=[.!?])[*_]*\s+(?=[A-Z`*\[(])")
+# What a README's opening sentence does: says what the project is, or what it lets you do.
+_DEFINES = re.compile(
+    r"\b(is|are)\s+(a|an|the|one)\b|\b(lets|helps|allows|enables)\s+(you|users|developers|one)\b"
+    r"|\bmakes\s+it\s+(easy|easier|simple|possible)\b|\b(provides|offers)\s+(a|an)\b",
+    re.IGNORECASE,
+)
+DEFINING_WORDS = 6  # words a sentence needs to say what a project is
+
+
+def asks_overview(question: str) -> bool:
+    """Whether the question asks what the project itself is, does or is for."""
+    return bool(_OVERVIEW.search(question))
+
+
+def overview_pages(paths: Iterable[str]) -> list[str]:
+    """The pages that say what a project is, best first: its root README, else the landing
+    page of its top docs folder."""
+    paths = list(paths)
+    root = sorted(p for p in paths if "/" not in p and _README.match(p))
+    if root:
+        return root[:1]
+    landing = []
+    for path in paths:
+        parts = PurePosixPath(path).parts
+        if len(parts) == 2 and parts[0].lower() in _DOCS_DIRS and _INDEX.match(parts[1]):
+            landing.append(path)
+    return sorted(landing)[:1]
+
+
+def defines(sentence: str, name: str = "") -> bool:
+    """Whether a sentence says what something is or does ("X is a framework for ...", "X
+    makes it easy to ...", or `name`, the page's title, doing something: "Leximind answers
+    ..."), in enough words and ending as a sentence."""
+    text = _NOISE.sub(" ", sentence).strip().rstrip("*_`")
+    words = _WORD.findall(text)
+    if len(words) < DEFINING_WORDS or not text.endswith((".", "!")):
+        return False
+    if _DEFINES.search(text):
+        return True
+    named = name.strip("*_` ").lower()
+    opening = [w.lower() for w in words[:2]]
+    return bool(named) and named in opening and words[opening.index(named) + 1].islower()
+
+
+def lead_passage(chunks: Iterable[Chunk]) -> Chunk | None:
+    """The first passage of a page, in line order, with a sentence that says what the
+    project is: a README's opening lines are often only a logo, badges, links or a list of
+    fields, and some open with a call for donations."""
+    for chunk in sorted(chunks, key=lambda c: c.start_line):
+        name = chunk.title.split(" > ")[0]
+        if chunk.kind is ChunkKind.DOC and any(defines(s, name) for s in sentences(chunk.text)):
+            return chunk
+    return None
+
+
+def sentences(text: str) -> list[str]:
+    """A passage's lines and sentences, roughly: enough to find a defining one."""
+    found: list[str] = []
+    for paragraph in re.split(r"\n\s*\n", text):
+        joined = " ".join(line.strip() for line in paragraph.splitlines())
+        found.extend(s for s in _SENTENCE_END.split(joined) if s.strip())
+    return found

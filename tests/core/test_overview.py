@@ -1,0 +1,74 @@
+"""Questions about what a project is, and the README passage that answers them."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.overview import asks_overview, defines, lead_passage, overview_pages
+from tests.fakes import chunk
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What does this project do?",
+        "what is this library for",
+        "What is the purpose of this package?",
+        "Why should I use this framework?",
+        "What is this repository?",
+        "What problem does this tool solve?",
+    ],
+)
+def test_questions_about_the_project_itself(question: str) -> None:
+    assert asks_overview(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What does this function do?",
+        "What is the project's licence?",
+        "What does the retry option do?",
+        "How do I run the tests?",
+        "What is this error about?",
+    ],
+)
+def test_questions_about_a_part_of_it(question: str) -> None:
+    assert not asks_overview(question)
+
+
+def test_the_root_readme_else_the_docs_landing_page() -> None:
+    assert overview_pages(["docs/guide.md", "README.rst", "pkg/README.md"]) == ["README.rst"]
+    assert overview_pages(["docs/index.md", "docs/usage/index.md", "src/a.py"]) == ["docs/index.md"]
+    assert overview_pages(["docs/usage/index.md", "examples/README.md"]) == []
+
+
+def test_the_lead_is_the_first_passage_that_says_what_the_project_is() -> None:
+    """Logos, badges, field lists and a call for donations come first in real READMEs."""
+    logo = chunk("README.md", '<p align="center"><img src="logo.svg"></p>', lines=(1, 3))
+    fields = chunk(
+        "README.md",
+        ":Version: 5.4.0\n:Web: https://example.org\n:Keywords: task, queue, job, async",
+        lines=(4, 8),
+    )
+    donations = chunk("README.md", "This project relies on your generous donations.", lines=(9, 12))
+    lead = chunk(
+        "README.md",
+        "A task queue distributes work.\n\n**Quill makes it easy to build command line tools.**",
+        lines=(13, 20),
+    )
+    later = chunk("README.md", "Quill is a library with many features.", lines=(21, 30))
+    assert lead_passage([later, donations, lead, fields, logo]) == lead
+    assert lead_passage([logo, fields, donations]) is None
+    assert defines("Starlette is a lightweight ASGI framework for async web services.")
+    assert not defines("Starlette is a framework")  # too short, and no sentence end
+
+
+def test_a_sentence_with_the_page_title_as_its_subject_defines_it() -> None:
+    """READMEs open with "<name> <does something>": the title tells whose name it is."""
+    sentence = "Quill answers the questions newcomers ask about a project, with sources."
+    assert defines(sentence, "Quill")
+    assert not defines(sentence)
+    assert not defines("Quill: Answers for newcomers, with sources and citations.", "Quill")
+    lead = chunk("README.md", f"{sentence}\n\nMore text.", title="Quill", lines=(1, 4))
+    assert lead_passage([lead]) == lead
