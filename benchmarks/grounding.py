@@ -11,13 +11,16 @@ a maintainer pointed to. With `--extra`, the questions of benchmarks/qa_extra ar
 That label is a retrieval fact. Whether an answer says only what its passages say is a
 judgement: benchmarks/grounding_labels.jsonl holds people's faithfulness labels, keyed by
 the answer's text (`answer_key`), and .bench/grounding/label_sheet.md lists every answer
-still without one, with the passages the model was given. The report is the curve of the
-thresholds:
+still without one, with the passages the model was given. What a failed answer falls back
+to is judged too: the quoted answer over the same passages (core.extractive), labelled
+useful or not in benchmarks/fallback_labels.jsonl (.bench/grounding/fallback_sheet.md lists
+those still without one). The report is the curve of the thresholds:
 
 - `min_support`: for each threshold, how many supported and unsupported answers would be
   sent as generated, and how many of the labelled faithful and unfaithful ones;
 - `min_evidence`: for each threshold, how many questions whose reference file was retrieved
-  (and how many whose was not) would be declined when their answer fails the check;
+  (and how many whose was not) would be declined when their answer fails the check, and
+  how many of the quoted answers labelled useful (and not useful) that would withhold;
 - `min_question_relevance`: for each threshold, how many supported and unsupported answers
   the relevance part of the check would let through (answers kept from a run before it
   existed have no relevance and count as let through).
@@ -41,8 +44,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import BENCH_DIR, CORPORA, REPO_ROOT, SHARED_DATA
+from core.extractive import extractive_answer
 from core.grounding import GroundingPolicy, PassageHeader, check_answer
-from core.types import Question
+from core.types import Chunk, ChunkKind, Question, Source
 from ops.settings import (
     AnswerSettings,
     EmbeddingSettings,
@@ -53,6 +57,7 @@ from ops.settings import (
 from ops.small_model import cpu_dtype, prepare_small_model
 from ops.wiring import Services, open_services
 from ops.wiring.serving import build_embedder
+from rag.chunking import language_for
 from rag.sources import read_tree
 from tests.support.small_model import SERVED_NAME, start_small_vllm
 
@@ -69,6 +74,8 @@ EXTRA = {
     "requests": REPO_ROOT / "benchmarks" / "qa_extra" / "requests_qa_extra.jsonl",
 }
 LABELS = REPO_ROOT / "benchmarks" / "grounding_labels.jsonl"
+FALLBACK_LABELS = REPO_ROOT / "benchmarks" / "fallback_labels.jsonl"
+_PROSE = frozenset({"markdown", "rst", "text"})
 THRESHOLDS = [round(0.05 * i, 2) for i in range(21)]
 
 
@@ -100,10 +107,41 @@ def answer_key(text: str) -> str:
 
 def faithfulness_labels(path: Path = LABELS) -> dict[str, bool]:
     """answer key -> whether people judged the answer faithful to its passages."""
+    return _labels(path, "faithful")
+
+
+def usefulness_labels(path: Path = FALLBACK_LABELS) -> dict[str, bool]:
+    """fallback key -> whether people judged the quoted answer useful to the asker."""
+    return _labels(path, "useful")
+
+
+def _labels(path: Path, field: str) -> dict[str, bool]:
     if not path.exists():
         return {}
     rows = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line)
-    return {row["key"]: bool(row["faithful"]) for row in rows}
+    return {row["key"]: bool(row[field]) for row in rows}
+
+
+def fallback_text(row: dict[str, Any]) -> str:
+    """The quoted answer over a kept answer's passages, in the order the model got them:
+    what a generated answer that fails the check is replaced by, unless the evidence is
+    under `min_evidence`."""
+    sources = []
+    for n, p in enumerate(row["passages"]):
+        kind = p.get("kind") or ("doc" if (language_for(p["path"]) or "text") in _PROSE else "code")
+        chunk = Chunk(
+            id=f"{row['kb']}:{p['path']}:{n}",
+            kb=row["kb"],
+            path=p["path"],
+            title=p.get("title", ""),
+            text=p["text"],
+            start_line=p.get("start_line", 1),
+            end_line=p.get("end_line", 1),
+            language=language_for(p["path"]) or "text",
+            kind=ChunkKind(kind),
+        )
+        sources.append(Source(chunk=chunk, score=0.0))
+    return extractive_answer(row["question"], sources)
 
 
 def settings_for(base_url: str, data: Path, args: argparse.Namespace) -> Settings:
@@ -144,6 +182,7 @@ def answered(case: Case, answer: Any) -> dict[str, Any]:
                 "title": s.chunk.title,
                 "start_line": s.chunk.start_line,
                 "end_line": s.chunk.end_line,
+                "kind": s.chunk.kind.value,
                 "text": s.chunk.text,
             }
             for s in answer.sources
@@ -183,6 +222,7 @@ def checked(
         "retrieved": row["reference"] in paths,
         "supported": any(paths[n - 1] == row["reference"] for n in cited),
         "key": answer_key(row["text"]),
+        "fallback_key": answer_key(fallback_text(row)),
     }
 
 
@@ -222,8 +262,13 @@ def _sent_curve(
     return curve
 
 
-def curves(rows: list[dict[str, Any]], labels: dict[str, bool] | None = None) -> dict[str, Any]:
+def curves(
+    rows: list[dict[str, Any]],
+    labels: dict[str, bool] | None = None,
+    useful: dict[str, bool] | None = None,
+) -> dict[str, Any]:
     labels = labels or {}
+    useful = useful or {}
     generated = [r for r in rows if r["model"] == SERVED_NAME]
     judged = [labels[r["key"]] for r in generated if r.get("key") in labels]
 
@@ -239,13 +284,17 @@ def curves(rows: list[dict[str, Any]], labels: dict[str, bool] | None = None) ->
     evidence = []
     for t in THRESHOLDS:
         declined = [r for r in rows if r["best_passage"] < t]
+        judged_fallbacks = [useful[k] for r in declined if (k := r.get("fallback_key")) in useful]
         evidence.append(
             {
                 "threshold": t,
                 "declined_with_reference": sum(r["retrieved"] for r in declined),
                 "declined_without_reference": sum(not r["retrieved"] for r in declined),
+                "declined_useful": sum(judged_fallbacks),
+                "declined_not_useful": len(judged_fallbacks) - sum(judged_fallbacks),
             }
         )
+    fallbacks = [useful[k] for r in rows if (k := r.get("fallback_key")) in useful]
     return {
         "answers": len(rows),
         "generated": len(generated),
@@ -253,35 +302,69 @@ def curves(rows: list[dict[str, Any]], labels: dict[str, bool] | None = None) ->
         "retrieved": sum(r["retrieved"] for r in rows),
         "labelled": len(judged),
         "faithful": sum(judged),
+        "fallbacks_labelled": len(fallbacks),
+        "fallbacks_useful": sum(fallbacks),
         "min_support": support,
         "min_question_relevance": relevance,
         "min_evidence": evidence,
     }
 
 
+_FAITHFULNESS = (
+    "# Is each answer faithful to its passages?\n\nEach passage is headed as the prompt "
+    "headed it. Faithful: every claim it makes is "
+    "stated in, or follows directly from, the numbered passages (a sentence with no "
+    "claim, like 'Here is an example:', is neutral). Unfaithful: it states anything the "
+    "passages do not (an invented function, option, behaviour or fact), or contradicts "
+    "them. Whether it answers the question well is another matter. Label lines go to "
+    "benchmarks/grounding_labels.jsonl: "
+    '{"key": KEY, "faithful": true|false, "note": "..."}\n'
+)
+_USEFULNESS = (
+    "# Would each quoted answer help the asker?\n\nEach answer quotes the passages shown "
+    "above it (nothing in it is generated). Useful: what it quotes, or the passage it "
+    "points to, answers the question or leads straight to the answer (the right section, "
+    "option or function), so the asker is better off than with 'I don't know' and a list of "
+    "the closest passages. Not useful: it quotes or points to text that does not bear on "
+    "the question, or so little of the right text that the asker learns nothing. Label "
+    "lines go to benchmarks/fallback_labels.jsonl: "
+    '{"key": KEY, "useful": true|false, "note": "..."}\n'
+)
+
+
 def label_sheet(rows: list[dict[str, Any]], labels: dict[str, bool], out: Path) -> int:
     """Writes the generated answers that have no label yet, each with its question and the
     passages the model was given, for people to judge; returns how many."""
-    todo = [r for r in rows if r["model"] == SERVED_NAME and r.get("key") not in labels]
-    parts = [
-        "# Is each answer faithful to its passages?\n\nEach passage is headed as the prompt "
-        "headed it. Faithful: every claim it makes is "
-        "stated in, or follows directly from, the numbered passages (a sentence with no "
-        "claim, like 'Here is an example:', is neutral). Unfaithful: it states anything the "
-        "passages do not (an invented function, option, behaviour or fact), or contradicts "
-        "them. Whether it answers the question well is another matter. Label lines go to "
-        "benchmarks/grounding_labels.jsonl: "
-        '{"key": KEY, "faithful": true|false, "note": "..."}\n'
+    todo = [
+        (r["key"], r, r["text"])
+        for r in rows
+        if r["model"] == SERVED_NAME and r.get("key") not in labels
     ]
-    for r in todo:
-        parts.append(f"\n## {r['key']}\n\n**Question ({r['kb']}):** {r['question']}\n")
+    return _sheet(_FAITHFULNESS, todo, out)
+
+
+def fallback_sheet(rows: list[dict[str, Any]], labels: dict[str, bool], out: Path) -> int:
+    """Writes the quoted answers over each kept answer's passages that have no usefulness
+    label yet (each once), with the question and passages; returns how many."""
+    todo: dict[str, tuple[str, dict[str, Any], str]] = {}
+    for r in rows:
+        key = r.get("fallback_key")
+        if key and key not in labels and key not in todo:
+            todo[key] = (key, r, fallback_text(r))
+    return _sheet(_USEFULNESS, list(todo.values()), out)
+
+
+def _sheet(intro: str, entries: list[tuple[str, dict[str, Any], str]], out: Path) -> int:
+    parts = [intro]
+    for key, r, text in entries:
+        parts.append(f"\n## {key}\n\n**Question ({r['kb']}):** {r['question']}\n")
         for n, p in enumerate(r.get("passages", []), start=1):
             lines = f"lines {p.get('start_line')}-{p.get('end_line')}"
             head = f"[{n}] {p['path']} — {p.get('title', '')} ({lines})"
             parts.append(f"\n**{head}**\n\n````\n{p['text']}\n````\n")
-        parts.append(f"\n**Answer:**\n\n````\n{r['text']}\n````\n")
+        parts.append(f"\n**Answer:**\n\n````\n{text}\n````\n")
     out.write_text("".join(parts), encoding="utf-8")
-    return len(todo)
+    return len(entries)
 
 
 def vllm_python() -> Path:
@@ -332,9 +415,10 @@ def main() -> None:
         checked(json.loads(x), lambda texts: embedder.embed(list(texts)).tolist())
         for x in answers.read_text().splitlines()
     ]
-    labels = faithfulness_labels()
-    report = curves(rows, labels)
+    labels, useful = faithfulness_labels(), usefulness_labels()
+    report = curves(rows, labels, useful)
     report["to_label"] = label_sheet(rows, labels, OUT / "label_sheet.md")
+    report["fallbacks_to_label"] = fallback_sheet(rows, useful, OUT / "fallback_sheet.md")
     (OUT / "report.json").write_text(json.dumps(report, indent=1) + "\n")
     print(json.dumps(report, indent=1))
 

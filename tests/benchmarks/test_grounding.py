@@ -9,7 +9,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.grounding import answer_key, checked, curves, faithfulness_labels, label_sheet
+from benchmarks.grounding import (
+    answer_key,
+    checked,
+    curves,
+    faithfulness_labels,
+    fallback_sheet,
+    fallback_text,
+    label_sheet,
+    usefulness_labels,
+)
 from tests.support.small_model import SERVED_NAME
 
 
@@ -80,3 +89,29 @@ def test_kept_answers_are_checked_again_with_their_passage_headers() -> None:
     assert again["invented"] == 0 and again["supported"] and again["support"] > 0.5
     kept["text"] = "[2] docs/b.md — B (lines 1-4)\nRun the tests with pytest [1]."
     assert checked(kept, embed)["invented"] == 1
+
+
+def test_the_fallback_is_the_quoted_answer_over_the_same_passages(tmp_path: Path) -> None:
+    """A failed answer's fallback quotes its passages; it is judged for usefulness once per
+    text, and each evidence threshold counts the useful and useless quotes it withholds."""
+    kept = row("x", 0.0, False)
+    kept["question"] = "How do I run the tests?"
+    kept["passages"] = [
+        {"path": "src/app.py", "title": "main", "text": "def main():\n    return 1\n"},
+        {"path": "docs/dev.md", "title": "Dev", "text": "Run the tests with make test."},
+    ]
+    text = fallback_text(kept)
+    assert "Run the tests with make test. [2]" in text and "quoted, not generated" in text
+    low = {**kept, "best_passage": 0.4, "fallback_key": answer_key(text)}
+    high = {**kept, "best_passage": 0.7, "fallback_key": answer_key("other")}
+    sheet = tmp_path / "fallbacks.md"
+    assert fallback_sheet([low, low, high], {answer_key("other"): False}, sheet) == 1
+    assert "make test" in sheet.read_text() and "help the asker" in sheet.read_text()
+    labels = tmp_path / "useful.jsonl"
+    labels.write_text(json.dumps({"key": answer_key(text), "useful": True, "note": ""}) + "\n")
+    useful = usefulness_labels(labels) | {answer_key("other"): False}
+    report = curves([low, high], {}, useful)
+    by = {p["threshold"]: p for p in report["min_evidence"]}
+    assert (report["fallbacks_labelled"], report["fallbacks_useful"]) == (2, 1)
+    assert (by[0.5]["declined_useful"], by[0.5]["declined_not_useful"]) == (1, 0)
+    assert (by[0.75]["declined_useful"], by[0.75]["declined_not_useful"]) == (1, 1)

@@ -35,7 +35,11 @@ class RankedStore:
         kind: ChunkKind | None = None,
         exclude_roles: frozenset[FileRole] = frozenset(),
     ) -> list[tuple[Chunk, float]]:
-        return [(c, 0.9 - 0.001 * i) for i, c in enumerate(self._ranked(k, exclude_roles))]
+        return [(c, self.similarity(i)) for i, c in enumerate(self._ranked(k, exclude_roles))]
+
+    def similarity(self, position: int) -> float:
+        """The cosine a dense search gives the passage at this position of the ranking."""
+        return 0.9 - 0.001 * position
 
     def keyword_search(
         self,
@@ -71,17 +75,8 @@ class StoreWithFiles(RankedStore):
 class FaintStore(RankedStore):
     """Ranks as RankedStore does, at similarities under any relevance threshold."""
 
-    def vector_search(
-        self,
-        kb: str,
-        vector: Vectors,
-        *,
-        k: int,
-        kind: ChunkKind | None = None,
-        exclude_roles: frozenset[FileRole] = frozenset(),
-    ) -> list[tuple[Chunk, float]]:
-        hits = super().vector_search(kb, vector, k=k, kind=kind, exclude_roles=exclude_roles)
-        return [(c, round(0.3 - 0.05 * i, 4)) for i, (c, _) in enumerate(hits)]
+    def similarity(self, position: int) -> float:
+        return round(0.3 - 0.05 * position, 4)
 
 
 class ConstantEmbedder:
