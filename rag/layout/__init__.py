@@ -23,7 +23,7 @@ from rag.layout.variants import find_variants
 __all__ = ["Include", "Layout", "expand_chunk", "expand_chunks", "read_layout"]
 
 # Bumped when the rules change, so every file is re-read (its vectors are reused) once.
-LAYOUT_VERSION = "7"
+LAYOUT_VERSION = "8"
 _PROSE = frozenset({"markdown", "rst", "text"})
 
 
@@ -75,7 +75,9 @@ def read_layout(files: Sequence[TextFile], *, languages: Iterable[str] = ()) -> 
             continue
         includes[path] = found
         targets = sorted({i.target for i in found})
-        if all(language_for(t) in _PROSE for t in targets) and is_alias(path, texts[path], found):
+        if all(language_for(t) in _PROSE for t in targets) and is_alias(
+            path, texts[path], found, texts.__getitem__
+        ):
             # The page is the included document under another name: its hits count for
             # that file, which keeps its own slot (and its role) in the ranking.
             aliases[path] = targets

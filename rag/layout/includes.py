@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import cast
@@ -110,12 +110,22 @@ def find_includes(path: str, text: str, known: Collection[str]) -> list[Include]
 _RST_COMMENT = re.compile(r"^\s*\.\.\s*(_[^:]+:.*|\|[^|]+\|.*)?$")
 
 
-def is_alias(path: str, text: str, includes: Sequence[Include]) -> bool:
+# A page of a few sentences around a whole document many times its length is a wrapper too.
+ALIAS_OWN_WORDS = 60
+ALIAS_RATIO = 10
+_WORDS = re.compile(r"\w+")
+
+
+def is_alias(
+    path: str, text: str, includes: Sequence[Include], included: Callable[[str], str]
+) -> bool:
     """Whether a page is only a wrapper around whole files it includes: no words of its own
     but headings, labels and comments (Sphinx's `docs/changes.rst` holding
-    `.. include:: ../CHANGES.rst`). When what it includes is prose, the page is that
+    `.. include:: ../CHANGES.rst`), or at most ALIAS_OWN_WORDS of them beside documents
+    ALIAS_RATIO times as long (a "Community Updates" page of two sentences that includes
+    the 2,000-line release history). When what it includes is prose, the page is that
     document under another name, not a page that quotes it (a page of only a heading and
-    an example still shows the example)."""
+    an example still shows the example). `included` gives an included file's text."""
     if not includes or any(i.lines or i.start_after or i.end_before for i in includes):
         return False
     lines = text.splitlines()
@@ -126,7 +136,11 @@ def is_alias(path: str, text: str, includes: Sequence[Include]) -> bool:
     for include in includes:
         at = include.line - 1
         own -= set(range(at, at + 1 + len(_options(lines, at + 1))))
-    return all(not lines[i].strip() or _RST_COMMENT.match(lines[i]) for i in own)
+    words = sum(len(_WORDS.findall(lines[i])) for i in own if not _RST_COMMENT.match(lines[i]))
+    if words == 0:
+        return True
+    pulled = sum(len(_WORDS.findall(included(t))) for t in {i.target for i in includes})
+    return words <= ALIAS_OWN_WORDS and pulled >= ALIAS_RATIO * words
 
 
 def _snippet(page: str, spec: str, number: int, line: str, known: Collection[str]) -> list[Include]:

@@ -322,8 +322,28 @@ def test_a_page_that_only_includes_a_file_is_that_file_under_another_name() -> N
     assert layout.roles["docs/changes.rst"] is FileRole.CHANGELOG
     assert layout.roles["CHANGES.rst"] is FileRole.CHANGELOG
     md = "# Changes\n\n<!-- kept in one place -->\n{! ../CHANGES.md !}\n"
-    assert is_alias("docs/changes.md", md, find_includes("docs/changes.md", md, {"CHANGES.md"}))
-    assert not is_alias("docs/changes.md", "# Changes\n", [])
+    found = find_includes("docs/changes.md", md, {"CHANGES.md"})
+    assert is_alias("docs/changes.md", md, found, lambda _: "")
+    assert not is_alias("docs/changes.md", "# Changes\n", [], lambda _: "")
+
+
+def test_a_few_sentences_around_a_much_longer_document_are_a_wrapper_too() -> None:
+    """Two sentences of a "Community Updates" page around the whole release history: the
+    history keeps its own slot. The same sentences around a short document stay its host."""
+    history = "".join(
+        f"Version 1.{n}\n-----------\n\n- Fixed a thing in part {n}.\n\n" for n in range(60)
+    )
+    page = (
+        "Community Updates\n=================\n\nTo stay up to date, watch the repository.\n\n"
+        "GitHub\n------\n\nThe best way to track development is the issue tracker.\n\n"
+        ".. include:: ../../HISTORY.rst\n"
+    )
+    files = [File("HISTORY.rst", history), File("docs/community/updates.rst", page)]
+    layout = read_layout(files)
+    assert layout.included_by["docs/community/updates.rst"] == ["HISTORY.rst"]
+    assert layout.roles["docs/community/updates.rst"] is FileRole.CHANGELOG
+    short = read_layout([File("HISTORY.rst", "Version 1.0\n-----------\n\n- First.\n"), files[1]])
+    assert short.included_by["HISTORY.rst"] == ["docs/community/updates.rst"]
 
 
 @pytest.mark.parametrize(
