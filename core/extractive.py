@@ -33,6 +33,12 @@ _INDENTED_CODE = re.compile(r"^(?: {4}|\t)")
 _TITLE = re.compile(r"^(?:\S+[ \t]+){0,9}\S+$(?<![.!?:;,)])(?<![.!?][*_])(?<![.!?][*_]{2})")
 
 
+def _normalised(text: str) -> str:
+    """Lower-case words joined by single spaces; empty for under three words."""
+    words = _WORD.findall(text.lower())
+    return " ".join(words) if len(words) >= 3 else ""
+
+
 def content_terms(text: str) -> set[str]:
     """Content words, lower-cased, with a plural "s" dropped so "tests" meets "test"."""
     words = (w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 1)
@@ -160,6 +166,7 @@ def extractive_answer(question: str, sources: Sequence[Source], *, max_units: in
             quoted = "\n\n".join(u.render(1) for u in opening[:max_units])
             return header + "\n\n" + quoted
     wanted = content_terms(question)
+    echo = _normalised(question)
     asked = set(named_versions(question))
     # The notes of the release a question names answer it, in words of their own: when a
     # section titled with that release is among the passages, the quotes come from it.
@@ -169,6 +176,8 @@ def extractive_answer(question: str, sources: Sequence[Source], *, max_units: in
         if source.chunk.kind is ChunkKind.CODE or (releases and number not in releases):
             continue
         for position, unit in enumerate(_units(source.chunk.text)):
+            if echo and unit.code_language is None and echo in _normalised(unit.text):
+                continue  # a sentence that quotes the question is about it, not an answer
             overlap = len(wanted & content_terms(unit.text)) + (number in releases)
             if overlap and len(unit.items) > _LIST_ITEMS:
                 unit = _matching_items(unit, wanted)

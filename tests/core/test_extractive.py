@@ -180,3 +180,23 @@ def test_a_question_about_the_project_quotes_the_readme_opening() -> None:
     assert "telemetry" in extractive_answer(
         "Does this project do telemetry?", [Source(readme, 0.5), Source(other, 0.3)]
     )
+
+
+def test_a_sentence_quoting_the_question_is_not_its_answer() -> None:
+    """Notes about a question ("'How do I run the tests?' is answered from ...") share all
+    its words and answer nothing; the sentence that does is quoted instead."""
+    notes = chunk(
+        "docs/benchmarks.md",
+        '"How do I run the tests?" is answered first from the README in every run.',
+        title="Benchmarks",
+    )
+    guide = chunk("CONTRIBUTING.md", "Run the test suite with make test.", title="Tests")
+    answer = extractive_answer("How do I run the tests?", [Source(notes, 0.5), Source(guide, 0.4)])
+    assert "make test" in answer and "answered first" not in answer
+    # Code that mentions the question (a comment, a string) still shows how it is done.
+    readme = chunk(
+        "README.md",
+        '```sh\nmake demo  # answer "How do I run the tests?"\nmake test\n```',
+        title="Try it",
+    )
+    assert "make test" in extractive_answer("How do I run the tests?", [Source(readme, 0.4)])
