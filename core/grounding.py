@@ -70,7 +70,7 @@ class GroundingPolicy:
     answer's lines and sentences that may repeat earlier ones (two at least are needed).
     """
 
-    min_support: float = 0.45
+    min_support: float = 0.6
     min_sentence_support: float = 0.5
     semantic_weight: float = 0.5
     min_terms: int = 2

@@ -94,7 +94,7 @@ class AnswerSettings(BaseModel):
     max_context_chars: int = Field(6000, gt=0, description="passage text in one prompt")
     history_turns: int = Field(4, ge=0, description="earlier turns of a thread to include")
     grounding: bool = Field(True, description="check generated answers against their sources")
-    min_support: float = Field(0.45, ge=0, le=1, description="support a generated answer needs")
+    min_support: float = Field(0.6, ge=0, le=1, description="support a generated answer needs")
     min_question_relevance: float = Field(
         0.4,
         ge=0,

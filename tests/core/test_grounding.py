@@ -137,7 +137,7 @@ async def test_an_unsupported_answer_falls_back_to_the_extractive_one_and_says_w
     assert "Kubernetes" not in answer.text and "pytest" in answer.text
     assert answer.grounding is not None and answer.grounding.fallback == EXTRACTIVE_MODEL
     recorded = log.records[answer.interaction_id].to_record()["answer"]["grounding"]
-    assert recorded["reason"].startswith("support 0.") and "below 0.45" in recorded["reason"]
+    assert recorded["reason"].startswith("support 0.") and "below 0.60" in recorded["reason"]
     assert recorded["cause"] == LOW_SUPPORT
     assert recorded["removed_citations"] == 1
 

@@ -128,15 +128,26 @@ def assert_checked(body: dict[str, Any], record: dict[str, Any], *, model: str) 
     assert 0.0 <= grounding["support"] <= 1.0
     sent = grounding["fallback"] is None
     on_topic = grounding["cause"] != "off_topic"
+    # Naming a source the prompt did not show, or repeating itself, stops an answer whatever
+    # its support.
+    vetoed = grounding["cause"] in ("invented_source", "repetitive")
     supported = grounding["support"] >= grounding["threshold"] and grounding["sentences"] > 0
-    assert sent == (supported and on_topic)
-    assert grounding["cause"] in ("", "low_support", "no_sentence", "off_topic")
+    assert sent == (supported and on_topic and not vetoed)
+    assert grounding["cause"] in (
+        "",
+        "low_support",
+        "no_sentence",
+        "off_topic",
+        "invented_source",
+        "repetitive",
+    )
     assert (grounding["cause"] == "") == sent
     if sent:
         assert body["model"] == model and not body["extractive"]
     else:
         assert body["model"] == grounding["fallback"] in ("extractive", "abstained")
-        assert "below" in grounding["reason"] or grounding["reason"] == "no sentence to check"
+        reason = grounding["reason"]
+        assert "below" in reason or reason == "no sentence to check" or vetoed, reason
     numbers = cited_numbers(body["answer"])
     assert all(1 <= n <= len(body["sources"]) for n in numbers), body["answer"]
     if not body["abstained"]:

@@ -91,7 +91,9 @@ def serve_behind_stalling_proxies(
     with ExitStack() as stack:
         model = stack.enter_context(fake_vllm())
         model.adapters[CHAMPION] = {}
-        model.default_answer = "Add CORSMiddleware to the app [1]."
+        model.default_answer = (
+            "Configure it in your FastAPI application using the CORSMiddleware [1]."
+        )
         redis_proxy = stack.enter_context(StallingProxy(redis.port))
         s3_port = int(seaweedfs.endpoint.rsplit(":", 1)[1])
         s3_proxy = stack.enter_context(StallingProxy(s3_port))
