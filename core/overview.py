@@ -46,6 +46,34 @@ _DEFINES = re.compile(
 DEFINING_WORDS = 6  # words a sentence needs to say what a project is
 
 
+_PROJECT_PHRASE = re.compile(rf"\b{_ITSELF}\b(?!\s*'s)", re.IGNORECASE)
+_BARE_PRONOUN = re.compile(r"\b(it|this)\b", re.IGNORECASE)
+# What else "it" could stand for: code, a CamelCase or dotted name, "my app", "the response".
+_OTHER_THING = re.compile(
+    r"`|\b[A-Z][a-z]+[A-Z]\w*|\b\w+[._/]\w+|\b(?i:my|your|our|the|a|an|their)\s+\w+"
+)
+PRONOUN_WORDS = 8  # a question this short that says "it" means the project
+
+
+def naming_project(question: str, name: str) -> str | None:
+    """The question with the project's `name` for "this library", or for the "it" of a short
+    question about nothing else ("How do I install it?"); None when it names nothing so.
+
+    Only what a search compares with the passages: "it" is a word every passage might
+    stand for, the project's name is the one the README's "pip install <name>" uses.
+    """
+    if not name:
+        return None
+    if _PROJECT_PHRASE.search(question):
+        return _PROJECT_PHRASE.sub(name, question, count=1)
+    words = _WORD.findall(question)
+    if len(words) > PRONOUN_WORDS or _OTHER_THING.search(question):
+        return None
+    if _BARE_PRONOUN.search(question):
+        return _BARE_PRONOUN.sub(name, question, count=1)
+    return None
+
+
 def asks_overview(question: str) -> bool:
     """Whether the question asks what the project itself is, does or is for."""
     return bool(_OVERVIEW.search(question))
@@ -90,6 +118,24 @@ def lead_passage(chunks: Iterable[Chunk]) -> Chunk | None:
         if chunk.kind is ChunkKind.DOC and any(defines(s, name) for s in sentences(chunk.text)):
             return chunk
     return None
+
+
+_SUBJECT = re.compile(
+    r"^\W*([A-Za-z][\w.-]*)\W*\s+(is|are|makes|lets|helps|provides|offers|answers)\b"
+)
+
+
+def project_name(lead: Chunk) -> str:
+    """The project's name as its README's opening uses it: the page's title when the
+    opening mentions it ("Starlette"), else the subject of its defining sentence ("*attrs*
+    is the Python package ..."); empty when neither says."""
+    title = lead.title.split(" > ")[0].strip()
+    if "." not in title and len(title.split()) <= 3 and title.lower() in lead.text.lower():
+        return title
+    for sentence in sentences(lead.text):
+        if defines(sentence) and (match := _SUBJECT.match(_NOISE.sub(" ", sentence))):
+            return match.group(1)
+    return ""
 
 
 def sentences(text: str) -> list[str]:

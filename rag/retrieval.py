@@ -15,7 +15,7 @@ import numpy as np
 
 from core.citations import source_url
 from core.errors import UnknownKnowledgeBase
-from core.overview import lead_passage, overview_pages
+from core.overview import lead_passage, naming_project, overview_pages, project_name
 from core.passages import is_boilerplate
 from core.types import Chunk, ChunkKind, FileRole, Source
 from core.versions import named_versions, names_release, version_words
@@ -43,6 +43,8 @@ RELEASE_EVIDENCE = 0.5
 # The same floor for the lead of the README when a question asks what the project is
 # (core.overview): it says so in words the question does not use.
 LEAD_EVIDENCE = RELEASE_EVIDENCE
+# Questions longer than this name what they are about; shorter ones may say "it" for the project.
+_SHORT_QUESTION_CHARS = 120
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,9 +226,9 @@ class HybridRetriever:
         self, query: str, record: KnowledgeBase, k: int, kind: ChunkKind | None
     ) -> list[Source]:
         kb = record.name
-        vector = self._embedder.embed([query])[0]
-        n = max(self._candidates, k)
         intent = question_intent(query)
+        vector = self._embedder.embed([self._dense_query(query, record, intent)])[0]
+        n = max(self._candidates, k)
         skip = excluded_roles(intent)
         if isinstance(self._store, HybridSearch):
             # The store fuses BM25 and dense itself (Weaviate: alpha and fusion type).
@@ -296,6 +298,15 @@ class HybridRetriever:
             translations_first=other_language,
         )
         return lambda path: weight(roles.get(path, FileRole.UNKNOWN), path)
+
+    def _dense_query(self, query: str, record: KnowledgeBase, intent: Intent) -> str:
+        """What dense search embeds: the question, with the project's name (its README's
+        title) for "this library" or the "it" of a short question (core.overview)."""
+        if intent is Intent.OVERVIEW or len(query) > _SHORT_QUESTION_CHARS:
+            return query
+        lead = self._lead(record)
+        name = project_name(lead) if lead is not None else ""
+        return naming_project(query, name) or query
 
     def _lead(self, record: KnowledgeBase) -> Chunk | None:
         """The opening passage of the knowledge base's README (core.overview), looked up

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from core.overview import asks_overview, defines, lead_passage, overview_pages
+from core.overview import (
+    asks_overview,
+    defines,
+    lead_passage,
+    naming_project,
+    overview_pages,
+    project_name,
+)
 from tests.fakes import chunk
 
 
@@ -72,3 +79,35 @@ def test_a_sentence_with_the_page_title_as_its_subject_defines_it() -> None:
     assert not defines("Quill: Answers for newcomers, with sources and citations.", "Quill")
     lead = chunk("README.md", f"{sentence}\n\nMore text.", title="Quill", lines=(1, 4))
     assert lead_passage([lead]) == lead
+
+
+def test_a_short_question_saying_it_means_the_project() -> None:
+    """ "How do I install it?" is searched as "How do I install Starlette?"; "it" in a
+    question about something else, or a longer question, is left alone."""
+    assert naming_project("How do I install it?", "Starlette") == "How do I install Starlette?"
+    assert naming_project("How do I install this library?", "Starlette") == (
+        "How do I install Starlette?"
+    )
+    assert naming_project("Can I use this with Django?", "Quill") == "Can I use Quill with Django?"
+    assert naming_project("How do I read my response when it fails?", "Quill") is None
+    assert naming_project("How do I call it from `Response.json`?", "Quill") is None
+    assert naming_project("How do I install it?", "") is None
+    assert naming_project("Where are the docs?", "Quill") is None
+
+
+def test_the_project_name_is_what_the_readme_opening_calls_it() -> None:
+    titled = chunk(
+        "README.md", "Starlette is a lightweight ASGI framework for Python.", title="Starlette"
+    )
+    assert project_name(titled) == "Starlette"
+    untitled = chunk(
+        "README.md",
+        "*attrs* is the Python package that brings back joy to classes.",
+        title="README.md",
+    )
+    assert project_name(untitled) == "attrs"
+    # A first heading that is no name (a README opening with "Donations") is not taken.
+    donations = chunk(
+        "README.rst", "Task queues are used to spread work over machines.", title="Donations"
+    )
+    assert project_name(donations) == ""

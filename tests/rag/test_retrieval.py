@@ -245,3 +245,40 @@ async def test_a_question_naming_a_patch_release_gets_that_release_not_its_sibli
     assert [(s.title, s.score) for s in found] == [("Version 3.0.2", RELEASE_EVIDENCE)]
     found = await retriever.search("What changed in version 3.0?", kb="default", k=1)
     assert [s.title for s in found] == ["Version 3.0.0"]
+
+
+class RecordingEmbedder(ConstantEmbedder):
+    """Embeds as ConstantEmbedder does and keeps what it was asked to embed."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        self.texts.extend(texts)
+        return super().embed(texts)
+
+
+async def test_a_short_question_saying_it_is_searched_with_the_project_name(
+    tmp_path: Path,
+) -> None:
+    """Dense search embeds "How do I install Quill?" for "How do I install it?" (the name as
+    the README's opening uses it); a question about something else is embedded as asked."""
+    opening = chunk(
+        "README.md", "Quill is a library for building command line tools.", title="Quill"
+    )
+    catalog = FileCatalog(tmp_path / "catalog.json")
+    catalog.save(
+        KnowledgeBase(name="default", source="repo", root="repo", files={"README.md": "0"})
+    )
+    embedder = RecordingEmbedder()
+    retriever = HybridRetriever(
+        store=cast(VectorStore, StoreWithFiles([opening], [])),
+        embedder=embedder,
+        catalog=catalog,
+    )
+    await retriever.search("How do I install it?", kb="default", k=1)
+    await retriever.search("How do I read my response when it fails?", kb="default", k=1)
+    assert embedder.texts[:2] == [
+        "How do I install Quill?",
+        "How do I read my response when it fails?",
+    ]
