@@ -27,6 +27,7 @@ _MARKUP = re.compile(r"^\s*(#+\s*|[*-]\s+|\d+\.\s+|>\s*)")
 _ITEM = re.compile(r"^\s*(?:[*+-]|\d+[.)])\s+(?=\S)")
 _LIST_ITEMS = 8  # items of a quoted list
 _SHORT_ITEM = 8  # words: a list of short items is quoted as a list, not as sentences
+_COMPLETIONS = 2  # code blocks or lists quoted because a chosen sentence announces them
 _INDENTED_CODE = re.compile(r"^(?: {4}|\t)")
 # A lone line of a few words without closing punctuation: a heading, not a sentence (a
 # sentence in bold or italics, "**X makes it easy to ...**", still ends as a sentence).
@@ -172,10 +173,12 @@ def extractive_answer(question: str, sources: Sequence[Source], *, max_units: in
     # section titled with that release is among the passages, the quotes come from it.
     releases = {n for n, s in enumerate(sources, start=1) if names_release(s.chunk.title, asked)}
     scored: list[tuple[float, int, int, _Unit]] = []
+    units_of: dict[int, list[_Unit]] = {}
     for number, source in enumerate(sources, start=1):
         if source.chunk.kind is ChunkKind.CODE or (releases and number not in releases):
             continue
-        for position, unit in enumerate(_units(source.chunk.text)):
+        units_of[number] = _units(source.chunk.text)
+        for position, unit in enumerate(units_of[number]):
             if echo and unit.code_language is None and echo in _normalised(unit.text):
                 continue  # a sentence that quotes the question is about it, not an answer
             overlap = len(wanted & content_terms(unit.text)) + (number in releases)
@@ -192,6 +195,7 @@ def extractive_answer(question: str, sources: Sequence[Source], *, max_units: in
         best.append(item)
         if len(best) == max_units:
             break
+    best.extend(_completions(best, units_of))
     best.sort(key=lambda s: (s[1], s[2]))
     parts = [unit.render(number) for _, number, _, unit in best]
     code = [(n, s) for n, s in enumerate(sources, start=1) if s.chunk.kind is ChunkKind.CODE]
@@ -203,6 +207,27 @@ def extractive_answer(question: str, sources: Sequence[Source], *, max_units: in
         first = sources[0].chunk
         parts.append(f"See {first.title} in `{first.path}` [1].")
     return header + "\n\n" + "\n\n".join(parts)
+
+
+def _completions(
+    best: Sequence[tuple[float, int, int, _Unit]], units_of: dict[int, list[_Unit]]
+) -> list[tuple[float, int, int, _Unit]]:
+    """What the chosen sentences announce: a sentence that ends with a colon ("To run the
+    tests, use:") is completed by the code block or list that follows it, which seldom
+    shares the question's words (at most _COMPLETIONS of them)."""
+    chosen = {(number, position) for _, number, position, _ in best}
+    added: list[tuple[float, int, int, _Unit]] = []
+    for _, number, position, unit in sorted(best, key=lambda b: -b[0]):
+        following = units_of.get(number, [])[position + 1 : position + 2]
+        if unit.code_language is not None or not unit.text.rstrip().endswith(":"):
+            continue
+        if not following or (number, position + 1) in chosen:
+            continue
+        added.append((0.0, number, position + 1, following[0]))
+        chosen.add((number, position + 1))
+        if len(added) == _COMPLETIONS:
+            break
+    return added
 
 
 def abstention(sources: Sequence[Source]) -> str:

@@ -200,3 +200,19 @@ def test_a_sentence_quoting_the_question_is_not_its_answer() -> None:
         title="Try it",
     )
     assert "make test" in extractive_answer("How do I run the tests?", [Source(readme, 0.4)])
+
+
+def test_a_sentence_that_announces_a_command_comes_with_it() -> None:
+    """ "To run the tests, use:" is completed by the command after it, which shares fewer of
+    the question's words than the sentences around it."""
+    guide = chunk(
+        "docs/contributing.md",
+        "To run the tests, use:\n\n```shell\n$ scripts/check\n```\n\n"
+        "For example, to run one test file:\n\n```shell\n$ scripts/check tests/test_app.py\n```\n\n"
+        "The tests run on every push.",
+        title="Testing",
+    )
+    answer = extractive_answer("How do I run the tests?", [Source(guide, 0.5)])
+    assert "To run the tests, use:" in answer and "$ scripts/check\n" in answer
+    assert "$ scripts/check tests/test_app.py" in answer
+    assert answer.index("To run the tests, use:") < answer.index("$ scripts/check\n")
