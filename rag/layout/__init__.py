@@ -23,7 +23,7 @@ from rag.layout.variants import find_variants
 __all__ = ["Include", "Layout", "expand_chunk", "expand_chunks", "read_layout"]
 
 # Bumped when the rules change, so every file is re-read (its vectors are reused) once.
-LAYOUT_VERSION = "8"
+LAYOUT_VERSION = "9"
 _PROSE = frozenset({"markdown", "rst", "text"})
 
 
@@ -87,13 +87,22 @@ def read_layout(files: Sequence[TextFile], *, languages: Iterable[str] = ()) -> 
     code = [
         p for p in kept if language_for(p) not in (*_PROSE, None) and p not in mirrors.translations
     ]
+    # Files that every page including them shows only part of (a line range, a marker).
+    shown = [
+        (i.target, bool(i.lines or i.start_after or i.end_before))
+        for f in includes.values()
+        for i in f
+    ]
+    excerpted = {t for t, _ in shown} - {t for t, part in shown if not part}
     included_by.update(find_variants(code, included_by, texts))
     roles = {}
     for path in kept:
         if path in mirrors.translations:
             roles[path] = FileRole.TRANSLATION
         else:
-            roles[path] = classify(path, texts[path], included=path in included_by)
+            roles[path] = classify(
+                path, texts[path], included=path in included_by, excerpted=path in excerpted
+            )
     for alias, targets in aliases.items():
         included_by[alias] = [*included_by.get(alias, ()), *targets]
         if len(targets) == 1 and targets[0] in roles:

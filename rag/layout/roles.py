@@ -67,10 +67,15 @@ _FRONT_MATTER_AGENT = re.compile(
 )
 
 
-def classify(path: str, text: str = "", *, included: bool = False) -> FileRole:
+def classify(
+    path: str, text: str = "", *, included: bool = False, excerpted: bool = False
+) -> FileRole:
     """The role of a repository file (repo-relative POSIX path) with its text.
 
-    `included` says that a documentation page includes the file, which makes code an example.
+    `included` says that a documentation page includes the file, which makes code an example
+    (even a test module). `excerpted`: every page that includes it shows only some of its
+    lines; then code that is otherwise the project's own source stays source (a page that
+    shows lines 9-24 of `fastapi/openapi/docs.py` quotes the library's defaults).
     """
     pure = PurePosixPath(path)
     name = pure.name
@@ -83,7 +88,8 @@ def classify(path: str, text: str = "", *, included: bool = False) -> FileRole:
     in_tests = any(f in _TEST_DIRS for f in folders)
     in_docs = any(_DOC_DIRS.match(f) for f in folders)
     if included and language not in _PROSE:
-        return FileRole.EXAMPLE  # code a page shows, even a test module
+        own = classify(path, text) if excerpted else FileRole.EXAMPLE
+        return own if own in (FileRole.SOURCE, FileRole.TOOLING) else FileRole.EXAMPLE
     if _TEST_NAME.search(name) or (in_tests and (language not in _PROSE or not in_docs)):
         return FileRole.TEST
     changelog = _CHANGELOG_NAME.match(name) or any(f in _CHANGELOG_DIRS for f in folders)

@@ -383,12 +383,16 @@ def test_roles_from_path_conventions(path: str, role: FileRole) -> None:
 
 def test_roles_from_content() -> None:
     """Version headings make a changelog; a skill's front matter makes a tooling file;
-    code a page includes is an example, even a test module."""
+    code a page includes is an example, even a test module, but the project's own source
+    that pages only excerpt stays source."""
     versions = "\n".join(f"## {n}.0.0\n\n* Fixed a bug.\n" for n in range(1, 7))
     assert classify("docs/updates.md", versions) is FileRole.CHANGELOG
     skill = "---\nname: web-api\ndescription: Use when writing web APIs.\n---\n\n# Web API\n"
     assert classify("guides/web.md", skill) is FileRole.TOOLING
     assert classify("app/test_main.py", "", included=True) is FileRole.EXAMPLE
+    assert classify("docs_src/app/main.py", "", included=True) is FileRole.EXAMPLE
+    assert classify("pkg/openapi/docs.py", "", included=True, excerpted=True) is FileRole.SOURCE
+    assert classify("pkg/openapi/docs.py", "", included=True) is FileRole.EXAMPLE
 
 
 @pytest.mark.parametrize(
@@ -481,3 +485,19 @@ def test_how_to_after_a_title() -> None:
     """An issue's title, then its question: the question's phrasing decides."""
     assert question_intent("Nested lists: what is the best way to parse them?") is Intent.HOWTO
     assert question_intent("Uploads: they fail with a timeout") is Intent.GENERAL
+
+
+def test_source_that_a_page_only_excerpts_stays_source() -> None:
+    """A how-to that shows lines 9-24 of the library's module quotes its defaults; the
+    module is still source. An example the page shows whole is an example, wherever it is."""
+    files = {
+        "docs/how-to/ui.md": (
+            "# UI\n\n{* ../../pkg/ui.py ln[9:24] *}\n\n{* ../../code/ui_app.py *}\n"
+        ),
+        "pkg/ui.py": "def html(title):\n    return title\n" * 12,
+        "code/ui_app.py": "from pkg.ui import html\n\nprint(html('x'))\n",
+    }
+    layout = read_layout(texts(files))
+    assert layout.included_by["pkg/ui.py"] == ["docs/how-to/ui.md"]
+    assert layout.roles["pkg/ui.py"] is FileRole.SOURCE
+    assert layout.roles["code/ui_app.py"] is FileRole.EXAMPLE
