@@ -10,7 +10,10 @@ with the file a maintainer pointed to, and the questions about this repository o
 benchmarks/own_repo.py (the first is `make demo`'s). Extra sets (benchmarks/qa_extra/, see its
 SOURCES.md): more real questions of the same kind, for measuring only (nothing is tuned or
 calibrated on them), asked of the whole repositories as fastapi-extra, httpx-extra and
-requests-extra, which reuse the index of fastapi-repo, httpx-repo and requests-repo. Corpora:
+requests-extra, which reuse the index of fastapi-repo, httpx-repo and requests-repo. Tuning
+sets (benchmarks/qa_tune/, gathered the same way on 2026-12-04): dev questions of our own,
+asked as fastapi-tune, httpx-tune and requests-tune over the same indexes, on which settings
+may be chosen as on the shared dev sets. Corpora:
 
 - fastapi-curated: ../shared/data/corpora (FastAPI's English docs, tiangolo.com, the
   contributing history); fastapi-repo: the whole repository (repos/fastapi: 13 languages,
@@ -148,9 +151,13 @@ RUNS = (
     Run("fastapi-extra", "fastapi-extra", FASTAPI_REPO, corpus="fastapi-repo"),
     Run("httpx-extra", "httpx-extra", HTTPX_REPO, corpus="httpx-repo"),
     Run("requests-extra", "requests-extra", REQUESTS_REPO, corpus="requests-repo"),
+    Run("fastapi-tune", "fastapi-tune", FASTAPI_REPO, corpus="fastapi-repo"),
+    Run("httpx-tune", "httpx-tune", HTTPX_REPO, corpus="httpx-repo"),
+    Run("requests-tune", "requests-tune", REQUESTS_REPO, corpus="requests-repo"),
 )
 
 QA_EXTRA = REPO_ROOT / "benchmarks" / "qa_extra"
+QA_TUNE = REPO_ROOT / "benchmarks" / "qa_tune"
 DEV_FILES = {
     "fastapi": QA_DIR / "fastapi_doc_qa_dev.jsonl",
     "httpx": QA_DIR / "httpx_qa_dev.jsonl",
@@ -158,9 +165,14 @@ DEV_FILES = {
     "fastapi-extra": QA_EXTRA / "fastapi_qa_extra.jsonl",
     "httpx-extra": QA_EXTRA / "httpx_qa_extra.jsonl",
     "requests-extra": QA_EXTRA / "requests_qa_extra.jsonl",
+    "fastapi-tune": QA_TUNE / "fastapi_qa_tune.jsonl",
+    "httpx-tune": QA_TUNE / "httpx_qa_tune.jsonl",
+    "requests-tune": QA_TUNE / "requests_qa_tune.jsonl",
 }
 # Dev sets for measuring only: the confidence calibration never fits on them.
 MEASURE_ONLY = frozenset({"fastapi-extra", "httpx-extra", "requests-extra"})
+# Dev sets added to choose settings on, beside the shared ones (benchmarks/qa_tune).
+TUNING = frozenset({"fastapi-tune", "httpx-tune", "requests-tune"})
 
 SYSTEMS = ("Leximind", "BM25, fixed chunks", "dense MiniLM, fixed chunks", "hybrid, heading chunks")
 

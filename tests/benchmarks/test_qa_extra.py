@@ -1,5 +1,6 @@
-"""The extra dev questions (benchmarks/qa_extra) are well formed, and every answer they name
-is a file of the shared repository snapshots the extra runs index."""
+"""The added questions (benchmarks/qa_extra, measure-only, and benchmarks/qa_tune, for
+choosing settings) are well formed, used once, and every answer they name is a file of the
+shared repository snapshots their runs index."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.retrieval import DEV_FILES, MEASURE_ONLY, QA_DIR, REPOS, RUNS, load_cases
+from benchmarks.retrieval import DEV_FILES, MEASURE_ONLY, QA_DIR, REPOS, RUNS, TUNING, load_cases
+
+ADDED = sorted(MEASURE_ONLY | TUNING)
 
 FIELDS = ("question", "answer_doc", "answer_section", "source", "answered_by", "evidence")
 EVIDENCE = {"doc_link_in_thread", "file_link_in_thread"}
@@ -19,11 +22,11 @@ def rows(dev: str) -> list[dict[str, str]]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
-@pytest.mark.parametrize("dev", sorted(MEASURE_ONLY))
+@pytest.mark.parametrize("dev", ADDED)
 def test_extra_rows_are_complete(dev: str) -> None:
     found = rows(dev)
     assert found, f"{DEV_FILES[dev].name} has no questions"
-    repo = dev.removesuffix("-extra")
+    repo = dev.rsplit("-", 1)[0]
     for row in found:
         assert all(row.get(f) for f in FIELDS), row
         assert row["evidence"] in EVIDENCE, row
@@ -33,35 +36,35 @@ def test_extra_rows_are_complete(dev: str) -> None:
 
 
 def test_extra_threads_are_used_once() -> None:
-    extra = [r["source"] for dev in sorted(MEASURE_ONLY) for r in rows(dev)]
+    extra = [r["source"] for dev in ADDED for r in rows(dev)]
     assert len(extra) == len(set(extra)), "a thread is used twice"
 
 
 @pytest.mark.skipif(not QA_DIR.is_dir(), reason="../shared/data/qa is absent")
 def test_extra_threads_are_not_dev_threads() -> None:
     dev = {r["source"] for d in ("fastapi", "httpx", "requests") for r in rows(d)}
-    extra = {r["source"] for d in MEASURE_ONLY for r in rows(d)}
+    extra = {r["source"] for d in ADDED for r in rows(d)}
     assert not dev & extra
 
 
 def test_extra_runs_ask_the_whole_repositories() -> None:
     by_name = {r.name: r for r in RUNS}
-    for dev in MEASURE_ONLY:
+    for dev in ADDED:
         run = by_name[dev]
         assert run.dev == dev
-        assert run.corpus == dev.replace("-extra", "-repo")
+        assert run.corpus == dev.rsplit("-", 1)[0] + "-repo"
         assert run.parts == by_name[run.corpus].parts
         assert run.index_name == run.corpus
 
 
 @pytest.mark.skipif(not REPOS.is_dir(), reason="../shared/data/repos is absent")
-@pytest.mark.parametrize("dev", sorted(MEASURE_ONLY))
+@pytest.mark.parametrize("dev", ADDED)
 def test_every_extra_answer_exists_in_the_shared_repositories(dev: str) -> None:
     missing = [r["answer_doc"] for r in rows(dev) if not (REPOS / r["answer_doc"]).is_file()]
     assert not missing, f"answer_doc not in {REPOS.name}/: {missing}"
 
 
-@pytest.mark.parametrize("dev", sorted(MEASURE_ONLY))
+@pytest.mark.parametrize("dev", ADDED)
 def test_extra_cases_load_with_one_answer_each(dev: str) -> None:
     cases = load_cases(dev)
     assert len(cases) == len(rows(dev))
