@@ -23,6 +23,7 @@ from rag.catalog import Catalog, KnowledgeBase
 from rag.intent import Intent, excluded_roles, question_intent, role_weight
 from rag.keywords import keyword_query
 from rag.layout.languages import detect
+from rag.layout.roles import in_docs_folder
 from rag.links import linked_paths
 from rag.ports import Embedder, HybridSearch, Vectors, VectorStore
 
@@ -43,6 +44,8 @@ RELEASE_EVIDENCE = 0.5
 # The same floor for the lead of the README when a question asks what the project is
 # (core.overview): it says so in words the question does not use.
 LEAD_EVIDENCE = RELEASE_EVIDENCE
+# Two passages whose word sets overlap this much (Jaccard) say the same thing.
+_COPY = 0.75
 # Questions longer than this name what they are about; shorter ones may say "it" for the project.
 _SHORT_QUESTION_CHARS = 120
 
@@ -275,7 +278,8 @@ class HybridRetriever:
             links=self._links(record, chunks) if self._follow_links else None,
             folded=folded,
         )
-        order = [i for _, ids in pages[:k] for i in ids[: self._per_page]][:k]
+        distinct = _distinct(pages, chunks, pinned=lead.path if lead is not None else "")
+        order = [i for _, ids in distinct[:k] for i in ids[: self._per_page]][:k]
         missing = [i for i in order if i not in similarity]
         if missing:
             similarity.update(_cosines(vector, self._store.vectors(kb, missing)))
@@ -357,6 +361,32 @@ class HybridRetriever:
                 end_line=chunk.end_line,
             )
         return Source(chunk=chunk, score=round(float(score), 4), url=url)
+
+
+def _distinct(
+    pages: list[tuple[str, list[str]]], chunks: dict[str, Chunk], *, pinned: str = ""
+) -> list[tuple[str, list[str]]]:
+    """The ranked pages less copies: a page whose best passage says nearly word for word
+    what a page above says (CONTRIBUTING.md kept in .github/ and in docs/, a README made
+    from the docs' index) takes no second slot. Of the two, the one in a docs folder keeps
+    the slot, at the better rank: that is the page the published docs link to (unless the
+    other is `pinned`, the README whose opening answers a question about the project)."""
+    seen: list[frozenset[str]] = []
+    kept: list[tuple[str, list[str]]] = []
+    for page, ids in pages:
+        words = frozenset(chunks[ids[0]].text.lower().split()) if ids else frozenset()
+        twin = next(
+            (n for n, s in enumerate(seen) if words and len(words & s) >= _COPY * len(words | s)),
+            None,
+        )
+        if twin is None:
+            seen.append(words)
+            kept.append((page, ids))
+        else:
+            other = kept[twin][0]
+            if other != pinned and in_docs_folder(page) and not in_docs_folder(other):
+                kept[twin] = (page, ids)
+    return kept
 
 
 def _without_memory(

@@ -67,6 +67,11 @@ _FRONT_MATTER_AGENT = re.compile(
 )
 
 
+def in_docs_folder(path: str) -> bool:
+    """Whether a file lies under a documentation folder (docs/, doc/, site/, guides/ ...)."""
+    return any(_DOC_DIRS.match(f) for f in PurePosixPath(path).parts[:-1])
+
+
 def classify(
     path: str, text: str = "", *, included: bool = False, excerpted: bool = False
 ) -> FileRole:

@@ -168,7 +168,9 @@ async def test_test_modules_take_no_candidate_place_for_running_the_tests(
     them is a candidate and comes first; a question about the tests still gets the tests."""
     tests = [
         replace(
-            chunk(f"tests/test_{n}.py", "def test_run(): ...", kind=ChunkKind.CODE),
+            chunk(
+                f"tests/test_{n}.py", f"def test_run_{n}(): assert run({n})", kind=ChunkKind.CODE
+            ),
             role=FileRole.TEST,
         )
         for n in range(30)
@@ -282,3 +284,15 @@ async def test_a_short_question_saying_it_is_searched_with_the_project_name(
         "How do I install Quill?",
         "How do I read my response when it fails?",
     ]
+
+
+async def test_a_copy_of_a_page_takes_no_second_slot(catalog: Catalog) -> None:
+    """CONTRIBUTING.md kept in .github/ and in docs/ (one link differs): one slot, held by
+    the docs copy at the better rank; a different page keeps its own."""
+    text = "To test requests through a proxy, run mitmproxy locally and trust its certificate. "
+    github = chunk(".github/CONTRIBUTING.md", text * 3 + "See https://a.example/old.")
+    docs = chunk("docs/contributing.md", text * 3 + "See https://a.example/new.")
+    other = chunk("docs/ssl.md", "Pass verify= a path to a CA bundle, or an SSL context.")
+    retriever = _retriever(catalog, RankedStore([github, other, docs]))
+    found = await retriever.search("question", kb="default", k=3)
+    assert [s.path for s in found] == ["docs/contributing.md", "docs/ssl.md"]
