@@ -46,6 +46,7 @@ RELEASE_EVIDENCE = 0.5
 LEAD_EVIDENCE = RELEASE_EVIDENCE
 # Two passages whose word sets overlap this much (Jaccard) say the same thing.
 _COPY = 0.75
+_COPY_DEPTH = 4  # ...among this many times k of the first pages
 # Questions longer than this name what they are about; shorter ones may say "it" for the project.
 _SHORT_QUESTION_CHARS = 120
 
@@ -278,7 +279,9 @@ class HybridRetriever:
             links=self._links(record, chunks) if self._follow_links else None,
             folded=folded,
         )
-        distinct = _distinct(pages, chunks, pinned=lead.path if lead is not None else "")
+        # Copies are looked for among the first pages only: each is compared with those above.
+        leading = pages[: _COPY_DEPTH * k]
+        distinct = _distinct(leading, chunks, pinned=lead.path if lead is not None else "")
         order = [i for _, ids in distinct[:k] for i in ids[: self._per_page]][:k]
         missing = [i for i in order if i not in similarity]
         if missing:
