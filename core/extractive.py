@@ -7,7 +7,7 @@ import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.overview import asks_overview, defines, overview_pages
+from core.overview import asks_overview, defines, is_overview_page
 from core.types import ChunkKind, Source
 from core.versions import named_versions, names_release
 
@@ -158,7 +158,7 @@ def extractive_answer(question: str, sources: Sequence[Source], *, max_units: in
     """
     header = "From the project's sources (quoted, not generated):"
     lead = sources[0].chunk if sources else None
-    if asks_overview(question) and lead and overview_pages([lead.path]):
+    if asks_overview(question) and lead and is_overview_page(lead.path):
         prose = [u for u in _units(lead.text) if u.code_language is None]
         name = lead.title.split(" > ")[0]
         start = next((n for n, u in enumerate(prose) if defines(u.text, name)), 0)

@@ -79,19 +79,22 @@ def asks_overview(question: str) -> bool:
     return bool(_OVERVIEW.search(question))
 
 
-def overview_pages(paths: Iterable[str]) -> list[str]:
-    """The pages that say what a project is, best first: its root README, else the landing
-    page of its top docs folder."""
-    paths = list(paths)
-    root = sorted(p for p in paths if "/" not in p and _README.match(p))
-    if root:
-        return root[:1]
-    landing = []
-    for path in paths:
-        parts = PurePosixPath(path).parts
-        if len(parts) == 2 and parts[0].lower() in _DOCS_DIRS and _INDEX.match(parts[1]):
-            landing.append(path)
-    return sorted(landing)[:1]
+def is_overview_page(path: str) -> bool:
+    """Whether a page is of the kind that says what a project is: a README at the root, or
+    the landing page of a top docs folder."""
+    parts = PurePosixPath(path).parts
+    if len(parts) == 1:
+        return bool(_README.match(parts[0]))
+    return len(parts) == 2 and parts[0].lower() in _DOCS_DIRS and bool(_INDEX.match(parts[1]))
+
+
+def overview_page(paths: Iterable[str]) -> str | None:
+    """The page that says what a project is: its root README, else the landing page of its
+    top docs folder; None when it has neither."""
+    found = sorted(p for p in paths if is_overview_page(p))
+    root = [p for p in found if "/" not in p]
+    best = root or found
+    return best[0] if best else None
 
 
 def defines(sentence: str, name: str = "") -> bool:

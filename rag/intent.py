@@ -11,7 +11,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from pathlib import PurePosixPath
 
-from core.overview import asks_overview, overview_pages
+from core.overview import asks_overview, is_overview_page
 from core.types import FileRole
 from rag.layout.roles import classify
 
@@ -123,7 +123,7 @@ _REFERENCE_DIRS = re.compile(r"^(reference|references|api|api[-_]reference|apido
 def _tier(intent: Intent, role: FileRole, path: str) -> str:
     if role is FileRole.TEST and intent is not Intent.TESTS:
         return _D  # a test shows how the project checks itself, seldom how to use it
-    if intent is Intent.OVERVIEW and role is FileRole.DOCS and overview_pages([path]):
+    if intent is Intent.OVERVIEW and role is FileRole.DOCS and is_overview_page(path):
         return _P  # the README (or the docs' landing page) says what the project is
     folders = PurePosixPath(path).parts[:-1]
     howto = intent in (Intent.HOWTO, Intent.GENERAL)

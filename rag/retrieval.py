@@ -15,7 +15,7 @@ import numpy as np
 
 from core.citations import source_url
 from core.errors import UnknownKnowledgeBase
-from core.overview import lead_passage, naming_project, overview_pages, project_name
+from core.overview import lead_passage, naming_project, overview_page, project_name
 from core.passages import is_boilerplate
 from core.types import Chunk, ChunkKind, FileRole, Source
 from core.versions import named_versions, names_release, version_words
@@ -323,10 +323,10 @@ class HybridRetriever:
             cached = self._lead_cache.get(record.name)
         if cached is not None and cached[0] == version:
             return cached[1]
-        pages = set(overview_pages(record.files))
+        page = overview_page(record.files)
         lead = None
-        if pages:
-            ids = [i for i, p in self._store.chunk_ids(record.name).items() if p in pages]
+        if page is not None:
+            ids = [i for i, p in self._store.chunk_ids(record.name).items() if p == page]
             lead = lead_passage(self._store.chunks(record.name, ids).values())
         with self._link_lock:
             self._lead_cache[record.name] = (version, lead)

@@ -91,10 +91,13 @@ def classify(
     if language in _PROSE and _FRONT_MATTER_AGENT.match(text):
         return FileRole.TOOLING  # a skill or agent definition: name and description up front
     in_tests = any(f in _TEST_DIRS for f in folders)
-    in_docs = any(_DOC_DIRS.match(f) for f in folders)
+    in_docs = in_docs_folder(path)
     if included and language not in _PROSE:
-        own = classify(path, text) if excerpted else FileRole.EXAMPLE
-        return own if own in (FileRole.SOURCE, FileRole.TOOLING) else FileRole.EXAMPLE
+        # Code a page shows is an example, even a test module; the project's own source
+        # that pages only excerpt stays source.
+        if excerpted and classify(path, text) is FileRole.SOURCE:
+            return FileRole.SOURCE
+        return FileRole.EXAMPLE
     if _TEST_NAME.search(name) or (in_tests and (language not in _PROSE or not in_docs)):
         return FileRole.TEST
     changelog = _CHANGELOG_NAME.match(name) or any(f in _CHANGELOG_DIRS for f in folders)

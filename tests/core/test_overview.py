@@ -7,9 +7,10 @@ import pytest
 from core.overview import (
     asks_overview,
     defines,
+    is_overview_page,
     lead_passage,
     naming_project,
-    overview_pages,
+    overview_page,
     project_name,
 )
 from tests.fakes import chunk
@@ -45,9 +46,10 @@ def test_questions_about_a_part_of_it(question: str) -> None:
 
 
 def test_the_root_readme_else_the_docs_landing_page() -> None:
-    assert overview_pages(["docs/guide.md", "README.rst", "pkg/README.md"]) == ["README.rst"]
-    assert overview_pages(["docs/index.md", "docs/usage/index.md", "src/a.py"]) == ["docs/index.md"]
-    assert overview_pages(["docs/usage/index.md", "examples/README.md"]) == []
+    assert overview_page(["docs/index.md", "README.rst", "pkg/README.md"]) == "README.rst"
+    assert overview_page(["docs/index.md", "docs/usage/index.md", "src/a.py"]) == "docs/index.md"
+    assert overview_page(["docs/usage/index.md", "examples/README.md"]) is None
+    assert is_overview_page("docs/README.md") and not is_overview_page("pkg/README.md")
 
 
 def test_the_lead_is_the_first_passage_that_says_what_the_project_is() -> None:
