@@ -13,7 +13,12 @@ calibrated on them), asked of the whole repositories as fastapi-extra, httpx-ext
 requests-extra, which reuse the index of fastapi-repo, httpx-repo and requests-repo. Tuning
 sets (benchmarks/qa_tune/, gathered the same way on 2026-12-04): dev questions of our own,
 asked as fastapi-tune, httpx-tune and requests-tune over the same indexes, on which settings
-may be chosen as on the shared dev sets. Corpora:
+may be chosen as on the shared dev sets. Sdist sets (benchmarks/qa_sdist/, gathered on
+2026-12-04): questions about attrs, click, Flask and Starlette, projects no ranking code was
+written for, asked as attrs-sdist, click-sdist, flask-sdist and starlette-sdist of each
+release's whole source distribution (pinned in `SDIST_RELEASES`, fetched with pip into
+.bench/sdists/ on first use; a run whose sdist cannot be fetched is skipped); settings may be
+chosen on them too. Corpora:
 
 - fastapi-curated: ../shared/data/corpora (FastAPI's English docs, tiangolo.com, the
   contributing history); fastapi-repo: the whole repository (repos/fastapi: 13 languages,
@@ -61,6 +66,7 @@ from benchmarks.common import (
     tree_digest,
 )
 from benchmarks.own_repo import QUESTIONS as OWN_QUESTIONS
+from benchmarks.sdists import Sdist, SdistUnavailable
 from core.confidence import features
 from core.types import Chunk
 from ops.settings import IndexSettings
@@ -101,7 +107,7 @@ class Case:
 class Part:
     """Files of `folder` put under `prefix` in a corpus, only those `keep` accepts."""
 
-    folder: Path
+    folder: Path | Sdist  # a folder, or a pinned release's sdist (fetched on first use)
     prefix: str = ""
     keep: Callable[[str], bool] | None = None
 
@@ -131,6 +137,22 @@ FASTAPI_REPO = (
 )
 HTTPX_REPO = (Part(REPOS / "httpx", "httpx/"),)
 REQUESTS_REPO = (Part(REPOS / "requests", "requests/"),)
+# Releases no ranking code was written for, whole as their sdists ship them (docs, source,
+# tests, examples, changelog), each with questions of its own (benchmarks/qa_sdist).
+SDIST_RELEASES = {
+    "attrs": Sdist(
+        "attrs", "26.1.0", "d03ceb89cb322a8fd706d4fb91940737b6642aa36998fe130a9bc96c985eff32"
+    ),
+    "click": Sdist(
+        "click", "8.1.7", "ca9853ad459e787e2192211578cc907e7594e294c7ccc834310722b41b9ca6de"
+    ),
+    "flask": Sdist(
+        "flask", "3.0.3", "ceb27b0af3823ea2737928a4d99d125a06175b8512c445cbd9a9ce200ef76842"
+    ),
+    "starlette": Sdist(
+        "starlette", "1.10.0", "b8399098d4c1e3522734f7235dc79b1fc967f96cf139c81e0fa30479e0685f9b"
+    ),
+}
 
 RUNS = (
     Run("fastapi-curated", "fastapi", (Part(CORPORA),)),
@@ -154,10 +176,15 @@ RUNS = (
     Run("fastapi-tune", "fastapi-tune", FASTAPI_REPO, corpus="fastapi-repo"),
     Run("httpx-tune", "httpx-tune", HTTPX_REPO, corpus="httpx-repo"),
     Run("requests-tune", "requests-tune", REQUESTS_REPO, corpus="requests-repo"),
+    *(
+        Run(f"{name}-sdist", f"{name}-sdist", (Part(release, f"{name}/"),))
+        for name, release in SDIST_RELEASES.items()
+    ),
 )
 
 QA_EXTRA = REPO_ROOT / "benchmarks" / "qa_extra"
 QA_TUNE = REPO_ROOT / "benchmarks" / "qa_tune"
+QA_SDIST = REPO_ROOT / "benchmarks" / "qa_sdist"
 DEV_FILES = {
     "fastapi": QA_DIR / "fastapi_doc_qa_dev.jsonl",
     "httpx": QA_DIR / "httpx_qa_dev.jsonl",
@@ -168,11 +195,14 @@ DEV_FILES = {
     "fastapi-tune": QA_TUNE / "fastapi_qa_tune.jsonl",
     "httpx-tune": QA_TUNE / "httpx_qa_tune.jsonl",
     "requests-tune": QA_TUNE / "requests_qa_tune.jsonl",
+    **{f"{name}-sdist": QA_SDIST / f"{name}_qa_sdist.jsonl" for name in SDIST_RELEASES},
 }
 # Dev sets for measuring only: the confidence calibration never fits on them.
 MEASURE_ONLY = frozenset({"fastapi-extra", "httpx-extra", "requests-extra"})
 # Dev sets added to choose settings on, beside the shared ones (benchmarks/qa_tune).
 TUNING = frozenset({"fastapi-tune", "httpx-tune", "requests-tune"})
+# Dev sets on the sdists of other projects (benchmarks/qa_sdist), for choosing settings too.
+SDIST_SETS = frozenset(f"{name}-sdist" for name in SDIST_RELEASES)
 
 SYSTEMS = ("Leximind", "BM25, fixed chunks", "dense MiniLM, fixed chunks", "hybrid, heading chunks")
 
@@ -202,7 +232,8 @@ def build_tree(run: Run) -> SourceTree:
     """The corpus of a run as one tree, its parts under their prefixes."""
     merged: SourceTree | None = None
     for part in run.parts:
-        tree = read_tree(part.folder, max_bytes=MAX_BYTES)
+        folder = part.folder.unpacked() if isinstance(part.folder, Sdist) else part.folder
+        tree = read_tree(folder, max_bytes=MAX_BYTES)
         files = [
             SourceFile(part.prefix + f.path, f.text, f.sha256)
             for f in tree.files
@@ -499,7 +530,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         embedder = CachedEmbedder(_embedders(args.baseline_embedder)["dense"], EMBEDDINGS)
     for run in runs:
         started = time.perf_counter()
-        tree = build_tree(run)
+        try:
+            tree = build_tree(run)
+        except SdistUnavailable as error:
+            figures.notes.append(f"{run.name}: skipped, its sdist is unavailable ({error})")
+            print(f"{run.name}: skipped ({error})")
+            continue
         cases = load_cases(run.dev)
         if not args.baselines_only:
             leximind(run, tree, cases, figures)

@@ -131,9 +131,18 @@ def clone_or_update(url: str, clones_dir: Path) -> Path:
     return target
 
 
-def _list_paths(root: Path) -> list[str]:
+def _in_repository(root: Path) -> bool:
+    """Whether `root` belongs to a git work tree: inside one and not ignored by it (an
+    unpacked release or a download in an ignored folder of a checkout is a tree of its own,
+    whose files that checkout would list as none)."""
+    if _try_git(["rev-parse", "--is-inside-work-tree"], root) != "true":
+        return False
+    return _try_git(["check-ignore", "--no-index", "--", "."], root) == ""
+
+
+def _list_paths(root: Path, *, in_repository: bool) -> list[str]:
     """Paths git would track under `root`, relative to it; works outside a repository too."""
-    if _try_git(["rev-parse", "--is-inside-work-tree"], root) == "true":
+    if in_repository:
         out = _git(
             ["ls-files", "--cached", "--others", "--exclude-standard", "-z", "--", "."], cwd=root
         )
@@ -174,15 +183,16 @@ def read_tree(root: Path, *, max_bytes: int) -> SourceTree:
     root = root.resolve()
     if not root.is_dir():
         raise SourceError(f"{root} is not a folder")
-    commit = _try_git(["rev-parse", "HEAD"], root)
-    remote = _try_git(["remote", "get-url", "origin"], root)
+    in_repository = _in_repository(root)
+    commit = _try_git(["rev-parse", "HEAD"], root) if in_repository else ""
+    remote = _try_git(["remote", "get-url", "origin"], root) if in_repository else ""
     tree = SourceTree(
         root=root,
         commit=commit,
         web_url=browse_base(remote) if remote else None,
         web_prefix=_try_git(["rev-parse", "--show-prefix"], root) if commit else "",
     )
-    for rel in _list_paths(root):
+    for rel in _list_paths(root, in_repository=in_repository):
         full = root / rel
         if full.is_symlink() or not full.is_file():
             continue

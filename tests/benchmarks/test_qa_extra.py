@@ -1,6 +1,6 @@
-"""The added questions (benchmarks/qa_extra, measure-only, and benchmarks/qa_tune, for
-choosing settings) are well formed, used once, and every answer they name is a file of the
-shared repository snapshots their runs index."""
+"""The added questions (benchmarks/qa_extra, measure-only; benchmarks/qa_tune and, on other
+projects' sdists, benchmarks/qa_sdist, for choosing settings) are well formed, used once,
+and every answer they name is a file of the tree their runs index."""
 
 from __future__ import annotations
 
@@ -9,9 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.retrieval import DEV_FILES, MEASURE_ONLY, QA_DIR, REPOS, RUNS, TUNING, load_cases
+from benchmarks.retrieval import (
+    DEV_FILES,
+    MEASURE_ONLY,
+    QA_DIR,
+    REPOS,
+    RUNS,
+    SDIST_RELEASES,
+    SDIST_SETS,
+    TUNING,
+    Part,
+    load_cases,
+)
 
-ADDED = sorted(MEASURE_ONLY | TUNING)
+SHARED = sorted(MEASURE_ONLY | TUNING)  # questions about the shared repository snapshots
+ADDED = sorted(MEASURE_ONLY | TUNING | SDIST_SETS)
 
 FIELDS = ("question", "answer_doc", "answer_section", "source", "answered_by", "evidence")
 EVIDENCE = {"doc_link_in_thread", "file_link_in_thread"}
@@ -49,7 +61,7 @@ def test_extra_threads_are_not_dev_threads() -> None:
 
 def test_extra_runs_ask_the_whole_repositories() -> None:
     by_name = {r.name: r for r in RUNS}
-    for dev in ADDED:
+    for dev in SHARED:
         run = by_name[dev]
         assert run.dev == dev
         assert run.corpus == dev.rsplit("-", 1)[0] + "-repo"
@@ -57,8 +69,26 @@ def test_extra_runs_ask_the_whole_repositories() -> None:
         assert run.index_name == run.corpus
 
 
+def test_sdist_runs_ask_their_whole_release() -> None:
+    by_name = {r.name: r for r in RUNS}
+    for name, release in SDIST_RELEASES.items():
+        run = by_name[f"{name}-sdist"]
+        assert run.dev == run.name and run.index_name == run.name
+        assert run.parts == (Part(release, f"{name}/"),)
+
+
+@pytest.mark.parametrize("name", sorted(SDIST_RELEASES))
+def test_every_sdist_answer_exists_in_its_release(name: str) -> None:
+    release = SDIST_RELEASES[name]
+    if not release.folder.is_dir():
+        pytest.skip(f"{release.name} {release.version} is not fetched yet (benchmarks.retrieval)")
+    wanted = [r["answer_doc"].removeprefix(f"{name}/") for r in rows(f"{name}-sdist")]
+    missing = [path for path in wanted if not (release.folder / path).is_file()]
+    assert not missing, f"answer_doc not in {release.name} {release.version}: {missing}"
+
+
 @pytest.mark.skipif(not REPOS.is_dir(), reason="../shared/data/repos is absent")
-@pytest.mark.parametrize("dev", ADDED)
+@pytest.mark.parametrize("dev", SHARED)
 def test_every_extra_answer_exists_in_the_shared_repositories(dev: str) -> None:
     missing = [r["answer_doc"] for r in rows(dev) if not (REPOS / r["answer_doc"]).is_file()]
     assert not missing, f"answer_doc not in {REPOS.name}/: {missing}"

@@ -74,6 +74,25 @@ def test_git_work_tree_records_commit_web_url_and_prefix(tmp_path: Path) -> None
     assert docs.web_prefix == "docs/"
 
 
+def test_folder_the_enclosing_repository_ignores_is_a_tree_of_its_own(tmp_path: Path) -> None:
+    """An unpacked release inside an ignored folder of a checkout lists its own files (the
+    checkout would list none) and has none of the checkout's commit or web address."""
+    repo = make_fastapi_repo(tmp_path / "repo", files=["README.md"])
+    write(repo, ".gitignore", (repo / ".gitignore").read_text() + "downloads/\n")
+    release = repo / "downloads" / "demo-1.0"
+    write(release, ".gitignore", "*.log\n")
+    write(release, "README.md", "# Demo\n")
+    write(release, "src/demo.py", "def main():\n    return 1\n")
+    write(release, "build.log", "noise\n")
+
+    tree = read_tree(release, max_bytes=1_000_000)
+
+    assert [f.path for f in tree.files] == ["README.md", "src/demo.py"]
+    assert tree.commit == "" and tree.web_url is None and tree.web_prefix == ""
+    # a folder the checkout tracks is still part of it
+    assert read_tree(repo, max_bytes=1_000_000).commit == git(repo, "rev-parse", "HEAD")
+
+
 def test_resolve_rejects_missing_paths(tmp_path: Path) -> None:
     """A SOURCE that does not exist is a SourceError naming it."""
     with pytest.raises(SourceError, match="does not exist"):
